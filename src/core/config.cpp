@@ -1,0 +1,176 @@
+#include "core/config.hpp"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <sstream>
+
+#include "core/errors.hpp"
+#include "models/registry.hpp"
+
+namespace scalebench {
+namespace {
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& s : items) out += (out.empty() ? "" : ", ") + s;
+  return out;
+}
+
+template <typename T>
+std::string str(T v) {
+  std::ostringstream o;
+  o << v;
+  return o.str();
+}
+}  // namespace
+
+void validate_options(const RunConfig& cfg, int world_size, int cuda_devices) {
+  if (cfg.device != "cpu" && cfg.device != "cuda" && cfg.device != "auto") {
+    throw UsageError("--device " + cfg.device + ": allowed: cpu, cuda, auto");
+  }
+  if (cfg.device == "cuda" && cuda_devices == 0) {
+    throw UsageError("--device cuda: no CUDA GPU is visible to this process (this build " +
+                     std::string(cuda_devices == 0 ? "or machine" : "") +
+                     " has none); allowed here: --device cpu or --device auto");
+  }
+  if (cfg.backend != "auto" && cfg.backend != "mpi" && cfg.backend != "nccl") {
+    throw UsageError("--backend " + cfg.backend + ": allowed: auto, mpi, nccl");
+  }
+  if (cfg.batch_size && cfg.global_batch) {
+    throw UsageError("--batch-size and --global-batch exclude each other: give the per-rank batch "
+                     "(weak scaling) or the global batch (strong scaling), not both");
+  }
+  if (cfg.batch_size && *cfg.batch_size < 1) {
+    throw UsageError("--batch-size " + str(*cfg.batch_size) + ": must be at least 1");
+  }
+  if (cfg.global_batch) {
+    if (*cfg.global_batch < 1) {
+      throw UsageError("--global-batch " + str(*cfg.global_batch) + ": must be at least 1");
+    }
+    if (*cfg.global_batch % world_size != 0) {
+      throw UsageError("--global-batch " + str(*cfg.global_batch) + " does not divide by the " +
+                       str(world_size) + " ranks; allowed: a multiple of " + str(world_size));
+    }
+  }
+  if (cfg.steps && cfg.epochs) {
+    throw UsageError("--steps and --epochs exclude each other: give one of them");
+  }
+  if (cfg.steps && *cfg.steps < 1) {
+    throw UsageError("--steps " + str(*cfg.steps) + ": must be at least 1");
+  }
+  if (cfg.epochs && *cfg.epochs < 1) {
+    throw UsageError("--epochs " + str(*cfg.epochs) + ": must be at least 1");
+  }
+  if (cfg.warmup_steps && *cfg.warmup_steps < 0) {
+    throw UsageError("--warmup-steps " + str(*cfg.warmup_steps) + ": must be 0 or more");
+  }
+  if (!cfg.optimizer.empty() && cfg.optimizer != "sgd" && cfg.optimizer != "adam" &&
+      cfg.optimizer != "rmsprop") {
+    throw UsageError("--optimizer " + cfg.optimizer + ": allowed: " + kAllowedOptimizers);
+  }
+  if (cfg.lr && !(*cfg.lr > 0.0)) throw UsageError("--lr " + str(*cfg.lr) + ": must be > 0");
+  if (cfg.lr_decay && !(*cfg.lr_decay >= 0.0)) {
+    throw UsageError("--lr-decay " + str(*cfg.lr_decay) + ": must be >= 0");
+  }
+  if (!(cfg.momentum >= 0.0 && cfg.momentum < 1.0)) {
+    throw UsageError("--momentum " + str(cfg.momentum) + ": allowed: 0 <= momentum < 1");
+  }
+  if (cfg.threads < 0) throw UsageError("--threads " + str(cfg.threads) + ": must be 0 (LibTorch's default) or more");
+  if (!(cfg.bucket_mb > 0.0) || cfg.bucket_mb > 4096.0) {
+    throw UsageError("--bucket-mb " + str(cfg.bucket_mb) + ": allowed: > 0 and <= 4096");
+  }
+  if (!(cfg.comm_timeout_s > 0.0)) {
+    throw UsageError("--comm-timeout " + str(cfg.comm_timeout_s) + ": must be > 0 seconds");
+  }
+  if (cfg.flush_every < 1) throw UsageError("--flush-every " + str(cfg.flush_every) + ": must be at least 1");
+  if (cfg.synthetic_batches < 1) {
+    throw UsageError("--synthetic-batches " + str(cfg.synthetic_batches) + ": must be at least 1");
+  }
+  if (models::find(cfg.model) == nullptr) {
+    throw UsageError("--model " + cfg.model + ": unknown model; allowed: " + join(models::names()));
+  }
+}
+
+ResolvedRun resolve_run(const RunConfig& cfg, int world_size, std::int64_t steps_per_epoch) {
+  const models::ModelEntry* model = models::find(cfg.model);
+  if (!model) throw UsageError("--model " + cfg.model + ": unknown model; allowed: " + join(models::names()));
+  ResolvedRun run;
+  if (cfg.global_batch) {
+    run.batch_per_rank = *cfg.global_batch / world_size;
+  } else {
+    run.batch_per_rank = cfg.batch_size.value_or(model->default_batch);
+  }
+  run.global_batch = run.batch_per_rank * world_size;
+  constexpr std::int64_t kDefaultSteps = 50;
+  run.steps = cfg.epochs ? *cfg.epochs * steps_per_epoch : cfg.steps.value_or(kDefaultSteps);
+  // Default warm-up: 5 steps, fewer when the run is short, so that something is measured.
+  constexpr std::int64_t kDefaultWarmup = 5;
+  if (cfg.warmup_steps) {
+    if (*cfg.warmup_steps >= run.steps) {
+      throw UsageError("--warmup-steps " + str(*cfg.warmup_steps) +
+                       " leaves no measured step of " + str(run.steps) +
+                       "; allowed: fewer warm-up steps than steps");
+    }
+    run.warmup_steps = *cfg.warmup_steps;
+  } else {
+    run.warmup_steps = std::min(kDefaultWarmup, run.steps - 1);
+  }
+  run.optimizer = cfg.optimizer.empty() ? model->default_optimizer : cfg.optimizer;
+  run.lr = cfg.lr.value_or(model->default_lr);
+  run.lr_decay = cfg.lr_decay.value_or(model->default_lr_decay);
+  run.bucket_cap_bytes = static_cast<std::int64_t>(cfg.bucket_mb * 1024.0 * 1024.0);
+  if (run.bucket_cap_bytes < 1) run.bucket_cap_bytes = 1;
+  return run;
+}
+
+std::string default_output_name(const RunConfig& cfg, int world_size, const std::string& utc_stamp) {
+  return "scalebench-" + cfg.model + "-np" + std::to_string(world_size) + "-" + utc_stamp + ".h5";
+}
+
+std::string check_output_path(const std::string& path, bool overwrite) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path p(path);
+  if (fs::is_directory(p, ec)) return "--output " + path + ": is a directory; give a file name";
+  if (fs::exists(p, ec) && !overwrite) {
+    return "--output " + path + ": exists; results are never overwritten silently (pass "
+           "--overwrite to replace it when the new run completes, or choose another name)";
+  }
+  fs::path dir = p.parent_path();
+  if (dir.empty()) dir = ".";
+  if (!fs::is_directory(dir, ec)) return "--output " + path + ": directory " + dir.string() + " does not exist";
+  if (access(dir.c_str(), W_OK | X_OK) != 0) {
+    return "--output " + path + ": directory " + dir.string() + " is not writable";
+  }
+  return "";
+}
+
+nlohmann::json to_json(const RunConfig& cfg) {
+  nlohmann::json j;
+  j["model"] = cfg.model;
+  j["dataset"] = cfg.dataset;
+  j["device"] = cfg.device;
+  j["backend"] = cfg.backend;
+  j["batch_size"] = cfg.batch_size ? nlohmann::json(*cfg.batch_size) : nlohmann::json();
+  j["global_batch"] = cfg.global_batch ? nlohmann::json(*cfg.global_batch) : nlohmann::json();
+  j["steps"] = cfg.steps ? nlohmann::json(*cfg.steps) : nlohmann::json();
+  j["epochs"] = cfg.epochs ? nlohmann::json(*cfg.epochs) : nlohmann::json();
+  j["warmup_steps"] = cfg.warmup_steps ? nlohmann::json(*cfg.warmup_steps) : nlohmann::json();
+  j["optimizer"] = cfg.optimizer;
+  j["lr"] = cfg.lr ? nlohmann::json(*cfg.lr) : nlohmann::json();
+  j["lr_decay"] = cfg.lr_decay ? nlohmann::json(*cfg.lr_decay) : nlohmann::json();
+  j["momentum"] = cfg.momentum;
+  j["seed"] = cfg.seed;
+  j["threads"] = cfg.threads;
+  j["bucket_mb"] = cfg.bucket_mb;
+  j["overlap"] = cfg.overlap;
+  j["output"] = cfg.output;
+  j["overwrite"] = cfg.overwrite;
+  j["tag"] = cfg.tag;
+  j["comm_timeout_s"] = cfg.comm_timeout_s;
+  j["flush_every"] = cfg.flush_every;
+  j["synthetic_batches"] = cfg.synthetic_batches;
+  return j;
+}
+
+}  // namespace scalebench

@@ -1,0 +1,69 @@
+#pragma once
+// Everything a training run is asked to do, as parsed from the command line, and its validation.
+// Validation is pure (no MPI, no filesystem) so that every rank reaches the same verdict on the
+// same argv without talking, and so it can be unit-tested; the checks that need the filesystem
+// (the output path) run on rank 0 only and are agreed on by the caller.
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace scalebench {
+
+struct RunConfig {
+  std::string model;
+  std::string dataset = "synthetic";
+  std::string device = "auto";    // cpu | cuda | auto
+  std::string backend = "auto";   // auto | mpi | nccl
+  std::optional<std::int64_t> batch_size;    // per rank
+  std::optional<std::int64_t> global_batch;  // strong scaling: divided by the world size
+  std::optional<std::int64_t> steps;
+  std::optional<std::int64_t> epochs;
+  std::optional<std::int64_t> warmup_steps;
+  std::string optimizer;          // "" = the model's default
+  std::optional<double> lr;
+  std::optional<double> lr_decay;
+  double momentum = 0.0;
+  std::uint64_t seed = 42;
+  int threads = 0;                // intra-op threads per rank; 0 = LibTorch's default
+  double bucket_mb = 25.0;
+  bool overlap = true;
+  std::string output;             // "" = scalebench-<model>-np<N>-<UTC time>.h5
+  bool overwrite = false;
+  std::string tag;
+  double comm_timeout_s = 300.0;
+  std::int64_t flush_every = 20;
+  std::int64_t synthetic_batches = 8;
+  bool quiet = false;
+  std::string command_line;       // as typed, for the record
+};
+
+// The run as it will execute: defaults filled from the model, sizes derived from the world.
+struct ResolvedRun {
+  std::int64_t batch_per_rank = 0;
+  std::int64_t global_batch = 0;
+  std::int64_t steps = 0;
+  std::int64_t warmup_steps = 0;
+  std::string optimizer;
+  double lr = 0.0;
+  double lr_decay = 0.0;
+  std::int64_t bucket_cap_bytes = 0;
+};
+
+constexpr const char* kAllowedOptimizers = "sgd, adam, rmsprop";
+
+// Throws UsageError naming what is wrong and what is allowed. `steps_per_epoch` is the batch
+// source's (needed to turn --epochs into steps).
+ResolvedRun resolve_run(const RunConfig& cfg, int world_size, std::int64_t steps_per_epoch);
+// Validates options that do not depend on the model (device, backend, numbers in range). Throws
+// UsageError. `cuda_devices` is the number of GPUs this rank sees.
+void validate_options(const RunConfig& cfg, int world_size, int cuda_devices);
+// Default output file name for a run started at `utc_stamp` (YYYYmmddTHHMMSSZ).
+std::string default_output_name(const RunConfig& cfg, int world_size, const std::string& utc_stamp);
+// Rank 0 only: checks that the output can be written. Returns "" or the error message.
+std::string check_output_path(const std::string& path, bool overwrite);
+
+nlohmann::json to_json(const RunConfig& cfg);
+
+}  // namespace scalebench

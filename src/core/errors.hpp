@@ -1,0 +1,29 @@
+#pragma once
+// Error types shared by every layer. A UsageError is the user's mistake (bad option, bad path):
+// rank 0 prints it as one line and every rank exits with kExitUsage. Anything else that escapes is
+// a fault: it is reported with rank and host, and the job is aborted so no rank is left hanging.
+#include <stdexcept>
+#include <string>
+
+namespace scalebench {
+
+constexpr int kExitOk = 0;
+constexpr int kExitFault = 1;
+constexpr int kExitUsage = 2;
+constexpr int kExitCommTimeout = 3;  // the watchdog saw a collective exceed --comm-timeout
+
+class UsageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// "rank R on HOST", set once the MPI world is up; "rank ? on HOST" before that. Check macros of
+// every library (MPI, NCCL, CUDA, HDF5) put it into their messages.
+const std::string& error_context();
+void set_error_context(int rank, const std::string& host);
+
+// Builds "CALL failed at FILE:LINE on rank R on HOST: DETAIL" and throws std::runtime_error.
+[[noreturn]] void throw_call_failure(const char* library, const char* call, const char* file,
+                                     int line, const std::string& detail);
+
+}  // namespace scalebench

@@ -1,0 +1,152 @@
+#include "runtime/world.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstdlib>
+#include <stdexcept>
+
+#include "core/errors.hpp"
+#include "runtime/mpi_check.hpp"
+
+namespace scalebench {
+namespace {
+World* g_world = nullptr;
+
+std::string read_hostname() {
+  char buf[256] = {0};
+  if (gethostname(buf, sizeof(buf) - 1) != 0) return "unknown-host";
+  return buf;
+}
+}  // namespace
+
+World& World::init(int* argc, char*** argv) {
+  if (g_world) return *g_world;
+  static World world;
+  int provided = 0;
+  const int rc = MPI_Init_thread(argc, argv, MPI_THREAD_SERIALIZED, &provided);
+  world.hostname_ = read_hostname();
+  if (rc != MPI_SUCCESS) {
+    throw std::runtime_error("MPI_Init_thread failed on " + world.hostname_);
+  }
+  // Without this, MPI's default handler aborts the job before MPI_CHECK can name the call.
+  MPI_CHECK(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN));
+  MPI_CHECK(MPI_Comm_rank(MPI_COMM_WORLD, &world.rank_));
+  MPI_CHECK(MPI_Comm_size(MPI_COMM_WORLD, &world.size_));
+  set_error_context(world.rank_, world.hostname_);
+  if (provided < MPI_THREAD_SERIALIZED) {
+    throw std::runtime_error(
+        "the MPI library provides thread level " + std::to_string(provided) +
+        " but scalebench needs MPI_THREAD_SERIALIZED (its communicator runs on its own thread)");
+  }
+
+  // Ranks that share memory share a node: the node-local rank picks the GPU.
+  MPI_Comm node_comm = MPI_COMM_NULL;
+  MPI_CHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, world.rank_, MPI_INFO_NULL,
+                                &node_comm));
+  MPI_CHECK(MPI_Comm_rank(node_comm, &world.local_rank_));
+  MPI_CHECK(MPI_Comm_size(node_comm, &world.local_size_));
+  MPI_CHECK(MPI_Comm_free(&node_comm));
+  int is_node_leader = world.local_rank_ == 0 ? 1 : 0;
+  MPI_CHECK(MPI_Allreduce(&is_node_leader, &world.nodes_, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD));
+  MPI_CHECK(MPI_Allreduce(&world.local_size_, &world.max_ranks_per_node_, 1, MPI_INT, MPI_MAX,
+                          MPI_COMM_WORLD));
+  g_world = &world;
+  return world;
+}
+
+World& World::get() {
+  if (!g_world) throw std::logic_error("World::get() before World::init()");
+  return *g_world;
+}
+
+std::string World::mpi_library_version() const {
+  char buf[MPI_MAX_LIBRARY_VERSION_STRING] = {0};
+  int len = 0;
+  MPI_CHECK(MPI_Get_library_version(buf, &len));
+  std::string version(buf, static_cast<std::size_t>(len));
+  const auto line_end = version.find_first_of(",\n");  // Open MPI appends repo and date
+  return version.substr(0, line_end);
+}
+
+std::string World::agree_on_error(const std::string& local_error) const {
+  int mine = local_error.empty() ? size_ : rank_;
+  int first = size_;
+  MPI_CHECK(MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD));
+  if (first == size_) return "";
+  int len = static_cast<int>(local_error.size());
+  MPI_CHECK(MPI_Bcast(&len, 1, MPI_INT, first, MPI_COMM_WORLD));
+  std::string message = rank_ == first ? local_error : std::string(static_cast<std::size_t>(len), ' ');
+  MPI_CHECK(MPI_Bcast(message.data(), len, MPI_CHAR, first, MPI_COMM_WORLD));
+  return message;
+}
+
+std::string World::broadcast_string(const std::string& value) const {
+  int len = static_cast<int>(value.size());
+  MPI_CHECK(MPI_Bcast(&len, 1, MPI_INT, 0, MPI_COMM_WORLD));
+  std::string out = is_root() ? value : std::string(static_cast<std::size_t>(len), ' ');
+  MPI_CHECK(MPI_Bcast(out.data(), len, MPI_CHAR, 0, MPI_COMM_WORLD));
+  return out;
+}
+
+bool World::all_equal(std::uint64_t value) const {
+  std::uint64_t lo = 0;
+  std::uint64_t hi = 0;
+  MPI_CHECK(MPI_Allreduce(&value, &lo, 1, MPI_UINT64_T, MPI_MIN, MPI_COMM_WORLD));
+  MPI_CHECK(MPI_Allreduce(&value, &hi, 1, MPI_UINT64_T, MPI_MAX, MPI_COMM_WORLD));
+  return lo == hi;
+}
+
+std::vector<double> World::gather_to_root(const std::vector<double>& values) const {
+  if (values.size() > static_cast<std::size_t>(INT_MAX)) {
+    throw std::length_error("gather_to_root: too many values for one MPI_Gather");
+  }
+  std::vector<double> all(is_root() ? values.size() * static_cast<std::size_t>(size_) : 0);
+  MPI_CHECK(MPI_Gather(values.data(), static_cast<int>(values.size()), MPI_DOUBLE, all.data(),
+                       static_cast<int>(values.size()), MPI_DOUBLE, 0, MPI_COMM_WORLD));
+  return all;
+}
+
+std::vector<std::string> World::gather_strings_to_root(const std::string& value) const {
+  int len = static_cast<int>(value.size());
+  std::vector<int> lens(static_cast<std::size_t>(size_));
+  MPI_CHECK(MPI_Gather(&len, 1, MPI_INT, lens.data(), 1, MPI_INT, 0, MPI_COMM_WORLD));
+  std::vector<int> displs(static_cast<std::size_t>(size_), 0);
+  int total = 0;
+  for (int r = 0; r < size_; ++r) {
+    displs[static_cast<std::size_t>(r)] = total;
+    total += lens[static_cast<std::size_t>(r)];
+  }
+  std::string all(is_root() ? static_cast<std::size_t>(total) : 0, ' ');
+  MPI_CHECK(MPI_Gatherv(value.data(), len, MPI_CHAR, all.data(), lens.data(), displs.data(),
+                        MPI_CHAR, 0, MPI_COMM_WORLD));
+  std::vector<std::string> out;
+  if (!is_root()) return out;
+  for (int r = 0; r < size_; ++r) {
+    out.push_back(all.substr(static_cast<std::size_t>(displs[static_cast<std::size_t>(r)]),
+                             static_cast<std::size_t>(lens[static_cast<std::size_t>(r)])));
+  }
+  return out;
+}
+
+double World::max_over_ranks(double value) const {
+  double out = value;
+  MPI_CHECK(MPI_Allreduce(&value, &out, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD));
+  return out;
+}
+
+void World::barrier() const { MPI_CHECK(MPI_Barrier(MPI_COMM_WORLD)); }
+
+void World::abort(int exit_code) const {
+  MPI_Abort(MPI_COMM_WORLD, exit_code);
+  std::_Exit(exit_code);  // MPI_Abort should not return; if it does, still do not hang
+}
+
+void World::finalize() {
+  if (finalized_) return;
+  finalized_ = true;
+  MPI_Finalize();
+}
+
+}  // namespace scalebench

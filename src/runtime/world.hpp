@@ -1,0 +1,61 @@
+#pragma once
+// The MPI world as the rest of scalebench sees it: who am I, where am I, and the few control-plane
+// collectives the application needs (agreeing on errors, gathering records to rank 0). Data-plane
+// collectives on tensors live in comm/. One rank (no mpirun) is the smallest case of the same path.
+#include <mpi.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace scalebench {
+
+class World {
+ public:
+  // MPI_Init_thread asking for MPI_THREAD_SERIALIZED: the MPI communicator's thread and the main
+  // thread both call MPI, never at the same time.
+  static World& init(int* argc, char*** argv);
+  static World& get();
+
+  int rank() const { return rank_; }
+  int size() const { return size_; }
+  bool is_root() const { return rank_ == 0; }
+  int local_rank() const { return local_rank_; }
+  int local_size() const { return local_size_; }
+  int nodes() const { return nodes_; }
+  int max_ranks_per_node() const { return max_ranks_per_node_; }
+  const std::string& hostname() const { return hostname_; }
+  MPI_Comm comm() const { return MPI_COMM_WORLD; }
+  std::string mpi_library_version() const;
+
+  // Every rank passes its own error message ("" = fine). All ranks return the message of the
+  // lowest-numbered rank that had one, or "" if none did, so that all ranks act alike.
+  std::string agree_on_error(const std::string& local_error) const;
+  // Rank 0's string, on every rank.
+  std::string broadcast_string(const std::string& value) const;
+  // True on every rank iff every rank passed the same value.
+  bool all_equal(std::uint64_t value) const;
+  // Concatenation of every rank's values in rank order, on rank 0 (empty elsewhere). Every rank
+  // must pass the same count.
+  std::vector<double> gather_to_root(const std::vector<double>& values) const;
+  std::vector<std::string> gather_strings_to_root(const std::string& value) const;
+  double max_over_ranks(double value) const;
+  void barrier() const;
+
+  // Ends the whole job from any rank (a fault that would otherwise leave others hanging).
+  [[noreturn]] void abort(int exit_code) const;
+  void finalize();
+
+ private:
+  World() = default;
+  int rank_ = 0;
+  int size_ = 1;
+  int local_rank_ = 0;
+  int local_size_ = 1;
+  int nodes_ = 1;
+  int max_ranks_per_node_ = 1;
+  std::string hostname_;
+  bool finalized_ = false;
+};
+
+}  // namespace scalebench
