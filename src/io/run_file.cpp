@@ -1,0 +1,245 @@
+#include "io/run_file.hpp"
+
+#include <cmath>
+#include <stdexcept>
+#include <utility>
+
+namespace scalebench::io {
+namespace {
+
+// Every dataset carries a "description"; numeric ones also a "unit" ("s", "B", "samples", or "1"
+// for plain numbers).
+struct Doc {
+  const char* unit;  // nullptr for strings
+  const char* description;
+};
+
+void document(h5::Dataset& dataset, const Doc& doc) {
+  if (doc.unit != nullptr) dataset.set_attr("unit", std::string(doc.unit));
+  dataset.set_attr("description", std::string(doc.description));
+}
+
+const Doc kBucketStartDoc{"s",
+                          "start of the bucket's gradient allreduce, relative to the step's start"};
+const Doc kBucketDurationDoc{"s", "duration of the bucket's gradient allreduce"};
+const Doc kBucketBytesDoc{"B", "gradient bytes in the bucket"};
+const Doc kBucketNumParamsDoc{"1", "parameter tensors in the bucket"};
+
+const Doc kEventTimeDoc{"s", "when the event happened, seconds since the run started"};
+const Doc kEventRankDoc{"1", "rank that reported the event"};
+const Doc kEventStepDoc{"1", "step the event belongs to; -1 if none"};
+const Doc kEventKindDoc{nullptr, "kind of event, e.g. failed, checksum_mismatch"};
+const Doc kEventMessageDoc{nullptr, "what happened, in words"};
+
+const Doc kHostnameDoc{nullptr, "host the rank ran on"};
+const Doc kLocalRankDoc{"1", "index of the rank among the ranks on its host"};
+const Doc kDeviceNameDoc{nullptr,
+                         "device the rank trained on: GPU model, or \"cpu: \" and the CPU model"};
+const Doc kDeviceBusIdDoc{nullptr, "PCI bus id of the rank's GPU; empty on CPU"};
+const Doc kCpuAffinityDoc{nullptr, "CPUs the rank's process could run on, e.g. 0-3,8"};
+const Doc kPidDoc{"1", "process id of the rank"};
+
+// Columns the caller adds by name through write_rank_column.
+Doc rank_column_doc(const std::string& name) {
+  if (name == "param_checksum") {
+    return {nullptr,
+            "checksum (hex) of the rank's model parameters and buffers at the end of the run; "
+            "equal on every rank when the replicas stayed identical"};
+  }
+  return {nullptr, "per-rank value"};
+}
+
+// One step field of every record, as stored: integer fields as int64 (they are whole numbers
+// carried in doubles, so rounding only removes representation noise).
+std::vector<std::int64_t> int_column(const std::vector<StepRecord>& records, std::size_t field) {
+  std::vector<std::int64_t> out;
+  out.reserve(records.size());
+  for (const auto& r : records) out.push_back(std::llround(r.values[field]));
+  return out;
+}
+
+std::vector<double> float_column(const std::vector<StepRecord>& records, std::size_t field) {
+  std::vector<double> out;
+  out.reserve(records.size());
+  for (const auto& r : records) out.push_back(r.values[field]);
+  return out;
+}
+
+std::vector<double> bucket_values(const std::vector<StepRecord>& records,
+                                  std::vector<double> StepRecord::*member) {
+  std::vector<double> out;
+  for (const auto& r : records) out.insert(out.end(), (r.*member).begin(), (r.*member).end());
+  return out;
+}
+
+}  // namespace
+
+RunFile::RunFile(std::string path, int world_size, int n_buckets) noexcept
+    : path_(std::move(path)), world_size_(world_size), n_buckets_(n_buckets) {}
+
+RunFile RunFile::create(const std::string& path, int world_size, int n_buckets) {
+  if (world_size < 1 || n_buckets < 0) {
+    throw std::invalid_argument("run file " + path + ": needs world_size >= 1 and n_buckets >= 0");
+  }
+  RunFile run(path, world_size, n_buckets);
+  run.file_ = h5::File::create(path, h5::CreateMode::kExclusive);
+  h5::File& file = run.file_;
+  file.set_attr("format", std::string(kFormatName));
+  file.set_attr("schema_version", kSchemaVersion);
+  file.set_attr("status", std::string("running"));
+
+  const auto ranks = static_cast<hsize_t>(world_size);
+  h5::Group steps = file.create_group("steps");
+  for (const auto& field : step_fields()) {
+    const h5::Type type = field.is_integer ? h5::Type::kInt64 : h5::Type::kFloat64;
+    h5::Dataset d = steps.create_appendable(field.name, type, {ranks});
+    document(d, {field.unit, field.doc});
+    run.steps_.push_back(std::move(d));
+  }
+
+  h5::Group buckets = file.create_group("buckets");
+  const std::vector<hsize_t> bucket_row{ranks, static_cast<hsize_t>(n_buckets)};
+  run.bucket_start_s_ = buckets.create_appendable("start_s", h5::Type::kFloat64, bucket_row);
+  document(run.bucket_start_s_, kBucketStartDoc);
+  run.bucket_duration_s_ = buckets.create_appendable("duration_s", h5::Type::kFloat64, bucket_row);
+  document(run.bucket_duration_s_, kBucketDurationDoc);
+
+  file.create_group("ranks");
+
+  h5::Group events = file.create_group("events");
+  Events& e = run.events_;
+  e.time_s = events.create_appendable("time_s", h5::Type::kFloat64, {});
+  document(e.time_s, kEventTimeDoc);
+  e.rank = events.create_appendable("rank", h5::Type::kInt64, {});
+  document(e.rank, kEventRankDoc);
+  e.step = events.create_appendable("step", h5::Type::kInt64, {});
+  document(e.step, kEventStepDoc);
+  e.kind = events.create_appendable("kind", h5::Type::kString, {});
+  document(e.kind, kEventKindDoc);
+  e.message = events.create_appendable("message", h5::Type::kString, {});
+  document(e.message, kEventMessageDoc);
+  return run;
+}
+
+void RunFile::require_open() const {
+  if (!file_.is_open()) throw std::logic_error("run file " + path_ + " is already closed");
+}
+
+h5::File& RunFile::file() {
+  require_open();
+  return file_;
+}
+
+void RunFile::check_length(const std::string& what, std::size_t size, std::size_t expected) const {
+  if (size != expected) {
+    throw std::invalid_argument("run file " + path_ + ": " + what + " has " + std::to_string(size) +
+                                " entries, expected " + std::to_string(expected));
+  }
+}
+
+void RunFile::set_attr(const std::string& name, const std::string& value) {
+  file().set_attr(name, value);
+}
+void RunFile::set_attr(const std::string& name, std::int64_t value) {
+  file().set_attr(name, value);
+}
+void RunFile::set_attr(const std::string& name, double value) { file().set_attr(name, value); }
+
+void RunFile::write_ranks(const std::vector<RankInfo>& ranks) {
+  check_length("rank table", ranks.size(), static_cast<std::size_t>(world_size_));
+  std::vector<std::string> hostname, device_name, device_bus_id, cpu_affinity;
+  std::vector<std::int64_t> local_rank, pid;
+  for (const auto& r : ranks) {
+    hostname.push_back(r.hostname);
+    local_rank.push_back(r.local_rank);
+    device_name.push_back(r.device_name);
+    device_bus_id.push_back(r.device_bus_id);
+    cpu_affinity.push_back(r.cpu_affinity);
+    pid.push_back(r.pid);
+  }
+  h5::Group group = file().open_group("ranks");
+  auto write = [&group](const char* name, const auto& values, const Doc& doc) {
+    h5::Dataset d = group.write_dataset(name, values);
+    document(d, doc);
+  };
+  write("hostname", hostname, kHostnameDoc);
+  write("local_rank", local_rank, kLocalRankDoc);
+  write("device_name", device_name, kDeviceNameDoc);
+  write("device_bus_id", device_bus_id, kDeviceBusIdDoc);
+  write("cpu_affinity", cpu_affinity, kCpuAffinityDoc);
+  write("pid", pid, kPidDoc);
+}
+
+void RunFile::write_rank_column(const std::string& name, const std::vector<std::string>& values) {
+  check_length("/ranks/" + name, values.size(), static_cast<std::size_t>(world_size_));
+  h5::Dataset d = file().open_group("ranks").write_dataset(name, values);
+  document(d, rank_column_doc(name));
+}
+
+void RunFile::write_bucket_layout(const std::vector<std::int64_t>& bytes,
+                                  const std::vector<std::int64_t>& num_params) {
+  check_length("/buckets/bytes", bytes.size(), static_cast<std::size_t>(n_buckets_));
+  check_length("/buckets/num_params", num_params.size(), static_cast<std::size_t>(n_buckets_));
+  h5::Group group = file().open_group("buckets");
+  h5::Dataset b = group.write_dataset("bytes", bytes);
+  document(b, kBucketBytesDoc);
+  h5::Dataset n = group.write_dataset("num_params", num_params);
+  document(n, kBucketNumParamsDoc);
+}
+
+void RunFile::check_records(const std::vector<StepRecord>& records) const {
+  if (records.size() % static_cast<std::size_t>(world_size_) != 0) {
+    throw std::invalid_argument("run file " + path_ + ": " + std::to_string(records.size()) +
+                                " step records is not a multiple of the world size " +
+                                std::to_string(world_size_));
+  }
+  for (const auto& r : records) {
+    check_length("a step record's bucket starts", r.bucket_start_s.size(),
+                 static_cast<std::size_t>(n_buckets_));
+    check_length("a step record's bucket durations", r.bucket_duration_s.size(),
+                 static_cast<std::size_t>(n_buckets_));
+  }
+}
+
+void RunFile::append_steps(const std::vector<StepRecord>& records) {
+  check_records(records);
+  require_open();
+  const std::size_t rows = records.size() / static_cast<std::size_t>(world_size_);
+  const auto& fields = step_fields();
+  for (std::size_t f = 0; f < kNumStepFields; ++f) {
+    if (fields[f].is_integer) {
+      steps_[f].append(rows, int_column(records, f));
+    } else {
+      steps_[f].append(rows, float_column(records, f));
+    }
+  }
+  bucket_start_s_.append(rows, bucket_values(records, &StepRecord::bucket_start_s));
+  bucket_duration_s_.append(rows, bucket_values(records, &StepRecord::bucket_duration_s));
+  steps_written_ += static_cast<std::int64_t>(rows);
+}
+
+void RunFile::add_event(double time_s, int rank, std::int64_t step, const std::string& kind,
+                        const std::string& message) {
+  require_open();
+  events_.time_s.append(1, std::vector<double>{time_s});
+  events_.rank.append(1, std::vector<std::int64_t>{rank});
+  events_.step.append(1, std::vector<std::int64_t>{step});
+  events_.kind.append(1, std::vector<std::string>{kind});
+  events_.message.append(1, std::vector<std::string>{message});
+}
+
+void RunFile::flush() { file().flush(); }
+
+void RunFile::close() {
+  if (!file_.is_open()) return;
+  // The checked flush writes every cached chunk, so closing the datasets below has nothing left
+  // to write (their own close errors would go unreported).
+  file_.flush();
+  steps_.clear();
+  bucket_start_s_ = {};
+  bucket_duration_s_ = {};
+  events_ = {};
+  file_.close();
+}
+
+}  // namespace scalebench::io

@@ -1,0 +1,100 @@
+#pragma once
+// The layout of one run's HDF5 file (docs/hdf5-layout.md describes it for readers). Only rank 0
+// writes it; this class knows nothing of MPI or torch. Steps arrive in batches and are appended
+// as rows of [step, rank] datasets; after flush() the file on disk holds every appended step.
+#include <cstdint>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "io/h5.hpp"
+#include "metrics/step_record.hpp"
+
+namespace scalebench::io {
+
+// Bumped on any change a reader of the previous version would misread (a dataset renamed,
+// reshaped, retyped or given another meaning); readers refuse files newer than they know.
+// Adding datasets or attributes is not such a change.
+constexpr std::int64_t kSchemaVersion = 1;
+// Root attribute "format": tells a scalebench run file from any other HDF5 file.
+inline constexpr char kFormatName[] = "scalebench-run";
+
+struct RankInfo {
+  std::string hostname;
+  int local_rank = 0;
+  std::string device_name;
+  std::string device_bus_id;
+  std::string cpu_affinity;
+  std::int64_t pid = 0;
+};
+
+class RunFile {
+ public:
+  // Creates the file at `path` (fails if it exists: the caller writes under a temporary name and
+  // renames at the end) with schema_version, format, status="running", an empty /steps dataset
+  // [0, world_size] per step field, /buckets/start_s and duration_s [0, world_size, n_buckets],
+  // an empty /ranks group and the empty /events table.
+  static RunFile create(const std::string& path, int world_size, int n_buckets);
+
+  // Root attributes; setting one again replaces it.
+  void set_attr(const std::string& name, const std::string& value);
+  void set_attr(const std::string& name, std::int64_t value);
+  void set_attr(const std::string& name, double value);
+  // Other integer types (int, std::size_t, ...) are stored as int64; without this an int would be
+  // ambiguous between the two overloads above.
+  template <class T, class = std::enable_if_t<std::is_integral_v<T>>>
+  void set_attr(const std::string& name, T value) {
+    set_attr(name, static_cast<std::int64_t>(value));
+  }
+
+  // /ranks/<column>, 1-D of length world_size; each vector is indexed by rank.
+  void write_ranks(const std::vector<RankInfo>& ranks);
+  void write_rank_column(const std::string& name, const std::vector<std::string>& values);
+  // /buckets/bytes and /buckets/num_params, 1-D of length n_buckets.
+  void write_bucket_layout(const std::vector<std::int64_t>& bytes,
+                           const std::vector<std::int64_t>& num_params);
+
+  // `records` holds n_steps * world_size records, step-major: records[s * world_size + r] is rank
+  // r's record of the s-th appended step, with exactly n_buckets bucket starts and durations.
+  // Appends n_steps rows to every /steps dataset and to /buckets/start_s and duration_s.
+  void append_steps(const std::vector<StepRecord>& records);
+  std::int64_t steps_written() const { return steps_written_; }
+
+  // One row of /events. `step` is -1 for an event not tied to a step.
+  void add_event(double time_s, int rank, std::int64_t step, const std::string& kind,
+                 const std::string& message);
+
+  void flush();
+  // Flushes and closes; idempotent. Afterwards the writing calls throw std::logic_error.
+  // (Destroying an open RunFile also closes it, but cannot report a failure.)
+  void close();
+
+  const std::string& path() const { return path_; }
+  int world_size() const { return world_size_; }
+  int n_buckets() const { return n_buckets_; }
+
+ private:
+  struct Events {
+    h5::Dataset time_s, rank, step, kind, message;
+  };
+
+  RunFile(std::string path, int world_size, int n_buckets) noexcept;
+  void require_open() const;  // throws std::logic_error after close()
+  h5::File& file();
+  void check_records(const std::vector<StepRecord>& records) const;
+  void check_length(const std::string& what, std::size_t size, std::size_t expected) const;
+
+  std::string path_;
+  int world_size_;
+  int n_buckets_;
+  std::int64_t steps_written_ = 0;
+  // Declared before the datasets so that it is destroyed after them: HDF5 keeps a file open while
+  // any object in it is.
+  h5::File file_;
+  std::vector<h5::Dataset> steps_;  // same order as step_fields()
+  h5::Dataset bucket_start_s_;
+  h5::Dataset bucket_duration_s_;
+  Events events_;
+};
+
+}  // namespace scalebench::io
