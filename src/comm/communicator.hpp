@@ -1,0 +1,57 @@
+#pragma once
+// The data-plane collectives the trainer and reducer need, on tensors. Two implementations:
+// MPI (CPU tensors; CUDA tensors staged through host memory) and NCCL (CUDA tensors on its own
+// stream). The trainer never sees which: it speaks to this interface.
+#include <torch/types.h>
+
+#include <memory>
+#include <string>
+
+namespace scalebench {
+
+// When an allreduce ran, relative to the last Communicator::mark_step_start().
+struct CollectiveTiming {
+  double start_s = 0.0;
+  double duration_s = 0.0;
+};
+
+// One collective in flight. wait() returns once the result may be used by later work on the
+// trainer's stream (on CPU: the data is final; on CUDA: the default stream is ordered after it).
+class Work {
+ public:
+  virtual ~Work() = default;
+  virtual void wait() = 0;
+  // Valid after wait(). On CUDA it may block until the collective's end event has completed.
+  virtual CollectiveTiming timing() = 0;
+};
+
+class Communicator {
+ public:
+  virtual ~Communicator() = default;
+  virtual std::string backend() const = 0;
+  virtual int rank() const = 0;
+  virtual int size() const = 0;
+
+  // Starts an in-place allreduce that leaves the mean over ranks in `tensor` (contiguous). Every
+  // rank must start the same collectives in the same order.
+  virtual std::shared_ptr<Work> allreduce_mean_async(torch::Tensor tensor) = 0;
+  // Blocking broadcast of a contiguous tensor from `root`.
+  virtual void broadcast(torch::Tensor tensor, int root) = 0;
+  // Origin for CollectiveTiming::start_s of the collectives that follow.
+  virtual void mark_step_start() = 0;
+  // Called by the watchdog before it ends the job (NCCL: abort the communicator so no kernel waits
+  // forever). Must be safe to call from another thread.
+  virtual void abort() noexcept {}
+};
+
+enum class BackendChoice { kAuto, kMpi, kNccl };
+
+// Picks the implementation for the device: NCCL for CUDA tensors when built with it (and not
+// overridden), MPI otherwise. Throws UsageError for a combination that cannot work.
+std::unique_ptr<Communicator> make_communicator(BackendChoice choice, const torch::Device& device);
+
+// Whether this build has the NCCL backend, and its version ("" if not).
+bool nccl_compiled_in();
+std::string nccl_version();
+
+}  // namespace scalebench

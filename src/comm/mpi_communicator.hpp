@@ -1,0 +1,53 @@
+#pragma once
+// Allreduce over MPI. Collectives run one after another on a dedicated thread, so that a bucket's
+// allreduce progresses while backward computes the next gradients on the main thread (MPI's
+// non-blocking calls would need the main thread to poll them to make progress). MPI is then
+// called from two threads, never at once: the main thread only calls MPI when no Work is pending.
+#include <mpi.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "comm/communicator.hpp"
+
+namespace scalebench {
+
+class MpiCommunicator final : public Communicator {
+ public:
+  // `comm` is used, not owned: MPI_COMM_WORLD for a run, MPI_COMM_SELF for a 1-rank reference.
+  explicit MpiCommunicator(MPI_Comm comm);
+  ~MpiCommunicator() override;
+
+  std::string backend() const override { return "mpi"; }
+  int rank() const override { return rank_; }
+  int size() const override { return size_; }
+  std::shared_ptr<Work> allreduce_mean_async(torch::Tensor tensor) override;
+  void broadcast(torch::Tensor tensor, int root) override;
+  void mark_step_start() override;
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  class MpiWork;
+  void comm_thread_loop();
+
+  MPI_Comm comm_;
+  int rank_ = 0;
+  int size_ = 1;
+  Clock::time_point step_origin_ = Clock::now();
+
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> queue_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+// MPI datatype of a tensor's scalar type; throws for types scalebench does not reduce.
+MPI_Datatype mpi_datatype_of(const torch::Tensor& tensor);
+
+}  // namespace scalebench
