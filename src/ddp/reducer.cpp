@@ -1,0 +1,131 @@
+#include "ddp/reducer.hpp"
+
+#include <stdexcept>
+#include <string>
+
+namespace scalebench {
+
+Reducer::Reducer(std::vector<torch::Tensor> params, Communicator& comm, ReducerOptions options)
+    : params_(std::move(params)), comm_(comm), options_(options) {
+  if (params_.empty()) throw std::invalid_argument("the model has no trainable parameters");
+  const auto dtype = params_.front().scalar_type();
+  const auto device = params_.front().device();
+  std::vector<std::int64_t> numels;
+  for (const auto& p : params_) {
+    if (p.scalar_type() != dtype || p.device() != device) {
+      throw std::invalid_argument("all trainable parameters must share one dtype and device");
+    }
+    numels.push_back(p.numel());
+  }
+  plan_ = make_bucket_plan(numels, params_.front().element_size(), options_.bucket_cap_bytes);
+  for (const auto& b : plan_.buckets) {
+    flat_.push_back(torch::zeros({b.numel}, params_.front().options().requires_grad(false)));
+  }
+  pending_.assign(plan_.buckets.size(), 0);
+  param_done_.assign(params_.size(), false);
+  works_.assign(plan_.buckets.size(), nullptr);
+  for (std::size_t i = 0; i < params_.size(); ++i) {
+    params_[i].register_hook([this, i](const torch::Tensor& grad) { on_gradient(i, grad); });
+  }
+}
+
+Reducer::~Reducer() = default;
+
+void Reducer::prepare_for_backward() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (std::size_t b = 0; b < plan_.buckets.size(); ++b) {
+    pending_[b] = static_cast<std::int64_t>(plan_.buckets[b].slots.size());
+    works_[b].reset();
+  }
+  std::fill(param_done_.begin(), param_done_.end(), false);
+  next_to_launch_ = 0;
+  in_backward_ = true;
+  // .grad from the last step points into the bucket buffers; with no .grad, autograd hands the new
+  // gradient over without accumulating into our buffers.
+  for (auto& p : params_) p.mutable_grad() = torch::Tensor();
+}
+
+void Reducer::on_gradient(std::size_t param, const torch::Tensor& grad) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!in_backward_) {
+    throw std::logic_error("gradient produced outside a step (call prepare_for_backward first)");
+  }
+  if (param_done_[param]) {
+    throw std::logic_error("parameter " + std::to_string(param) +
+                           " received two gradients in one step; gradient accumulation across "
+                           "backward calls is not supported");
+  }
+  param_done_[param] = true;
+  const std::size_t b = plan_.bucket_of_param[param];
+  const auto& slot = plan_.buckets[b].slots[plan_.slot_of_param[param]];
+  flat_[b].narrow(0, slot.offset, slot.numel).view(grad.sizes()).copy_(grad);
+  if (--pending_[b] == 0 && options_.overlap) launch_ready_buckets_in_order();
+}
+
+void Reducer::launch_ready_buckets_in_order() {
+  while (next_to_launch_ < plan_.buckets.size() && pending_[next_to_launch_] == 0) {
+    works_[next_to_launch_] = comm_.allreduce_mean_async(flat_[next_to_launch_]);
+    ++next_to_launch_;
+  }
+}
+
+void Reducer::finish() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    // A parameter that got no gradient this step (unused in the graph) contributes zeros, the same
+    // on every rank, so that every rank still launches every bucket.
+    for (std::size_t i = 0; i < params_.size(); ++i) {
+      if (param_done_[i]) continue;
+      const std::size_t b = plan_.bucket_of_param[i];
+      const auto& slot = plan_.buckets[b].slots[plan_.slot_of_param[i]];
+      flat_[b].narrow(0, slot.offset, slot.numel).zero_();
+      param_done_[i] = true;
+      --pending_[b];
+    }
+    launch_ready_buckets_in_order();
+    in_backward_ = false;
+  }
+  for (auto& w : works_) w->wait();
+  for (std::size_t i = 0; i < params_.size(); ++i) {
+    const std::size_t b = plan_.bucket_of_param[i];
+    const auto& slot = plan_.buckets[b].slots[plan_.slot_of_param[i]];
+    params_[i].mutable_grad() = flat_[b].narrow(0, slot.offset, slot.numel).view(params_[i].sizes());
+  }
+}
+
+ReducerStepStats Reducer::step_stats() {
+  ReducerStepStats stats;
+  for (std::size_t b = 0; b < works_.size(); ++b) {
+    if (!works_[b]) continue;
+    const CollectiveTiming t = works_[b]->timing();
+    stats.bucket_start_s.push_back(t.start_s);
+    stats.bucket_duration_s.push_back(t.duration_s);
+    stats.comm_busy_s += t.duration_s;
+    stats.bytes_reduced += plan_.buckets[b].bytes;
+  }
+  return stats;
+}
+
+void broadcast_tensors(Communicator& comm, const std::vector<torch::Tensor>& tensors, int root) {
+  if (tensors.empty()) return;
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> flat_parts;
+  for (const auto& t : tensors) flat_parts.push_back(t.detach().reshape({-1}));
+  // One dtype per coalesced buffer: split by type (float parameters, integer counters).
+  std::map<c10::ScalarType, std::vector<std::size_t>> by_type;
+  for (std::size_t i = 0; i < tensors.size(); ++i) by_type[tensors[i].scalar_type()].push_back(i);
+  for (const auto& [type, indices] : by_type) {
+    std::vector<torch::Tensor> parts;
+    for (auto i : indices) parts.push_back(flat_parts[i]);
+    torch::Tensor buffer = torch::cat(parts).contiguous();
+    comm.broadcast(buffer, root);
+    std::int64_t offset = 0;
+    for (auto i : indices) {
+      const auto n = tensors[i].numel();
+      tensors[i].detach().view({-1}).copy_(buffer.narrow(0, offset, n));
+      offset += n;
+    }
+  }
+}
+
+}  // namespace scalebench

@@ -1,0 +1,73 @@
+#pragma once
+// Data-parallel gradient averaging: the part of PyTorch's DDP that LibTorch's C++ API lacks.
+//
+// A hook on every trainable parameter copies its gradient into the parameter's slot of a flat
+// bucket buffer the moment autograd produces it. When a bucket is complete (and all buckets before
+// it have been launched, so that every rank launches the same collectives in the same order), its
+// allreduce starts at once and overlaps the rest of backward. After backward, finish() launches what
+// is left, waits, and points every parameter's .grad at its averaged slot (no copy back). With
+// overlap off, every allreduce starts only after backward: the baseline that shows what overlap
+// hides. Frozen parameters (requires_grad false) take no part.
+#include <torch/torch.h>
+
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "comm/communicator.hpp"
+#include "ddp/bucket_plan.hpp"
+
+namespace scalebench {
+
+struct ReducerOptions {
+  std::int64_t bucket_cap_bytes = 25LL * 1024 * 1024;
+  bool overlap = true;
+};
+
+struct ReducerStepStats {
+  std::int64_t bytes_reduced = 0;
+  double comm_busy_s = 0.0;
+  std::vector<double> bucket_start_s;     // relative to Communicator::mark_step_start()
+  std::vector<double> bucket_duration_s;
+};
+
+class Reducer {
+ public:
+  // `params`: the trainable parameters in registration order; all of one dtype and device.
+  Reducer(std::vector<torch::Tensor> params, Communicator& comm, ReducerOptions options);
+  ~Reducer();
+  Reducer(const Reducer&) = delete;
+  Reducer& operator=(const Reducer&) = delete;
+
+  const BucketPlan& plan() const { return plan_; }
+
+  // Before forward: forgets last step's gradients and bucket state.
+  void prepare_for_backward();
+  // After backward: launches the remaining buckets, waits for all, installs averaged gradients.
+  void finish();
+  // After finish(): what this step's communication cost (may wait for CUDA events).
+  ReducerStepStats step_stats();
+
+ private:
+  void on_gradient(std::size_t param, const torch::Tensor& grad);
+  void launch_ready_buckets_in_order();
+
+  std::vector<torch::Tensor> params_;
+  Communicator& comm_;
+  ReducerOptions options_;
+  BucketPlan plan_;
+  std::vector<torch::Tensor> flat_;  // one buffer per bucket
+
+  // Hooks may run on autograd's worker threads (CUDA); this guards the bucket state below.
+  std::mutex mutex_;
+  std::vector<std::int64_t> pending_;  // gradients still missing per bucket
+  std::vector<bool> param_done_;
+  std::size_t next_to_launch_ = 0;
+  std::vector<std::shared_ptr<Work>> works_;
+  bool in_backward_ = false;
+};
+
+// Overwrites `tensors` on every rank with root's values (coalesced into one flat buffer per call).
+void broadcast_tensors(Communicator& comm, const std::vector<torch::Tensor>& tensors, int root);
+
+}  // namespace scalebench
