@@ -1,0 +1,117 @@
+#include "metrics/summary.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <sstream>
+
+namespace scalebench {
+
+double median(std::vector<double> values) {
+  if (values.empty()) return 0.0;
+  const std::size_t mid = values.size() / 2;
+  std::nth_element(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(mid), values.end());
+  const double upper = values[mid];
+  if (values.size() % 2 == 1) return upper;
+  const double lower = *std::max_element(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(mid));
+  return 0.5 * (lower + upper);
+}
+
+RunSummary summarize(const std::vector<StepRecord>& records, int world_size) {
+  RunSummary s;
+  const std::size_t n = static_cast<std::size_t>(world_size);
+  const std::size_t steps = records.size() / n;
+  std::vector<double> slowest, samples, exposed_share, data, fwd, bwd, exposed, opt;
+  std::vector<std::vector<double>> per_rank(n);
+  double busy_total = 0.0;
+  double exposed_total = 0.0;
+  for (std::size_t st = 0; st < steps; ++st) {
+    const StepRecord* row = &records[st * n];
+    for (std::size_t r = 0; r < n; ++r) {
+      s.peak_rss_bytes = std::max(s.peak_rss_bytes, row[r][StepField::kPeakRssBytes]);
+      s.peak_device_allocated_bytes =
+          std::max(s.peak_device_allocated_bytes, row[r][StepField::kDevicePeakAllocatedBytes]);
+    }
+    if (row[0][StepField::kWarmup] != 0.0) continue;
+    double step_max = 0.0, global_samples = 0.0, share = 0.0;
+    double d = 0, f = 0, b = 0, e = 0, o = 0;
+    for (std::size_t r = 0; r < n; ++r) {
+      const StepRecord& rec = row[r];
+      step_max = std::max(step_max, rec[StepField::kStepS]);
+      global_samples += rec[StepField::kSamples];
+      if (rec[StepField::kStepS] > 0) share += rec[StepField::kCommExposedS] / rec[StepField::kStepS];
+      per_rank[r].push_back(rec[StepField::kStepS]);
+      busy_total += rec[StepField::kCommBusyS];
+      exposed_total += rec[StepField::kCommExposedS];
+      d += rec[StepField::kDataS];
+      f += rec[StepField::kForwardS];
+      b += rec[StepField::kBackwardS];
+      e += rec[StepField::kCommExposedS];
+      o += rec[StepField::kOptimizerS];
+    }
+    const double inv = 1.0 / static_cast<double>(n);
+    slowest.push_back(step_max);
+    samples.push_back(global_samples);
+    exposed_share.push_back(share * inv);
+    data.push_back(d * inv);
+    fwd.push_back(f * inv);
+    bwd.push_back(b * inv);
+    exposed.push_back(e * inv);
+    opt.push_back(o * inv);
+  }
+  s.measured_steps = static_cast<std::int64_t>(slowest.size());
+  if (slowest.empty()) return s;
+  s.median_step_s = median(slowest);
+  s.throughput_samples_s = s.median_step_s > 0 ? median(samples) / s.median_step_s : 0.0;
+  s.exposed_comm_share = median(exposed_share);
+  s.comm_overlap = busy_total > 0 ? std::max(0.0, 1.0 - exposed_total / busy_total) : 0.0;
+  s.fastest_rank_median_s = 1e300;
+  for (std::size_t r = 0; r < n; ++r) {
+    const double m = median(per_rank[r]);
+    if (m < s.fastest_rank_median_s) s.fastest_rank_median_s = m;
+    if (m > s.slowest_rank_median_s) {
+      s.slowest_rank_median_s = m;
+      s.slowest_rank = static_cast<int>(r);
+    }
+  }
+  s.median_data_s = median(data);
+  s.median_forward_s = median(fwd);
+  s.median_backward_s = median(bwd);
+  s.median_comm_exposed_s = median(exposed);
+  s.median_optimizer_s = median(opt);
+  return s;
+}
+
+std::string format_summary(const RunSummary& s, int world_size, std::int64_t global_batch) {
+  char buf[2048];
+  const double mib = 1024.0 * 1024.0;
+  std::ostringstream out;
+  std::snprintf(buf, sizeof(buf),
+                "summary (%lld measured steps, %d rank%s, global batch %lld, warm-up excluded)\n"
+                "  median step time      %10.4f s   (slowest rank per step)\n"
+                "  throughput            %10.1f samples/s\n"
+                "  phases (median)       data %.4f  forward %.4f  backward %.4f  comm wait %.4f  "
+                "optimizer %.4f s\n"
+                "  exposed comm share    %10.1f %%   (overlap hides %.0f%% of allreduce time)\n"
+                "  peak host RSS         %10.1f MiB (max over ranks)\n",
+                static_cast<long long>(s.measured_steps), world_size, world_size == 1 ? "" : "s",
+                static_cast<long long>(global_batch), s.median_step_s, s.throughput_samples_s,
+                s.median_data_s, s.median_forward_s, s.median_backward_s, s.median_comm_exposed_s,
+                s.median_optimizer_s, 100.0 * s.exposed_comm_share, 100.0 * s.comm_overlap,
+                s.peak_rss_bytes / mib);
+  out << buf;
+  if (s.peak_device_allocated_bytes >= 0) {
+    std::snprintf(buf, sizeof(buf), "  peak device allocated %10.1f MiB (max over ranks)\n",
+                  s.peak_device_allocated_bytes / mib);
+    out << buf;
+  }
+  const double spread = s.fastest_rank_median_s > 0
+                            ? 100.0 * (s.slowest_rank_median_s / s.fastest_rank_median_s - 1.0)
+                            : 0.0;
+  std::snprintf(buf, sizeof(buf),
+                "  per-rank spread       %10.1f %%   (median step %.4f s fastest, %.4f s slowest: rank %d)",
+                spread, s.fastest_rank_median_s, s.slowest_rank_median_s, s.slowest_rank);
+  out << buf;
+  return out.str();
+}
+
+}  // namespace scalebench

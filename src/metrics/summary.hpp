@@ -1,0 +1,35 @@
+#pragma once
+// The end-of-run summary rank 0 prints and stores: what a user wants to see before opening the file.
+// Computed from every rank's records, warm-up steps excluded. A step's time is its slowest rank's
+// (that rank sets the pace of the synchronous step).
+#include <string>
+#include <vector>
+
+#include "metrics/step_record.hpp"
+
+namespace scalebench {
+
+struct RunSummary {
+  std::int64_t measured_steps = 0;
+  double median_step_s = 0.0;         // median over steps of the slowest rank's step time
+  double throughput_samples_s = 0.0;  // global samples per step / median step time
+  double exposed_comm_share = 0.0;    // median over steps of mean over ranks of exposed / step
+  double comm_overlap = 0.0;          // 1 - exposed / busy, summed over measured steps and ranks
+  double peak_rss_bytes = 0.0;        // max over ranks
+  double peak_device_allocated_bytes = -1.0;
+  double fastest_rank_median_s = 0.0; // per-rank median step time: min and max over ranks
+  double slowest_rank_median_s = 0.0;
+  int slowest_rank = 0;
+  double median_data_s = 0.0, median_forward_s = 0.0, median_backward_s = 0.0;
+  double median_comm_exposed_s = 0.0, median_optimizer_s = 0.0;
+};
+
+double median(std::vector<double> values);
+
+// records[s * world_size + r]: rank r's record of step s.
+RunSummary summarize(const std::vector<StepRecord>& records, int world_size);
+
+// A short human table, one line per figure.
+std::string format_summary(const RunSummary& s, int world_size, std::int64_t global_batch);
+
+}  // namespace scalebench

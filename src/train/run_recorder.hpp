@@ -1,0 +1,59 @@
+#pragma once
+// Gets every rank's step records into the run file. Ranks buffer their records; every
+// `flush_every` steps all ranks gather them to rank 0 (one MPI_Gather, outside any step's timing),
+// which appends and flushes, so a crash loses at most that many steps and the file stays readable.
+// The file is written as <output>.partial and renamed to <output> only when the run completed: a
+// half-written file is never passed off as a result.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "io/run_file.hpp"
+#include "metrics/step_record.hpp"
+#include "runtime/watchdog.hpp"
+#include "runtime/world.hpp"
+
+namespace scalebench {
+
+class RunRecorder {
+ public:
+  // Collective. Rank 0 creates the .partial file; if it cannot, every rank throws UsageError.
+  RunRecorder(const World& world, std::string output_path, int n_buckets, std::int64_t flush_every,
+              Watchdog* watchdog);
+  ~RunRecorder();
+
+  static std::string partial_path(const std::string& output_path) { return output_path + ".partial"; }
+
+  // The open file on rank 0 (for metadata), nullptr on other ranks.
+  io::RunFile* root_file() { return file_.get(); }
+
+  // Every rank calls this for every step, in step order.
+  void record(StepRecord record);
+  // Collective: moves buffered records to rank 0's file.
+  void flush();
+  // Collective: flushes, stores per-rank checksums, sets the final status and end time; on
+  // "completed" renames the file to its final name. Returns whether all checksums agree.
+  bool finish(const std::string& status, const std::string& checksum);
+  // Rank 0 only, no collective: after a fault, mark the file failed and close it, keeping the
+  // .partial name. Safe to call on any rank (no-op elsewhere).
+  void abandon(const std::string& status, const std::string& message) noexcept;
+
+  // Rank 0: every gathered record, step-major.
+  const std::vector<StepRecord>& gathered() const { return gathered_; }
+  const std::string& output_path() const { return output_path_; }
+
+ private:
+  const World& world_;
+  std::string output_path_;
+  int n_buckets_;
+  std::int64_t flush_every_;
+  Watchdog* watchdog_;
+  std::unique_ptr<io::RunFile> file_;
+  std::vector<StepRecord> pending_;
+  std::vector<StepRecord> gathered_;
+  bool finished_ = false;
+};
+
+std::string utc_timestamp_iso();  // 2026-11-22T13:45:05Z
+
+}  // namespace scalebench

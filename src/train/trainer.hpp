@@ -1,0 +1,49 @@
+#pragma once
+// One training step, phase by phase, and what it cost. The trainer speaks to a Reducer and a
+// Communicator, never to MPI or NCCL; with neither it is plain single-process training (the
+// baseline the benchmarks compare the data-parallel path against).
+#include <torch/torch.h>
+
+#include <chrono>
+#include <memory>
+
+#include "comm/communicator.hpp"
+#include "datasets/batch_source.hpp"
+#include "ddp/reducer.hpp"
+#include "metrics/phase_clock.hpp"
+#include "metrics/step_record.hpp"
+#include "models/network.hpp"
+#include "runtime/watchdog.hpp"
+#include "train/optimizers.hpp"
+
+namespace scalebench {
+
+struct TrainerParts {
+  std::shared_ptr<models::Network> model;
+  datasets::BatchSource* data = nullptr;
+  Optimizer* optimizer = nullptr;
+  PhaseClock* clock = nullptr;
+  torch::Device device = torch::kCPU;
+  Communicator* comm = nullptr;  // nullptr: no communication at all
+  Reducer* reducer = nullptr;    // nullptr: no gradient averaging
+  Watchdog* watchdog = nullptr;  // armed around waits on collectives
+};
+
+class Trainer {
+ public:
+  explicit Trainer(TrainerParts parts);
+  // Runs step `step` (0-based across epochs) and returns this rank's record of it.
+  StepRecord step(std::int64_t step, bool warmup, std::int64_t epoch);
+
+ private:
+  TrainerParts p_;
+  // BatchNorm running statistics and the like: broadcast from rank 0 before every forward, as
+  // PyTorch DDP does (broadcast_buffers=True), so every rank normalises alike.
+  std::vector<torch::Tensor> buffers_;
+  std::chrono::steady_clock::time_point run_start_ = std::chrono::steady_clock::now();
+};
+
+// Broadcasts rank 0's parameters and buffers so that every replica starts identical.
+void broadcast_initial_state(Communicator& comm, torch::nn::Module& model);
+
+}  // namespace scalebench
