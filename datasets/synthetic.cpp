@@ -1,0 +1,32 @@
+#include "datasets/synthetic.hpp"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/torch.h>
+
+namespace scalebench::datasets {
+namespace {
+// Seeds of different global batches must not collide for nearby user seeds.
+constexpr std::uint64_t kBatchSeedStride = 0x9E3779B97F4A7C15ULL;
+}  // namespace
+
+SyntheticSource::SyntheticSource(const SourceSpec& spec) {
+  const std::int64_t global = spec.batch_per_rank * spec.world_size;
+  std::vector<std::int64_t> shape{global};
+  shape.insert(shape.end(), spec.input_shape.begin(), spec.input_shape.end());
+  for (std::int64_t k = 0; k < spec.synthetic_batches; ++k) {
+    auto gen = at::make_generator<at::CPUGeneratorImpl>(spec.seed + kBatchSeedStride * (k + 1));
+    // Generated whole on the CPU so the values do not depend on rank count or device; only this
+    // rank's rows are kept and moved to the device.
+    torch::Tensor inputs = torch::rand(shape, gen);  // images scaled to [0, 1) as the studies did
+    torch::Tensor targets = torch::randint(spec.num_classes, {global}, gen, torch::kInt64);
+    const std::int64_t first = spec.rank * spec.batch_per_rank;
+    pool_.push_back({inputs.narrow(0, first, spec.batch_per_rank).contiguous().to(spec.device),
+                     targets.narrow(0, first, spec.batch_per_rank).contiguous().to(spec.device)});
+  }
+}
+
+Batch SyntheticSource::batch(std::int64_t step) {
+  return pool_[static_cast<std::size_t>(step % static_cast<std::int64_t>(pool_.size()))];
+}
+
+}  // namespace scalebench::datasets

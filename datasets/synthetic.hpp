@@ -1,0 +1,21 @@
+#pragma once
+// Random inputs and labels of the model's shape, made once on the device so that a scaling run
+// measures no I/O. The pool holds `synthetic_batches` global batches; global batch k is drawn from
+// a generator seeded with (seed, k), and rank r keeps rows [r*b, (r+1)*b) of it. So N ranks with
+// batch b see exactly the samples that 1 rank with batch N*b sees, which the equivalence tests use.
+#include "datasets/batch_source.hpp"
+
+namespace scalebench::datasets {
+
+class SyntheticSource final : public BatchSource {
+ public:
+  explicit SyntheticSource(const SourceSpec& spec);
+  std::string name() const override { return "synthetic"; }
+  std::int64_t steps_per_epoch() const override { return static_cast<std::int64_t>(pool_.size()); }
+  Batch batch(std::int64_t step) override;
+
+ private:
+  std::vector<Batch> pool_;
+};
+
+}  // namespace scalebench::datasets
