@@ -1,0 +1,132 @@
+#include "app/cli.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include "core/errors.hpp"
+#include "datasets/batch_source.hpp"
+#include "models/registry.hpp"
+
+namespace scalebench {
+namespace {
+
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& s : items) out += (out.empty() ? "" : ", ") + s;
+  return out;
+}
+
+// Options with "unset" meaning (model default, or exclusive alternatives) are parsed into plain
+// values and taken over only when given.
+struct TrainArgs {
+  std::int64_t batch_size = 0, global_batch = 0, steps = 0, epochs = 0, warmup = 0;
+  double lr = 0, lr_decay = 0;
+  CLI::Option *o_batch = nullptr, *o_global = nullptr, *o_steps = nullptr, *o_epochs = nullptr,
+              *o_warmup = nullptr, *o_lr = nullptr, *o_decay = nullptr;
+};
+
+void add_train_options(CLI::App& cmd, RunConfig& c, TrainArgs& a) {
+  cmd.add_option("--model", c.model, "Reference model (see `scalebench models`): " + join(models::names()))
+      ->required();
+  cmd.add_option("--device", c.device, "cpu | cuda | auto (cuda when a GPU is visible)")->capture_default_str();
+  cmd.add_option("--backend", c.backend, "auto | mpi | nccl (auto: nccl for cuda, mpi for cpu)")->capture_default_str();
+  cmd.add_option("--dataset", c.dataset, "Dataset: " + join(datasets::dataset_names()))->capture_default_str();
+  a.o_batch = cmd.add_option("--batch-size", a.batch_size, "Per-rank batch (weak scaling); default: the model's");
+  a.o_global = cmd.add_option("--global-batch", a.global_batch,
+                              "Global batch split over the ranks (strong scaling); must divide by the world size");
+  a.o_batch->excludes(a.o_global);
+  a.o_steps = cmd.add_option("--steps", a.steps, "Training steps, warm-up included (default 50)");
+  a.o_epochs = cmd.add_option("--epochs", a.epochs, "Epochs over the dataset (instead of --steps)");
+  a.o_steps->excludes(a.o_epochs);
+  a.o_warmup = cmd.add_option("--warmup-steps", a.warmup,
+                              "Warm-up steps: recorded and flagged, left out of summaries (default 5)");
+  cmd.add_option("--optimizer", c.optimizer, "sgd | adam | rmsprop (default: the model's study's)");
+  a.o_lr = cmd.add_option("--lr", a.lr, "Learning rate (default: the model's study's)");
+  a.o_decay = cmd.add_option("--lr-decay", a.lr_decay, "Keras time-based decay: lr/(1+decay*step)");
+  cmd.add_option("--momentum", c.momentum, "SGD momentum")->capture_default_str();
+  cmd.add_option("--seed", c.seed, "Seed of initialisation and synthetic data")->capture_default_str();
+  cmd.add_option("--threads", c.threads, "Intra-op CPU threads per rank (0: LibTorch's default)")->capture_default_str();
+  cmd.add_option("--bucket-mb", c.bucket_mb, "Gradient bucket cap in MiB")->capture_default_str();
+  cmd.add_flag("--no-overlap", "Allreduce only after backward (no overlap with backward)");
+  cmd.add_option("--output,-o", c.output, "Run file (HDF5); default scalebench-<model>-np<N>-<time>.h5");
+  cmd.add_flag("--overwrite", c.overwrite, "Replace an existing --output when the run completes");
+  cmd.add_option("--tag", c.tag, "Free text stored in the run file");
+  cmd.add_option("--comm-timeout", c.comm_timeout_s,
+                 "Seconds a collective may take before the job is ended as stuck")->capture_default_str();
+  cmd.add_option("--flush-every", c.flush_every,
+                 "Gather records to rank 0 and flush the file every N steps")->capture_default_str();
+  cmd.add_option("--synthetic-batches", c.synthetic_batches,
+                 "Distinct global batches in the synthetic dataset (= steps per epoch)")->capture_default_str();
+  cmd.add_flag("--quiet,-q", c.quiet, "No progress lines, summary only");
+}
+
+void take_train_args(CLI::App& cmd, RunConfig& c, const TrainArgs& a) {
+  if (a.o_batch->count()) c.batch_size = a.batch_size;
+  if (a.o_global->count()) c.global_batch = a.global_batch;
+  if (a.o_steps->count()) c.steps = a.steps;
+  if (a.o_epochs->count()) c.epochs = a.epochs;
+  if (a.o_warmup->count()) c.warmup_steps = a.warmup;
+  if (a.o_lr->count()) c.lr = a.lr;
+  if (a.o_decay->count()) c.lr_decay = a.lr_decay;
+  c.overlap = cmd.count("--no-overlap") == 0;
+}
+
+bool is_subcommand(const std::string& word) {
+  return word == "train" || word == "models" || word == "info";
+}
+
+}  // namespace
+
+ParsedCommand parse_command_line(int argc, char** argv) {
+  // `scalebench --model X ...` means `scalebench train --model X ...`.
+  std::vector<std::string> args;
+  for (int i = 1; i < argc; ++i) args.emplace_back(argv[i]);
+  if (!args.empty() && !is_subcommand(args.front()) && args.front() != "--help" &&
+      args.front() != "-h" && args.front() != "--version") {
+    args.insert(args.begin(), "train");
+  }
+  std::string command_line;
+  for (int i = 0; i < argc; ++i) command_line += (i ? " " : "") + std::string(argv[i]);
+
+  ParsedCommand parsed;
+  CLI::App app{"scalebench: data-parallel training scaling studies over MPI and NCCL, recorded per "
+               "rank to HDF5"};
+  app.require_subcommand(0, 1);
+  app.set_version_flag("--version", std::string(SCALEBENCH_VERSION) + " (git " + SCALEBENCH_GIT_REVISION + ")");
+  CLI::App* train = app.add_subcommand("train", "Train a model data-parallel and record it (default)");
+  TrainArgs targs;
+  add_train_options(*train, parsed.config, targs);
+  CLI::App* models_cmd = app.add_subcommand("models", "List the reference models");
+  models_cmd->add_flag("--json", parsed.json, "JSON output");
+  app.add_subcommand("info", "Library versions, devices and ranks");
+
+  std::reverse(args.begin(), args.end());  // CLI11 takes a reversed vector
+  try {
+    app.parse(args);
+  } catch (const CLI::CallForHelp&) {
+    parsed.kind = CommandKind::kHelp;
+    CLI::App* which = app.get_subcommands().empty() ? &app : app.get_subcommands().front();
+    parsed.help_text = which->help();
+    return parsed;
+  } catch (const CLI::CallForVersion&) {
+    parsed.kind = CommandKind::kVersion;
+    parsed.help_text = std::string("scalebench ") + SCALEBENCH_VERSION + " (git " + SCALEBENCH_GIT_REVISION + ")";
+    return parsed;
+  } catch (const CLI::ParseError& e) {
+    throw UsageError(std::string(e.what()) + " (see scalebench --help)");
+  }
+  if (models_cmd->parsed()) {
+    parsed.kind = CommandKind::kModels;
+  } else if (app.got_subcommand("info")) {
+    parsed.kind = CommandKind::kInfo;
+  } else if (train->parsed()) {
+    parsed.kind = CommandKind::kTrain;
+    take_train_args(*train, parsed.config, targs);
+    parsed.config.command_line = command_line;
+  } else {
+    parsed.kind = CommandKind::kHelp;
+    parsed.help_text = app.help();
+  }
+  return parsed;
+}
+
+}  // namespace scalebench
