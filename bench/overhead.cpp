@@ -1,0 +1,189 @@
+// What scalebench's own machinery costs, measured side by side in one process on one rank:
+//   plain  : forward, backward, optimizer step; no timers, no communicator (what a user would write)
+//   timed  : the Trainer with its phase timers and probes, no communicator
+//   dp     : + the data-parallel path at world size 1 (buckets, hooks, allreduce on the MPI thread)
+//   full   : + recording (gather to rank 0, HDF5 append and flush every --flush-every steps)
+// The variants run in interleaved rounds (ABCD, BCDA, ...) so that drift of the machine hits all
+// alike; each round's figure is the mean step time over --steps steps; the ratios are of medians
+// over rounds. Run it as a single process (no mpirun): it is the 1-rank case by design.
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <functional>
+#include <iostream>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "comm/mpi_communicator.hpp"
+#include "datasets/synthetic.hpp"
+#include "ddp/reducer.hpp"
+#include "metrics/phase_clock.hpp"
+#include "metrics/summary.hpp"
+#include "models/registry.hpp"
+#include "runtime/world.hpp"
+#include "train/optimizers.hpp"
+#include "train/run_recorder.hpp"
+#include "train/trainer.hpp"
+
+using namespace scalebench;
+
+namespace {
+
+struct Args {
+  std::string model = "cifar10_cnn";
+  std::int64_t batch = 32;
+  int threads = 1;
+  int steps = 20;
+  int rounds = 7;
+  std::int64_t flush_every = 20;
+};
+
+Args parse(int argc, char** argv) {
+  Args a;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string k = argv[i];
+    const std::string v = argv[i + 1];
+    if (k == "--model") a.model = v;
+    else if (k == "--batch-size") a.batch = std::stoll(v);
+    else if (k == "--threads") a.threads = std::stoi(v);
+    else if (k == "--steps") a.steps = std::stoi(v);
+    else if (k == "--rounds") a.rounds = std::stoi(v);
+    else if (k == "--flush-every") a.flush_every = std::stoll(v);
+    else throw std::invalid_argument("unknown option " + k +
+                                     "; allowed: --model --batch-size --threads --steps --rounds --flush-every");
+  }
+  return a;
+}
+
+struct Variant {
+  std::string name;
+  std::function<void(int)> run_steps;  // runs n steps
+  std::vector<double> round_means;
+};
+
+struct Parts {
+  std::shared_ptr<models::Network> model;
+  std::unique_ptr<datasets::BatchSource> data;
+  std::unique_ptr<Optimizer> optimizer;
+};
+
+Parts make_parts(const models::ModelEntry& entry, const Args& a) {
+  Parts p;
+  torch::manual_seed(1);
+  p.model = entry.make();
+  p.model->train();
+  datasets::SourceSpec spec;
+  spec.input_shape = entry.input_shape;
+  spec.num_classes = entry.num_classes;
+  spec.batch_per_rank = a.batch;
+  spec.seed = 3;
+  p.data = std::make_unique<datasets::SyntheticSource>(spec);
+  p.optimizer = std::make_unique<Optimizer>(
+      OptimizerSpec{entry.default_optimizer, entry.default_lr, 0.0, 0.0}, p.model->parameters());
+  return p;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  World& world = World::init(&argc, &argv);
+  if (world.size() != 1) {
+    std::fprintf(stderr, "bench_overhead measures the 1-rank path: run it without mpirun\n");
+    return 2;
+  }
+  const Args a = parse(argc, argv);
+  torch::set_num_threads(a.threads);
+  const models::ModelEntry* entry = models::find(a.model);
+  if (!entry) throw std::invalid_argument("unknown model " + a.model);
+
+  // plain
+  Parts plain = make_parts(*entry, a);
+  std::int64_t plain_step = 0;
+  auto run_plain = [&](int n) {
+    for (int i = 0; i < n; ++i, ++plain_step) {
+      auto batch = plain.data->batch(plain_step);
+      for (auto& p : plain.model->parameters()) p.mutable_grad() = torch::Tensor();
+      auto loss = torch::nn::functional::cross_entropy(plain.model->forward(batch.inputs), batch.targets);
+      loss.backward();
+      plain.optimizer->step(plain_step);
+      (void)loss.item<double>();
+    }
+  };
+
+  // timed
+  Parts timed = make_parts(*entry, a);
+  auto timed_clock = make_host_phase_clock();
+  Trainer timed_trainer(TrainerParts{timed.model, timed.data.get(), timed.optimizer.get(),
+                                     timed_clock.get(), torch::kCPU, nullptr, nullptr, nullptr});
+  std::int64_t timed_step = 0;
+  auto run_timed = [&](int n) {
+    for (int i = 0; i < n; ++i) timed_trainer.step(timed_step++, false, 0);
+  };
+
+  // dp
+  MpiCommunicator comm(MPI_COMM_WORLD);
+  Parts dp = make_parts(*entry, a);
+  Reducer dp_reducer(dp.model->parameters(), comm, ReducerOptions{});
+  auto dp_clock = make_host_phase_clock();
+  Trainer dp_trainer(TrainerParts{dp.model, dp.data.get(), dp.optimizer.get(), dp_clock.get(),
+                                  torch::kCPU, &comm, &dp_reducer, nullptr});
+  std::int64_t dp_step = 0;
+  auto run_dp = [&](int n) {
+    for (int i = 0; i < n; ++i) dp_trainer.step(dp_step++, false, 0);
+  };
+
+  // full
+  Parts full = make_parts(*entry, a);
+  Reducer full_reducer(full.model->parameters(), comm, ReducerOptions{});
+  auto full_clock = make_host_phase_clock();
+  Trainer full_trainer(TrainerParts{full.model, full.data.get(), full.optimizer.get(),
+                                    full_clock.get(), torch::kCPU, &comm, &full_reducer, nullptr});
+  const auto out = std::filesystem::temp_directory_path() /
+                   ("bench_overhead_" + std::to_string(getpid()) + ".h5");
+  RunRecorder recorder(world, out.string(), static_cast<int>(full_reducer.plan().buckets.size()),
+                       a.flush_every, nullptr);
+  std::int64_t full_step = 0;
+  auto run_full = [&](int n) {
+    for (int i = 0; i < n; ++i) recorder.record(full_trainer.step(full_step++, false, 0));
+  };
+
+  std::vector<Variant> variants = {{"plain", run_plain, {}}, {"timed", run_timed, {}},
+                                   {"dp", run_dp, {}}, {"full", run_full, {}}};
+  for (auto& v : variants) v.run_steps(3);  // warm-up: allocator, thread pools, first HDF5 chunk
+  for (int round = 0; round < a.rounds; ++round) {
+    for (std::size_t k = 0; k < variants.size(); ++k) {
+      Variant& v = variants[(k + static_cast<std::size_t>(round)) % variants.size()];
+      const auto t0 = std::chrono::steady_clock::now();
+      v.run_steps(a.steps);
+      const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      v.round_means.push_back(s / a.steps);
+    }
+  }
+  recorder.finish("completed", "bench");
+  std::filesystem::remove(out);
+
+  nlohmann::json j;
+  j["model"] = a.model;
+  j["batch"] = a.batch;
+  j["threads"] = a.threads;
+  j["steps_per_round"] = a.steps;
+  j["rounds"] = a.rounds;
+  std::map<std::string, double> med;
+  for (auto& v : variants) {
+    med[v.name] = median(v.round_means);
+    j["median_step_s"][v.name] = med[v.name];
+    j["round_means_s"][v.name] = v.round_means;
+  }
+  j["ratio_timers"] = med["timed"] / med["plain"];
+  j["ratio_dp_path"] = med["dp"] / med["timed"];
+  j["ratio_dp_vs_plain"] = med["dp"] / med["plain"];
+  j["ratio_hdf5_recording"] = med["full"] / med["dp"];
+  j["ratio_recording_timers_and_hdf5"] = (med["full"] / med["dp"]) * (med["timed"] / med["plain"]);
+  std::cout << j.dump(2) << std::endl;
+  world.finalize();
+  return 0;
+}

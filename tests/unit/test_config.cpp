@@ -1,0 +1,120 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "core/config.hpp"
+#include "core/errors.hpp"
+
+namespace scalebench {
+namespace {
+
+RunConfig base() {
+  RunConfig c;
+  c.model = "cifar10_cnn";
+  return c;
+}
+
+// Asserts that validation fails with a message containing every fragment.
+void expect_usage_error(const RunConfig& c, int world, int gpus,
+                        std::initializer_list<const char*> fragments) {
+  try {
+    validate_options(c, world, gpus);
+    FAIL() << "expected a UsageError";
+  } catch (const UsageError& e) {
+    for (const char* f : fragments) EXPECT_NE(std::string(e.what()).find(f), std::string::npos) << e.what();
+  }
+}
+
+TEST(Config, AcceptsDefaults) { EXPECT_NO_THROW(validate_options(base(), 4, 0)); }
+
+TEST(Config, RejectsWhatIsNotAllowed) {
+  auto c = base();
+  c.model = "nope";
+  expect_usage_error(c, 1, 0, {"--model nope", "allowed", "cifar10_cnn", "fcn_r"});
+  c = base();
+  c.device = "tpu";
+  expect_usage_error(c, 1, 0, {"--device tpu", "cpu, cuda, auto"});
+  c = base();
+  c.device = "cuda";
+  expect_usage_error(c, 1, 0, {"--device cuda", "no CUDA GPU"});
+  c = base();
+  c.global_batch = 10;
+  expect_usage_error(c, 4, 0, {"--global-batch 10", "4 ranks", "multiple of 4"});
+  c = base();
+  c.global_batch = 8;
+  c.batch_size = 2;
+  expect_usage_error(c, 4, 0, {"exclude"});
+  c = base();
+  c.batch_size = 0;
+  expect_usage_error(c, 1, 0, {"--batch-size 0"});
+  c = base();
+  c.bucket_mb = 0;
+  expect_usage_error(c, 1, 0, {"--bucket-mb"});
+  c = base();
+  c.optimizer = "lbfgs";
+  expect_usage_error(c, 1, 0, {"--optimizer lbfgs", "sgd, adam, rmsprop"});
+  c = base();
+  c.lr = -1.0;
+  expect_usage_error(c, 1, 0, {"--lr"});
+  c = base();
+  c.comm_timeout_s = 0;
+  expect_usage_error(c, 1, 0, {"--comm-timeout"});
+  c = base();
+  c.backend = "gloo";
+  expect_usage_error(c, 1, 0, {"--backend gloo", "auto, mpi, nccl"});
+  c = base();
+  c.steps = 3;
+  c.epochs = 1;
+  expect_usage_error(c, 1, 0, {"--steps and --epochs"});
+}
+
+TEST(Config, ResolvesDefaultsFromTheModel) {
+  auto c = base();
+  const ResolvedRun r = resolve_run(c, 2, 8);
+  EXPECT_EQ(r.batch_per_rank, 32);  // the Keras example's batch
+  EXPECT_EQ(r.global_batch, 64);
+  EXPECT_EQ(r.steps, 50);
+  EXPECT_EQ(r.warmup_steps, 5);
+  EXPECT_EQ(r.optimizer, "rmsprop");
+  EXPECT_DOUBLE_EQ(r.lr, 1e-4);
+  EXPECT_EQ(r.bucket_cap_bytes, 25LL * 1024 * 1024);
+}
+
+TEST(Config, StrongScalingSplitsTheGlobalBatch) {
+  auto c = base();
+  c.global_batch = 64;
+  EXPECT_EQ(resolve_run(c, 4, 8).batch_per_rank, 16);
+}
+
+TEST(Config, EpochsBecomeSteps) {
+  auto c = base();
+  c.epochs = 3;
+  EXPECT_EQ(resolve_run(c, 1, 8).steps, 24);
+}
+
+TEST(Config, WarmupMustLeaveMeasuredSteps) {
+  auto c = base();
+  c.steps = 3;
+  EXPECT_EQ(resolve_run(c, 1, 8).warmup_steps, 2);  // default shrinks for short runs
+  c.warmup_steps = 3;
+  EXPECT_THROW(resolve_run(c, 1, 8), UsageError);
+}
+
+TEST(Config, OutputPathChecks) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("sb_cfg_" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  const std::string file = (dir / "run.h5").string();
+  EXPECT_EQ(check_output_path(file, false), "");
+  std::ofstream(file) << "x";
+  EXPECT_NE(check_output_path(file, false).find("exists"), std::string::npos);
+  EXPECT_EQ(check_output_path(file, true), "");
+  EXPECT_NE(check_output_path((dir / "missing" / "r.h5").string(), false).find("does not exist"),
+            std::string::npos);
+  EXPECT_NE(check_output_path(dir.string(), false).find("directory"), std::string::npos);
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace scalebench
