@@ -1,0 +1,209 @@
+"""launch/sweep: command construction and validation (dry runs), failure handling with a stand-in
+binary, and a real 1/2/4-rank CPU study end to end with resume and the report."""
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+import textwrap
+import unittest
+
+from scalebench_cli import BIN, require_binary
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+SWEEP = os.path.join(ROOT, "launch", "sweep")
+REPORT = os.path.join(ROOT, "results", "report")
+
+
+def sweep(*args, timeout=600, env=None):
+    e = dict(os.environ)
+    e.pop("SLURM_JOB_ID", None)  # these tests exercise the mpirun path
+    e.update(env or {})
+    return subprocess.run([sys.executable, SWEEP, *args], capture_output=True, text=True,
+                          timeout=timeout, env=e)
+
+
+def fake_binary(directory, body):
+    """A stand-in for scalebench: a shell script that sees the same arguments."""
+    path = os.path.join(directory, "fake-scalebench")
+    with open(path, "w") as f:
+        f.write("#!/bin/sh\n" + textwrap.dedent(body))
+    os.chmod(path, os.stat(path).st_mode | stat.S_IXUSR)
+    return path
+
+
+class DryRun(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.bin = fake_binary(self.tmp.name, "exit 0\n")
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def dry(self, *args):
+        res = sweep("--binary", self.bin, "--out", os.path.join(self.tmp.name, "s"), "--dry-run",
+                    *args)
+        self.assertEqual(res.returncode, 0, res.stderr)
+        return [l.split() for l in res.stdout.splitlines()]
+
+    def test_one_command_per_rank_count_thread_count_and_repeat(self):
+        lines = self.dry("--model", "fcn_s", "--mode", "weak", "--ranks", "1,2,4",
+                         "--threads", "1,2", "--repeat", "2", "--batch-size", "16")
+        self.assertEqual(len(lines), 3 * 2 * 2)
+        outputs = [l[l.index("--output") + 1] for l in lines]
+        self.assertEqual(len(set(outputs)), len(outputs), "every run has its own file")
+        self.assertTrue(any(o.endswith("fcn_s-auto-weak-np4-t2-r2.h5") for o in outputs))
+        for l in lines:
+            self.assertEqual(l[l.index("--batch-size") + 1], "16")
+            self.assertIn("--quiet", l)
+
+    def test_strong_scaling_passes_the_global_batch(self):
+        lines = self.dry("--model", "fcn_s", "--mode", "strong", "--ranks", "1,2,4",
+                         "--global-batch", "64")
+        self.assertTrue(all(l[l.index("--global-batch") + 1] == "64" for l in lines))
+        self.assertTrue(all("--batch-size" not in l for l in lines))
+
+    def test_mpirun_placement(self):
+        lines = self.dry("--model", "fcn_s", "--mode", "weak", "--ranks", "1,64", "--threads", "1")
+        small, huge = lines
+        self.assertEqual(small[:3], ["mpirun", "-np", "1"])
+        self.assertIn("slot:PE=1", small)          # fits: one core per thread, bound
+        self.assertIn("--oversubscribe", huge)      # 64 ranks on this machine cannot be bound
+        if os.geteuid() == 0:
+            self.assertIn("--allow-run-as-root", small)
+
+    def test_extra_options_pass_through_and_settings_are_exported(self):
+        res = sweep("--binary", self.bin, "--out", os.path.join(self.tmp.name, "s"), "--dry-run",
+                    "--model", "fcn_s", "--mode", "weak", "--ranks", "2", "--",
+                    "--bucket-mb", "5", "--no-overlap", env={"NCCL_DEBUG": "INFO"})
+        line = res.stdout.split()
+        self.assertIn("--no-overlap", line)
+        self.assertEqual(line[line.index("--bucket-mb") + 1], "5")
+        exported = [line[i + 1] for i, word in enumerate(line) if word == "-x"]
+        self.assertIn("NCCL_DEBUG", exported)
+
+    def test_bad_input_is_refused_with_exit_2(self):
+        cases = [
+            (["--mode", "strong", "--ranks", "1,2,3", "--global-batch", "64"], "does not divide by 3"),
+            (["--mode", "strong", "--ranks", "1,2"], "needs --global-batch"),
+            (["--mode", "weak", "--ranks", "1,2", "--global-batch", "8"], "weak scaling takes --batch-size"),
+            (["--mode", "weak", "--ranks", "1,x"], "comma-separated list of integers"),
+            (["--mode", "weak", "--ranks", "0,2"], "must be >= 1"),
+            (["--mode", "weak", "--devices", "tpu"], "unknown device 'tpu'"),
+            (["--mode", "weak", "--", "--output", "x.h5"], "set by the sweep itself"),
+        ]
+        for args, message in cases:
+            with self.subTest(args=args):
+                res = sweep("--binary", self.bin, "--model", "fcn_s",
+                            "--out", os.path.join(self.tmp.name, "s"), *args)
+                self.assertEqual(res.returncode, 2, res.stdout + res.stderr)
+                self.assertIn(message, res.stderr)
+                self.assertFalse(os.path.exists(os.path.join(self.tmp.name, "s", "manifest.json")))
+
+    def test_missing_binary(self):
+        res = sweep("--binary", "/no/such/scalebench", "--model", "fcn_s", "--mode", "weak",
+                    "--out", os.path.join(self.tmp.name, "s"))
+        self.assertEqual(res.returncode, 2)
+        self.assertIn("not an executable file", res.stderr)
+
+
+class Failures(unittest.TestCase):
+    """A failed run is recorded and the sweep goes on; a rerun retries it."""
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.out = os.path.join(self.tmp.name, "study")
+        # Writes the output (as scalebench does on completion) except for 2 ranks, where it leaves
+        # a .partial with "recorded steps" and fails, once; the flag file makes the retry succeed.
+        self.flag = os.path.join(self.tmp.name, "failed-once")
+        self.bin = fake_binary(self.tmp.name, f"""
+            out=""; np="$OMPI_COMM_WORLD_SIZE"; rank="$OMPI_COMM_WORLD_RANK"
+            while [ $# -gt 0 ]; do [ "$1" = --output ] && out="$2"; shift; done
+            [ "$rank" = 0 ] || exit 0
+            if [ "$np" = 2 ] && [ ! -e {self.flag} ]; then
+              touch {self.flag}; echo steps > "$out.partial"; echo "scalebench: error (rank 0): out of memory" >&2; exit 1
+            fi
+            echo result > "$out"
+            """)
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def manifest(self):
+        with open(os.path.join(self.out, "manifest.json")) as f:
+            return json.load(f)
+
+    def test_failure_recorded_sweep_continues_rerun_retries(self):
+        res = sweep("--binary", self.bin, "--model", "fcn_s", "--mode", "weak", "--ranks", "1,2,4",
+                    "--out", self.out)
+        self.assertEqual(res.returncode, 1, res.stdout + res.stderr)
+        self.assertIn("out of memory", res.stderr)  # the log's tail is shown
+        runs = {r["ranks"]: r for r in self.manifest()["runs"]}
+        self.assertEqual(runs[1]["status"], "completed")
+        self.assertEqual(runs[2]["status"], "failed")
+        self.assertEqual(runs[2]["exit_code"], 1)
+        self.assertEqual(runs[4]["status"], "completed", "the sweep went on after the failure")
+        # The failed attempt's recorded steps are kept, not deleted.
+        kept = os.path.join(self.out, runs[2]["kept_partials"][0])
+        with open(kept) as f:
+            self.assertEqual(f.read(), "steps\n")
+        self.assertFalse(os.path.exists(os.path.join(self.out, runs[2]["file"] + ".partial")))
+
+        res = sweep("--binary", self.bin, "--model", "fcn_s", "--mode", "weak", "--ranks", "1,2,4",
+                    "--out", self.out)
+        self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
+        self.assertEqual(res.stdout.count("done before, skipped"), 2)
+        runs = {r["ranks"]: r for r in self.manifest()["runs"]}
+        self.assertEqual(runs[2]["status"], "completed")
+        self.assertEqual(runs[2]["attempts"], 2)
+        self.assertEqual(runs[1]["attempts"], 1, "completed runs are not run again")
+
+    def test_retries_within_one_sweep(self):
+        res = sweep("--binary", self.bin, "--model", "fcn_s", "--mode", "weak", "--ranks", "2",
+                    "--retries", "1", "--out", self.out)
+        self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
+        self.assertEqual(self.manifest()["runs"][0]["attempts"], 2)
+
+    def test_run_timeout_kills_every_rank(self):
+        slow = fake_binary(self.tmp.name, "sleep 600\n")
+        res = sweep("--binary", slow, "--model", "fcn_s", "--mode", "weak", "--ranks", "2",
+                    "--run-timeout", "3", "--out", self.out, timeout=120)
+        self.assertEqual(res.returncode, 1, res.stdout + res.stderr)
+        self.assertEqual(self.manifest()["runs"][0]["status"], "timed out")
+
+
+@require_binary
+class CpuStudyEndToEnd(unittest.TestCase):
+    """The README's main job in small: 1, 2 and 4 ranks of a small model, the report, a resume."""
+
+    def test_study(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, "study")
+            args = ["--binary", BIN, "--model", "fcn_s", "--mode", "weak", "--ranks", "1,2,4",
+                    "--batch-size", "16", "--threads", "1", "--steps", "8", "--warmup-steps", "2",
+                    "--out", out]
+            res = sweep(*args)
+            self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
+            with open(os.path.join(out, "manifest.json")) as f:
+                manifest = json.load(f)
+            self.assertEqual(manifest["format"], "scalebench-study")
+            self.assertEqual([r["status"] for r in manifest["runs"]], ["completed"] * 3)
+            files = sorted(f for f in os.listdir(out) if f.endswith(".h5"))
+            self.assertEqual(files, [f"fcn_s-auto-weak-np{n}-t1-r1.h5" for n in (1, 2, 4)])
+
+            res = sweep(*args)
+            self.assertEqual(res.returncode, 0)
+            self.assertEqual(res.stdout.count("done before, skipped"), 3)
+
+            rep = subprocess.run([REPORT, out], capture_output=True, text=True, timeout=300)
+            self.assertEqual(rep.returncode, 0, rep.stdout + rep.stderr)
+            for name in ("summary.csv", "summary.json", "throughput_speedup.png",
+                         "throughput_speedup.svg", "efficiency.png", "breakdown.png",
+                         "memory.png"):
+                self.assertTrue(os.path.getsize(os.path.join(out, name)) > 0, name)
+
+
+if __name__ == "__main__":
+    unittest.main()
