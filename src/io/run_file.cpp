@@ -25,9 +25,9 @@ const Doc kBucketDurationDoc{"s", "duration of the bucket's gradient allreduce"}
 const Doc kBucketBytesDoc{"B", "gradient bytes in the bucket"};
 const Doc kBucketNumParamsDoc{"1", "parameter tensors in the bucket"};
 
-const Doc kEventTimeDoc{"s", "when the event happened, seconds since the run started"};
+const Doc kEventTimeDoc{"s", "when the event happened, seconds since rank 0 created the run file"};
 const Doc kEventRankDoc{"1", "rank that reported the event"};
-const Doc kEventStepDoc{"1", "step the event belongs to; -1 if none"};
+const Doc kEventStepDoc{"1", "last step recorded when the event happened; -1 if none"};
 const Doc kEventKindDoc{nullptr, "kind of event, e.g. failed, checksum_mismatch"};
 const Doc kEventMessageDoc{nullptr, "what happened, in words"};
 

@@ -38,11 +38,16 @@ RunRecorder::RunRecorder(const World& world, std::string output_path, int n_buck
   if (!error.empty()) throw UsageError(error);
 }
 
+double RunRecorder::seconds_since_start() const {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+}
+
 RunRecorder::~RunRecorder() {
   if (!finished_) abandon("failed", "run ended without finishing its record");
 }
 
 void RunRecorder::record(StepRecord record) {
+  last_step_ = static_cast<std::int64_t>(record[StepField::kStep]);
   pending_.push_back(std::move(record));
   if (static_cast<std::int64_t>(pending_.size()) >= flush_every_) flush();
 }
@@ -100,7 +105,7 @@ bool RunRecorder::finish(const std::string& status, const std::string& checksum)
   file_->write_rank_column("param_checksum", checksums);
   file_->set_attr("param_checksums_agree", static_cast<std::int64_t>(agree ? 1 : 0));
   if (!agree) {
-    file_->add_event(0.0, 0, -1, "checksum_mismatch",
+    file_->add_event(seconds_since_start(), 0, last_step_, "checksum_mismatch",
                      "parameters differ across ranks at the end of the run");
   }
   file_->set_attr("status", status);
@@ -116,7 +121,7 @@ void RunRecorder::abandon(const std::string& status, const std::string& message)
   finished_ = true;
   if (!file_) return;
   try {
-    file_->add_event(0.0, world_.rank(), -1, status, message);
+    file_->add_event(seconds_since_start(), world_.rank(), last_step_, status, message);
     file_->set_attr("status", status);
     file_->set_attr("end_time", utc_timestamp_iso());
     file_->close();

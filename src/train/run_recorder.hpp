@@ -4,6 +4,7 @@
 // which appends and flushes, so a crash loses at most that many steps and the file stays readable.
 // The file is written as <output>.partial and renamed to <output> only when the run completed: a
 // half-written file is never passed off as a result.
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -43,7 +44,12 @@ class RunRecorder {
   const std::string& output_path() const { return output_path_; }
 
  private:
+  // Events are stamped in seconds since the recorder (and so the run file) was created.
+  double seconds_since_start() const;
+
   const World& world_;
+  const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+  std::int64_t last_step_ = -1;  // last step recorded on this rank, for events
   std::string output_path_;
   int n_buckets_;
   std::int64_t flush_every_;
