@@ -1,0 +1,335 @@
+"""Plots of a study's group summaries (analysis.analyze_groups output). matplotlib, Agg."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Dict, List, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import FuncFormatter, NullLocator  # noqa: E402
+
+MIB = 1024.0 * 1024.0
+STYLE = {
+    "font.size": 11,
+    "axes.titlesize": 12,
+    "axes.labelsize": 11,
+    "legend.fontsize": 9,
+    "xtick.labelsize": 10,
+    "ytick.labelsize": 10,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "figure.dpi": 100,
+    "savefig.dpi": 130,
+    "savefig.bbox": "tight",
+}
+MARKERS = "osD^vP*Xh<>"
+PHASE_STACK = (  # (field, legend, colour)
+    ("median_compute_s", "compute (forward+backward)", "#4C72B0"),
+    ("median_comm_exposed_s", "exposed communication", "#DD8452"),
+    ("median_data_s", "data loading", "#55A868"),
+    ("median_optimizer_s", "optimizer", "#8172B3"),
+    ("median_other_s", "other / unaccounted", "#BBBBBB"),
+)
+
+
+def _style(i: int) -> Dict[str, Any]:
+    return {"color": f"C{i % 10}", "marker": MARKERS[i % len(MARKERS)], "markersize": 6,
+            "linewidth": 1.8}
+
+
+def _n_axis(ax: Any, ns: Sequence[int]) -> None:
+    """World sizes on a log2 axis, ticked at the sizes measured."""
+    ns = sorted(set(int(n) for n in ns))
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(ns)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_locator(NullLocator())
+    if len(ns) == 1:
+        ax.set_xlim(ns[0] / 1.5, ns[0] * 1.5)
+    ax.set_xlabel("ranks N")
+
+
+def _bytes_label(v: float, _: Any = None) -> str:
+    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if v >= size:
+            return f"{v / size:g} {unit}"
+    return f"{v:g} B"
+
+
+def _all_ns(groups: List[Dict[str, Any]]) -> List[int]:
+    return [p["world_size"] for g in groups for p in g["points"]]
+
+
+def _save(fig: Any, out_dir: str, name: str, formats: Sequence[str]) -> List[str]:
+    paths = []
+    for fmt in formats:
+        path = os.path.join(out_dir, f"{name}.{fmt}")
+        fig.savefig(path, format=fmt)
+        paths.append(path)
+    plt.close(fig)
+    return paths
+
+
+def _legend(ax: Any) -> None:
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="best", frameon=True)
+
+
+def _col(points: List[Dict[str, Any]], key: str, scale: float = 1.0) -> List[float]:
+    return [float("nan") if p.get(key) is None else p[key] * scale for p in points]
+
+
+def plot_throughput_speedup(groups, out_dir, formats):
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 5))
+    for i, g in enumerate(groups):
+        pts = g["points"]
+        n = [p["world_size"] for p in pts]
+        x = _col(pts, "throughput_samples_per_s")
+        err = [[max(0.0, xi - p["throughput_ci_low"]) for xi, p in zip(x, pts)],
+               [max(0.0, p["throughput_ci_high"] - xi) for xi, p in zip(x, pts)]]
+        ax1.errorbar(n, x, yerr=err, capsize=3, label=g["group"], **_style(i))
+        ax2.plot(n, _col(pts, "speedup"), label=g["group"], **_style(i))
+    ns = _all_ns(groups)
+    for n_min in sorted({g["baseline_world_size"] for g in groups}):
+        ideal_n = sorted({n for n in ns if n >= n_min})
+        ax2.plot(ideal_n, [n / n_min for n in ideal_n], "k--", linewidth=1.2,
+                 label="ideal" if n_min == min(ns) else f"ideal (from N={n_min})")
+    ax1.set_title("Throughput (median step, 95% CI)")
+    ax1.set_ylabel("throughput [samples/s]")
+    ax1.set_ylim(bottom=0)
+    ax2.set_title("Speedup S(N) = X(N) / X(N_min)")
+    ax2.set_ylabel("speedup [x]")
+    ax2.set_ylim(bottom=0)
+    for ax in (ax1, ax2):
+        _n_axis(ax, ns)
+        _legend(ax)
+    fig.suptitle("Throughput and speedup", fontsize=13)
+    return _save(fig, out_dir, "throughput_speedup", formats)
+
+
+def plot_efficiency(groups, out_dir, formats):
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 5))
+    for i, g in enumerate(groups):
+        pts = g["points"]
+        n = [p["world_size"] for p in pts]
+        ax1.plot(n, _col(pts, "efficiency", 100.0), label=g["group"], **_style(i))
+        t = _col(pts, "median_step_s", 1e3)
+        err = [[max(0.0, ti - p["step_ci_low_s"] * 1e3) for ti, p in zip(t, pts)],
+               [max(0.0, p["step_ci_high_s"] * 1e3 - ti) for ti, p in zip(t, pts)]]
+        ax2.errorbar(n, t, yerr=err, capsize=3, label=g["group"], **_style(i))
+    ax1.axhline(100.0, color="k", linestyle="--", linewidth=1.2, label="ideal")
+    ax1.set_title("Parallel efficiency E(N) = S(N) N_min / N")
+    ax1.set_ylabel("efficiency [%]")
+    top = max([p["efficiency"] * 100 for g in groups for p in g["points"]
+               if p.get("efficiency") is not None] + [100.0])
+    ax1.set_ylim(0, top * 1.08)
+    ax2.set_title("Median step time (slowest rank, 95% CI)")
+    ax2.set_ylabel("step time [ms]")
+    ax2.set_ylim(bottom=0)
+    for ax in (ax1, ax2):
+        _n_axis(ax, _all_ns(groups))
+        _legend(ax)
+    fig.suptitle("Scaling efficiency", fontsize=13)
+    return _save(fig, out_dir, "efficiency", formats)
+
+
+def _panels(count: int, width: float = 5.2, height: float = 4.2):
+    cols = min(3, count)
+    rows = (count + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(width * cols + 1.5, height * rows + 0.6),
+                             squeeze=False)
+    flat = list(axes.ravel())
+    for ax in flat[count:]:
+        ax.set_visible(False)
+    return fig, flat[:count]
+
+
+def plot_breakdown(groups, out_dir, formats):
+    fig, axes = _panels(len(groups))
+    for ax, g in zip(axes, groups):
+        pts = g["points"]
+        pos = list(range(len(pts)))
+        bottom = [0.0] * len(pts)
+        for key, name, colour in PHASE_STACK:
+            h = [(p.get(key) or 0.0) * 1e3 for p in pts]
+            ax.bar(pos, h, bottom=bottom, color=colour, label=name, width=0.65)
+            bottom = [b + v for b, v in zip(bottom, h)]
+        ax.plot(pos, _col(pts, "median_step_s", 1e3), "k_", markersize=22, mew=2,
+                label="median step time")
+        ax.set_xticks(pos)
+        ax.set_xticklabels([str(p["world_size"]) for p in pts])
+        ax.set_xlabel("ranks N")
+        ax.set_ylabel("time per step [ms]")
+        ax.set_title(g["group"])
+        ax.grid(axis="x", visible=False)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False,
+               bbox_to_anchor=(0.5, -0.02))
+    fig.suptitle("Step time breakdown (medians of rank-averaged phases)", fontsize=13)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    return _save(fig, out_dir, "breakdown", formats)
+
+
+def plot_comm(groups, out_dir, formats):
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 5))
+    for i, g in enumerate(groups):
+        pts = g["points"]
+        ax1.plot([p["world_size"] for p in pts], _col(pts, "exposed_comm_share", 100.0),
+                 label=g["group"], **_style(i))
+    _n_axis(ax1, _all_ns(groups))
+    ax1.set_title("Exposed communication share of the step")
+    ax1.set_ylabel("exposed comm / step time [%]")
+    ax1.set_ylim(bottom=0)
+    _legend(ax1)
+
+    # Colour tells the group, marker and line style the number of ranks.
+    ns = sorted({n for n in _all_ns(groups) if n > 1})
+    k = 0
+    for i, g in enumerate(groups):
+        for p in g["points"]:
+            bw = p.get("allreduce_bandwidth") or []
+            if not bw:
+                continue
+            j = ns.index(p["world_size"])
+            style = {"color": f"C{i % 10}", "marker": MARKERS[j % len(MARKERS)],
+                     "linestyle": ["-", "--", ":", "-."][j % 4], "markersize": 6,
+                     "linewidth": 1.6}
+            ax2.plot([e["bytes"] for e in bw], [e["busbw_bytes_per_s"] / 1e9 for e in bw],
+                     label=f"{g['group']}, N={p['world_size']}", **style)
+            k += 1
+    ax2.set_xscale("log", base=2)
+    ax2.xaxis.set_major_formatter(FuncFormatter(_bytes_label))
+    ax2.set_title("In-training allreduce bus bandwidth")
+    ax2.set_xlabel("message size (bucket bytes)")
+    ax2.set_ylabel("bus bandwidth [GB/s]")
+    ax2.set_ylim(bottom=0)
+    if k == 0:
+        ax2.text(0.5, 0.5, "no multi-rank runs with buckets", ha="center", va="center",
+                 transform=ax2.transAxes, color="gray")
+        ax2.set_xscale("linear")
+        ax2.set_xticks([])
+    if k > 6:
+        ax2.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
+    else:
+        _legend(ax2)
+    fig.suptitle("Communication", fontsize=13)
+    return _save(fig, out_dir, "comm", formats)
+
+
+def plot_memory(groups, out_dir, formats):
+    has_dev = any(p.get("peak_device_allocated_bytes") for g in groups for p in g["points"])
+    fig, axes = plt.subplots(1, 2 if has_dev else 1, figsize=(13 if has_dev else 7.5, 5),
+                             squeeze=False)
+    ax1 = axes[0][0]
+    for i, g in enumerate(groups):
+        pts = g["points"]
+        style = _style(i)
+        n = [p["world_size"] for p in pts]
+        ax1.plot(n, _col(pts, "peak_rss_bytes", 1 / MIB), label=f"{g['group']} (max)", **style)
+        xs, ys = [], []
+        for p in pts:
+            for v in p["peak_rss_bytes_per_rank"]:
+                xs.append(p["world_size"])
+                ys.append(v / MIB)
+        ax1.scatter(xs, ys, s=18, color=style["color"], alpha=0.45, marker="_")
+        if has_dev and any(p.get("peak_device_allocated_bytes") for p in pts):
+            dev = [float("nan") if not p.get("peak_device_allocated_bytes")
+                   else p["peak_device_allocated_bytes"] / MIB for p in pts]
+            axes[0][1].plot(n, dev, label=g["group"], **style)
+    ax1.set_title("Peak host RSS per rank (dashes: each rank)")
+    ax1.set_ylabel("peak resident memory [MiB]")
+    ax1.set_ylim(bottom=0)
+    for ax in axes[0]:
+        _n_axis(ax, _all_ns(groups))
+        _legend(ax)
+    if has_dev:
+        axes[0][1].set_title("Peak CUDA memory allocated (max over ranks)")
+        axes[0][1].set_ylabel("peak allocated [MiB]")
+        axes[0][1].set_ylim(bottom=0)
+    fig.suptitle("Memory", fontsize=13)
+    return _save(fig, out_dir, "memory", formats)
+
+
+def plot_imbalance(groups, out_dir, formats):
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for i, g in enumerate(groups):
+        pts = g["points"]
+        n = [p["world_size"] for p in pts]
+        style = _style(i)
+        y = _col(pts, "imbalance", 100.0)
+        y = [v - 100.0 for v in y]
+        ax.plot(n, y, label=f"{g['group']}: step time", **style)
+        yb = [v - 100.0 for v in _col(pts, "busy_imbalance", 100.0)]
+        ax.plot(n, yb, label=f"{g['group']}: busy time", **dict(style, linestyle="--"))
+        for xi, yi, p in zip(n, y, pts):
+            if p["world_size"] > 1:
+                ax.annotate(f"r{p['slowest_rank']}", (xi, yi), textcoords="offset points",
+                            xytext=(4, 5), fontsize=9, color=style["color"])
+    _n_axis(ax, _all_ns(groups))
+    ax.axhline(0.0, color="k", linewidth=0.8)
+    ax.set_title("Rank imbalance: slowest rank's median vs median over ranks\n"
+                 "(label: slowest rank; busy = step minus exposed communication)")
+    ax.set_ylabel("slowest rank slower by [%]")
+    _legend(ax)
+    return _save(fig, out_dir, "imbalance", formats)
+
+
+def plot_hardware(comparisons, out_dir, formats):
+    if not comparisons:
+        return []
+    has_cost = any(e.get("cost_per_1e6_samples_usd") is not None
+                   for c in comparisons for e in c["entries"])
+    rows = sum(len(c["entries"]) for c in comparisons)
+    fig, axes = plt.subplots(1, 2 if has_cost else 1, squeeze=False,
+                             figsize=(13 if has_cost else 7.5, max(3.0, 0.45 * rows + 1.8)))
+    labels, speedups, costs, colours = [], [], [], []
+    hw_colour: Dict[str, str] = {}
+    for c in comparisons:
+        for e in c["entries"]:
+            labels.append(f"{c['model']} {c['mode']} {e['label']}"
+                          if len(comparisons) > 1 else e["label"])
+            speedups.append(e["speedup_vs_baseline"])
+            costs.append(e.get("cost_per_epoch_usd") if e.get("cost_per_epoch_usd") is not None
+                         else e.get("cost_per_1e6_samples_usd"))
+            colours.append(hw_colour.setdefault(e["hw_label"], f"C{len(hw_colour) % 10}"))
+    pos = list(range(len(labels)))[::-1]
+    ax = axes[0][0]
+    bars = ax.barh(pos, speedups, color=colours)
+    ax.bar_label(bars, labels=[f"{v:.3g}x" for v in speedups], padding=3, fontsize=9)
+    ax.margins(x=0.12)
+    ax.axvline(1.0, color="k", linestyle="--", linewidth=1)
+    ax.set_yticks(pos)
+    ax.set_yticklabels(labels)
+    ax.set_xlabel("throughput speedup over baseline [x]")
+    ax.set_title("Hardware comparison (baseline: "
+                 + ", ".join(sorted({c["baseline_label"] for c in comparisons})) + ")")
+    if has_cost:
+        per_epoch = all(e.get("cost_per_epoch_usd") is not None
+                        for c in comparisons for e in c["entries"]
+                        if e.get("price_usd_per_hour") is not None)
+        ax = axes[0][1]
+        bars = ax.barh(pos, [float("nan") if v is None else v for v in costs], color=colours)
+        ax.bar_label(bars, labels=["" if v is None else f"${v:.3g}" for v in costs],
+                     padding=3, fontsize=9)
+        ax.margins(x=0.15)
+        ax.set_yticks(pos)
+        ax.set_yticklabels([])
+        ax.set_xlabel("cost per epoch [USD]" if per_epoch else "cost [USD] per epoch, or per "
+                      "1e6 samples where the epoch size is unknown")
+        ax.set_title("Cost (given --price)")
+    return _save(fig, out_dir, "hardware", formats)
+
+
+def make_all(groups: List[Dict[str, Any]], comparisons: List[Dict[str, Any]], out_dir: str,
+             formats: Sequence[str]) -> List[str]:
+    """Writes every plot; returns the paths written."""
+    written: List[str] = []
+    with plt.rc_context(STYLE):
+        for fn in (plot_throughput_speedup, plot_efficiency, plot_breakdown, plot_comm,
+                   plot_memory, plot_imbalance):
+            written += fn(groups, out_dir, formats)
+        written += plot_hardware(comparisons, out_dir, formats)
+    return written

@@ -1,0 +1,258 @@
+"""results/report: tables and plots of a scaling study (a directory of scalebench run files)."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import os
+import re
+import sys
+from typing import Any, Dict, List, Optional, Sequence
+
+from . import analysis
+from .runfile import IncompleteRun, RunFileError, find_run_files, load_run
+
+PROG = "report"
+EXIT_BAD_INPUT = 2
+FORMATS = ("png", "svg", "pdf")
+
+DESCRIPTION = """\
+Summarise a scaling study: every scalebench run file (*.h5, *.hdf5) under STUDY_DIR, or the
+files given, into summary.csv, summary.json, plots and a table on stdout.
+
+Runs are grouped by model, scaling mode, device and threads (and split further where dataset,
+backend, overlap, bucket size or the fixed batch differ); runs of a group with the same number
+of ranks N are repeats and are pooled. Warm-up steps are excluded; a step's time is that of
+its slowest rank; the median step time has an order-statistic 95% confidence interval.
+Incomplete runs (.partial files, status other than completed) are listed on stderr and skipped.
+"""
+
+EPILOG = """\
+labels: each group has a hardware label such as cpu-t8 or cuda-t4 (device and threads per
+rank), each of its points a label such as cpu-t8-np4. --baseline takes either (a hardware
+label means its smallest N); default: the cpu point with the fewest threads, then ranks.
+--price cpu-t8-np4=3.20 is the hourly price of that whole run; --price cpu-t8=0.40 is per
+rank and is multiplied by N. Cost per epoch = epoch samples / throughput / 3600 * price,
+with epoch samples = steps_per_epoch * global_batch from the file; cost per 1e6 samples is
+always given.
+
+exit status: 0 ok; 2 bad input (no run files, unreadable or foreign file, bad option).
+"""
+
+
+class InputError(Exception):
+    pass
+
+
+def _parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog=PROG, description=DESCRIPTION, epilog=EPILOG,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("paths", nargs="+", metavar="STUDY_DIR|FILE.h5",
+                   help="a study directory (searched recursively) or run files")
+    p.add_argument("--out", metavar="DIR",
+                   help="output directory (default: the study directory, or the directory "
+                        "holding the files)")
+    p.add_argument("--baseline", metavar="LABEL",
+                   help="baseline of the hardware comparison (see labels below)")
+    p.add_argument("--price", metavar="LABEL=USD_PER_HOUR", action="append", default=[],
+                   help="hourly price of a hardware or point label; repeatable")
+    p.add_argument("--format", default="png,svg",
+                   help="plot formats, comma separated, of png, svg, pdf (default: png,svg)")
+    p.add_argument("--no-plots", action="store_true", help="write only the tables")
+    return p.parse_args(argv)
+
+
+def _default_out(paths: Sequence[str]) -> str:
+    if len(paths) == 1 and os.path.isdir(paths[0]):
+        return paths[0]
+    dirs = [p if os.path.isdir(p) else os.path.dirname(os.path.abspath(p)) for p in paths]
+    return os.path.commonpath([os.path.abspath(d) for d in dirs])
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe: NaN and infinities become null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    return value
+
+
+CSV_COLUMNS = (
+    "kind", "label", "group", "file", "model", "mode", "device", "device_name", "threads",
+    "world_size", "repeats", "measured_steps", "median_step_s", "step_ci_low_s",
+    "step_ci_high_s", "step_ci_coverage", "global_samples_per_step", "throughput_samples_per_s",
+    "throughput_ci_low", "throughput_ci_high", "speedup", "efficiency", "step_time_ratio",
+    "median_data_s", "median_forward_s", "median_backward_s", "median_comm_exposed_s",
+    "median_optimizer_s", "median_compute_s", "median_other_s", "exposed_comm_share",
+    "comm_overlap", "peak_rss_bytes", "peak_rss_bytes_per_rank", "peak_device_allocated_bytes",
+    "peak_device_reserved_bytes", "imbalance", "slowest_rank", "busy_imbalance",
+    "busy_slowest_rank", "rank_median_step_s", "busbw_factor", "busbw_peak_bytes_per_s",
+    "busbw_peak_message_bytes", "epoch_samples", "baseline_label", "speedup_vs_baseline",
+    "price_usd_per_hour", "price_basis", "cost_per_epoch_usd", "cost_per_1e6_samples_usd",
+    "files",
+)
+
+
+def _csv_value(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return "" if not math.isfinite(v) else repr(v)
+    if isinstance(v, (list, tuple)):
+        return ";".join(_csv_value(x) for x in v)
+    return str(v)
+
+
+def write_csv(path: str, runs: List[Dict[str, Any]], groups: List[Dict[str, Any]]) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(CSV_COLUMNS)
+        for kind, rows in (("group", [p for g in groups for p in g["points"]]), ("run", runs)):
+            for row in rows:
+                w.writerow([kind if c == "kind" else _csv_value(row.get(c)) for c in CSV_COLUMNS])
+
+
+def _fmt(v: Optional[float], spec: str, none: str = "-") -> str:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        width = re.match(r"\d*", spec).group()
+        return format(none, ">" + width)
+    return format(v, spec)
+
+
+def text_table(groups: List[Dict[str, Any]], comparisons: List[Dict[str, Any]]) -> str:
+    lines: List[str] = []
+    head = (f"{'N':>4}  {'median step ms [95% CI]':<27} {'samples/s':>11} {'speedup':>8} "
+            f"{'effic.':>7} {'exp.comm':>8} {'peak RSS MiB':>13} {'imbalance':>15}")
+    for g in groups:
+        lines.append(f"{g['group']}  (speedup over N={g['baseline_world_size']})")
+        lines.append(head)
+        for p in g["points"]:
+            step = (f"{p['median_step_s'] * 1e3:.2f} [{p['step_ci_low_s'] * 1e3:.2f}, "
+                    f"{p['step_ci_high_s'] * 1e3:.2f}]")
+            imb = f"{(p['imbalance'] - 1) * 100:+.1f}% (r{p['slowest_rank']})"
+            reps = f"  x{p['repeats']}" if p["repeats"] > 1 else ""
+            lines.append(
+                f"{p['world_size']:>4}  {step:<27} {_fmt(p['throughput_samples_per_s'], '11.1f')} "
+                f"{_fmt(p['speedup'], '8.2f')} {_fmt(p['efficiency'] * 100, '6.1f')}% "
+                f"{_fmt(p['exposed_comm_share'] * 100, '7.1f')}% "
+                f"{p['peak_rss_bytes'] / analysis.MIB:13.1f} {imb:>15}{reps}")
+        lines.append("")
+    for c in comparisons:
+        lines.append(f"hardware comparison: {c['model']} {c['mode']}, baseline {c['baseline_label']}")
+        lines.append(f"  {'label':<28} {'samples/s':>11} {'vs base':>8} {'USD/h':>8} "
+                     f"{'USD/epoch':>10} {'USD/1e6 samples':>16}")
+        for e in c["entries"]:
+            lines.append(
+                f"  {e['label']:<28} {_fmt(e['throughput_samples_per_s'], '11.1f')} "
+                f"{_fmt(e['speedup_vs_baseline'], '7.2f')}x {_fmt(e['price_usd_per_hour'], '8.2f')} "
+                f"{_fmt(e['cost_per_epoch_usd'], '10.4f')} "
+                f"{_fmt(e['cost_per_1e6_samples_usd'], '16.4f')}")
+        if any(e["price_usd_per_hour"] is not None and e["cost_per_epoch_usd"] is None
+               for e in c["entries"]):
+            lines.append("  (epoch size not recorded for some runs: use the cost per 1e6 samples)")
+        lines.append("")
+    priced = [p for g in groups for p in g["points"] if p.get("price_usd_per_hour") is not None]
+    if priced and not comparisons:
+        lines.append("cost")
+        for p in priced:
+            epoch = (f"{p['cost_per_epoch_usd']:.4f} USD/epoch" if p["cost_per_epoch_usd"]
+                     is not None else "epoch size not recorded")
+            lines.append(f"  {p['label']:<28} {epoch}, "
+                         f"{p['cost_per_1e6_samples_usd']:.4f} USD per 1e6 samples")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def run_report(args: argparse.Namespace) -> int:
+    formats = [f.strip().lower() for f in args.format.split(",") if f.strip()]
+    bad = [f for f in formats if f not in FORMATS]
+    if bad or not formats:
+        raise InputError(f"bad --format {args.format!r}: choose from {', '.join(FORMATS)}")
+    prices: Dict[str, float] = {}
+    for text in args.price:
+        label, price = analysis.parse_price(text)
+        prices[label] = price
+
+    for p in args.paths:
+        if not os.path.exists(p):
+            raise InputError(f"{p}: no such file or directory")
+    files = find_run_files(args.paths)
+    if not files:
+        raise InputError(f"no run files (*.h5, *.hdf5, or their .partial) in "
+                         f"{', '.join(args.paths)}")
+
+    runs, summaries, skipped = [], {}, []
+    for path in files:
+        try:
+            run = load_run(path)
+            summaries[path] = analysis.analyze_run(run)
+            runs.append(run)
+        except IncompleteRun as e:
+            skipped.append({"path": path, "reason": str(e)})
+        except analysis.UnusableRun as e:
+            skipped.append({"path": path, "reason": f"{path}: {e}"})
+    for s in skipped:
+        print(f"{PROG}: skipped {s['reason']}", file=sys.stderr)
+    if not runs:
+        raise InputError(f"no completed runs to report ({len(skipped)} skipped)")
+
+    groups = analysis.group_runs(runs)
+    labels = analysis.run_labels(groups)
+    run_rows = []
+    for run in runs:
+        row = summaries[run.path]
+        row["group"], row["label"] = labels[run.path]
+        run_rows.append(row)
+    group_rows = analysis.analyze_groups(groups)
+    comparisons = analysis.compare_hardware(group_rows, args.baseline, prices)
+
+    out = args.out or _default_out(args.paths)
+    os.makedirs(out, exist_ok=True)
+    doc = {
+        "tool": "scalebench_results",
+        "definitions": {
+            "step_time": "max over ranks of step_s per step, warm-up steps excluded",
+            "ci": analysis.CI_METHOD,
+            "phases": "per step averaged over ranks, then median over steps",
+            "exposed_comm_share": "median comm_exposed_s / median step time",
+            "imbalance": "slowest rank's median step_s / median over ranks of per-rank medians",
+            "busbw": "bucket bytes / median allreduce duration * 2(n-1)/n, per message size",
+            "speedup": "throughput(N) / throughput(N_min); efficiency = speedup * N_min / N",
+            "units": "seconds, bytes, samples, bytes/s; shares and ratios as fractions",
+        },
+        "runs": run_rows,
+        "groups": group_rows,
+        "hardware_comparisons": comparisons,
+        "skipped": skipped,
+    }
+    with open(os.path.join(out, "summary.json"), "w", encoding="utf-8") as f:
+        json.dump(_clean(doc), f, indent=2, allow_nan=False)
+        f.write("\n")
+    write_csv(os.path.join(out, "summary.csv"), run_rows, group_rows)
+    written = [os.path.join(out, "summary.csv"), os.path.join(out, "summary.json")]
+    if not args.no_plots:
+        from . import plots  # matplotlib import is slow; not needed for --no-plots
+        written += plots.make_all(group_rows, comparisons, out, formats)
+
+    print(text_table(group_rows, comparisons))
+    print(f"{len(runs)} run(s) in {len(group_rows)} group(s); {len(skipped)} skipped; "
+          f"wrote {len(written)} files to {out}")
+    return 0
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = _parse_args(argv)
+    try:
+        return run_report(args)
+    except (InputError, RunFileError, analysis.BadOption) as e:
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,301 @@
+"""Writes fake scalebench run files with h5py, following docs/hdf5-layout.md (schema 1) exactly,
+from hand-chosen numbers. Shared by the tests of results/ and of anything else reading run files.
+
+    from fake_runs import write_run
+    write_run(path, step_s=[[0.10, 0.12], [0.11, 0.10]], warmup=1, samples=32)
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Dict, Mapping, Optional, Sequence, Union
+
+import h5py
+import numpy as np
+
+ArrayLike = Union[float, int, Sequence[Any], np.ndarray]
+
+# name, integer?, unit, description: as step_fields() in src/metrics/step_record.cpp
+STEP_FIELDS = (
+    ("step", True, "1", "global step index, 0-based, warm-up included"),
+    ("warmup", True, "1", "1 for a warm-up step (recorded, excluded from summaries)"),
+    ("epoch", True, "1", "epoch the step belongs to, 0-based"),
+    ("samples", True, "samples", "samples this rank processed in the step"),
+    ("loss", False, "1", "this rank's mean training loss over its batch"),
+    ("step_s", False, "s", "whole step, wall clock"),
+    ("data_s", False, "s", "waiting for the next batch"),
+    ("forward_s", False, "s", "forward pass and loss"),
+    ("backward_s", False, "s", "autograd backward; bucket allreduces start inside it"),
+    ("comm_exposed_s", False, "s",
+     "after backward returned, waiting for the last bucket allreduce (communication not hidden)"),
+    ("optimizer_s", False, "s", "optimizer update"),
+    ("comm_busy_s", False, "s", "sum of the step's bucket allreduce durations"),
+    ("bytes_reduced", True, "B", "gradient bytes this rank allreduced in the step"),
+    ("cpu_s", False, "s", "process CPU time (user+sys, all threads) spent during the step"),
+    ("peak_rss_bytes", True, "B", "peak resident host memory of the process so far (VmHWM)"),
+    ("device_peak_allocated_bytes", True, "B",
+     "CUDA caching allocator peak allocated bytes; -1 where not measured"),
+    ("device_peak_reserved_bytes", True, "B",
+     "CUDA caching allocator peak reserved bytes; -1 where not measured"),
+    ("device_used_bytes", True, "B", "device memory in use (cudaMemGetInfo); -1 where not measured"),
+    ("end_time_s", False, "s", "end of the step, seconds since the run started on this rank"),
+)
+
+STR = h5py.string_dtype("utf-8")  # variable-length UTF-8, as the C++ writer stores strings
+
+
+def _grid(value: ArrayLike, n_steps: int, world: int, dtype: Any) -> np.ndarray:
+    """A scalar, a per-rank row [world], or a full [n_steps, world] array."""
+    a = np.asarray(value, dtype=dtype)
+    if a.ndim == 0:
+        return np.full((n_steps, world), a, dtype=dtype)
+    if a.ndim == 1:
+        return np.tile(a, (n_steps, 1)).astype(dtype)
+    if a.shape != (n_steps, world):
+        raise ValueError(f"expected shape ({n_steps}, {world}), got {a.shape}")
+    return a
+
+
+def _document(ds: h5py.Dataset, unit: Optional[str], description: str) -> None:
+    if unit is not None:
+        ds.attrs["unit"] = unit
+    ds.attrs["description"] = description
+
+
+def _appendable(group: h5py.Group, name: str, data: np.ndarray, dtype: Any) -> h5py.Dataset:
+    rows = data.shape[1:]
+    chunk_rows = 64
+    if all(r > 0 for r in rows):
+        return group.create_dataset(name, data=data, dtype=dtype, maxshape=(None,) + rows,
+                                    chunks=(chunk_rows,) + rows)
+    # HDF5 has no zero-length chunk dimension (a run with no buckets): let that axis grow too.
+    chunks = (chunk_rows,) + tuple(max(r, 1) for r in rows)
+    return group.create_dataset(name, data=data, dtype=dtype,
+                                maxshape=(None,) * data.ndim, chunks=chunks)
+
+
+def write_run(
+    path: str,
+    *,
+    step_s: Optional[ArrayLike] = None,
+    n_steps: int = 8,
+    world_size: int = 1,
+    warmup: Union[int, Sequence[int]] = 0,
+    samples: ArrayLike = 32,
+    phases: Optional[Mapping[str, ArrayLike]] = None,
+    bucket_bytes: Sequence[int] = (),
+    bucket_duration_s: Optional[ArrayLike] = None,
+    peak_rss_bytes: ArrayLike = 100 * 1024 * 1024,
+    device_peak_allocated_bytes: ArrayLike = -1,
+    device_peak_reserved_bytes: ArrayLike = -1,
+    model: str = "mlp",
+    mode: str = "weak",
+    device: str = "cpu",
+    threads: int = 1,
+    status: str = "completed",
+    format_name: str = "scalebench-run",
+    schema_version: int = 1,
+    steps_per_epoch: int = 100,
+    device_name: Optional[str] = None,
+    hostnames: Optional[Sequence[str]] = None,
+    tag: str = "",
+    attrs: Optional[Mapping[str, Any]] = None,
+    config: Optional[Mapping[str, Any]] = None,
+    events: Sequence[Mapping[str, Any]] = (),
+) -> str:
+    """Writes one run file at `path` (add `.partial` yourself for a partial one).
+
+    step_s: [n_steps, world_size] seconds (default 0.1 everywhere, shape from n_steps and
+    world_size). warmup: the number of leading warm-up steps, or one 0/1 flag per step.
+    samples, peak_rss_bytes, device_*: scalar, per rank, or [n_steps, world_size].
+    phases: data_s, forward_s, backward_s, comm_exposed_s, optimizer_s (and any other
+    float step field) as scalar / per rank / full arrays; defaults split step_s 10/30/40/10/10%.
+    bucket_duration_s: [n_steps, world_size, n_buckets] or a scalar for all.
+    attrs: root attributes to add or override (after the defaults).
+    """
+    if step_s is None:
+        step = np.full((n_steps, world_size), 0.1)
+    else:
+        step = np.atleast_2d(np.asarray(step_s, dtype=np.float64))
+    n_steps, world = step.shape
+
+    if isinstance(warmup, (int, np.integer)):
+        warm = np.zeros(n_steps, np.int64)
+        warm[: int(warmup)] = 1
+    else:
+        warm = np.asarray(warmup, dtype=np.int64)
+    n_warm = int(warm.sum())
+
+    per_rank_samples = _grid(samples, n_steps, world, np.int64)
+    defaults = {"data_s": 0.1, "forward_s": 0.3, "backward_s": 0.4, "comm_exposed_s": 0.1,
+                "optimizer_s": 0.1}
+    values: Dict[str, np.ndarray] = {name: step * share for name, share in defaults.items()}
+    for name, v in (phases or {}).items():
+        values[name] = _grid(v, n_steps, world, np.float64)
+
+    nb = len(bucket_bytes)
+    if bucket_duration_s is None:
+        dur = np.zeros((n_steps, world, nb))
+    else:
+        d = np.asarray(bucket_duration_s, dtype=np.float64)
+        dur = np.full((n_steps, world, nb), d) if d.ndim == 0 else d
+        if dur.shape != (n_steps, world, nb):
+            raise ValueError(f"bucket_duration_s: expected ({n_steps}, {world}, {nb}), got "
+                             f"{dur.shape}")
+    start = np.zeros_like(dur)
+
+    values["step_s"] = step
+    values.setdefault("comm_busy_s", dur.sum(axis=2))
+    values.setdefault("loss", np.full((n_steps, world), 2.3))
+    values.setdefault("cpu_s", step * threads)
+    values.setdefault("end_time_s", np.cumsum(step, axis=0))
+    ints: Dict[str, np.ndarray] = {
+        "step": np.tile(np.arange(n_steps, dtype=np.int64)[:, None], (1, world)),
+        "warmup": np.tile(warm[:, None], (1, world)),
+        "epoch": np.tile((np.arange(n_steps) // max(steps_per_epoch, 1))[:, None], (1, world)),
+        "samples": per_rank_samples,
+        "bytes_reduced": np.full((n_steps, world), int(sum(bucket_bytes)), np.int64),
+        "peak_rss_bytes": _grid(peak_rss_bytes, n_steps, world, np.int64),
+        "device_peak_allocated_bytes": _grid(device_peak_allocated_bytes, n_steps, world, np.int64),
+        "device_peak_reserved_bytes": _grid(device_peak_reserved_bytes, n_steps, world, np.int64),
+        "device_used_bytes": np.full((n_steps, world), -1, np.int64),
+    }
+    batch = int(per_rank_samples[0, 0]) if n_steps else 0
+    global_batch = int(per_rank_samples[0].sum()) if n_steps else 0
+    run_config = {
+        "model": model, "dataset": "synthetic", "device": device, "backend": "mpi",
+        "batch_size": batch if mode == "weak" else None,
+        "global_batch": global_batch if mode == "strong" else None,
+        "steps": n_steps - n_warm, "epochs": None, "warmup_steps": n_warm, "optimizer": "",
+        "lr": None, "lr_decay": None, "momentum": 0.0, "seed": 42, "threads": threads,
+        "bucket_mb": 25.0, "overlap": True, "output": path, "overwrite": False, "tag": tag,
+        "comm_timeout_s": 300.0, "flush_every": 20, "synthetic_batches": 8,
+    }
+    if config is not None:
+        run_config.update(config)
+
+    i64 = np.int64
+    root: Dict[str, Any] = {
+        "format": format_name,
+        "schema_version": i64(schema_version),
+        "status": status,
+        "tool": "scalebench",
+        "tool_version": "0.1.0",
+        "git_revision": "unknown",
+        "command_line": f"mpirun -np {world} scalebench train --model {model}",
+        "config": json.dumps(run_config),
+        "start_time": "2026-11-22T13:45:05Z",
+        "model": model,
+        "dataset": "synthetic",
+        "model_source": "test",
+        "input_shape": "1x28x28",
+        "params_total": i64(1000),
+        "params_trainable": i64(1000),
+        "macs_per_sample": i64(5000),
+        "flops_per_sample": i64(10000),
+        "world_size": i64(world),
+        "nodes": i64(1),
+        "ranks_per_node": i64(world),
+        "batch_per_rank": i64(batch),
+        "global_batch": i64(global_batch),
+        "scaling_mode": mode,
+        "device": device,
+        "backend": "nccl" if device == "cuda" else "mpi",
+        "precision": "fp32",
+        "optimizer": "sgd",
+        "lr": np.float64(0.01),
+        "lr_decay": np.float64(0.0),
+        "overlap": i64(1),
+        "bucket_mb": np.float64(25.0),
+        "n_buckets": i64(nb),
+        "warmup_steps": i64(n_warm),
+        "steps": i64(n_steps),
+        "steps_per_epoch": i64(steps_per_epoch),
+        "threads": i64(threads),
+        "tag": tag,
+        "seed": i64(42),
+        "comm_timeout_s": np.float64(300.0),
+        "flush_every": i64(20),
+        "slurm_job_id": "",
+        "slurm_nodelist": "",
+    }
+    for lib in ("scalebench", "libtorch", "cuda_runtime", "cuda_driver", "cudnn", "nccl", "mpi",
+                "hdf5"):
+        root[f"version_{lib}"] = "none"
+    if status != "running":
+        root["end_time"] = "2026-11-22T13:50:05Z"
+        root["param_checksums_agree"] = i64(1)
+    if status == "completed":
+        measured = warm == 0
+        slowest = step[measured].max(axis=1) if measured.any() else np.zeros(1)
+        med = float(np.median(slowest))
+        share = (values["comm_exposed_s"][measured] / step[measured]).mean(axis=1)
+        root.update({
+            "summary_measured_steps": i64(int(measured.sum())),
+            "summary_median_step_s": np.float64(med),
+            "summary_throughput_samples_per_s": np.float64(global_batch / med if med else 0.0),
+            "summary_exposed_comm_share": np.float64(np.median(share) if share.size else 0.0),
+            "summary_comm_overlap": np.float64(0.0),
+            "summary_peak_rss_bytes": i64(int(ints["peak_rss_bytes"].max(initial=0))),
+        })
+    root.update(attrs or {})
+
+    with h5py.File(path, "w") as f:
+        for k, v in root.items():
+            f.attrs[k] = v
+        steps = f.create_group("steps")
+        for name, is_int, unit, doc in STEP_FIELDS:
+            data = ints[name] if is_int else np.asarray(values[name], dtype=np.float64)
+            ds = _appendable(steps, name, data, np.int64 if is_int else np.float64)
+            _document(ds, unit, doc)
+
+        buckets = f.create_group("buckets")
+        _document(_appendable(buckets, "start_s", start, np.float64), "s",
+                  "start of the bucket's gradient allreduce, relative to the step's start")
+        _document(_appendable(buckets, "duration_s", dur, np.float64), "s",
+                  "duration of the bucket's gradient allreduce")
+        _document(buckets.create_dataset("bytes", data=np.asarray(bucket_bytes, np.int64)),
+                  "B", "gradient bytes in the bucket")
+        _document(buckets.create_dataset("num_params", data=np.ones(nb, np.int64)), "1",
+                  "parameter tensors in the bucket")
+
+        ranks = f.create_group("ranks")
+        dev_name = device_name or ("NVIDIA H100" if device == "cuda" else "cpu: Test CPU")
+        hosts = list(hostnames) if hostnames else ["node0"] * world
+        columns = (
+            ("hostname", np.array(hosts, dtype=object), STR, None, "host the rank ran on"),
+            ("local_rank", np.arange(world, dtype=np.int64), np.int64, "1",
+             "index of the rank among the ranks on its host"),
+            ("device_name", np.array([dev_name] * world, dtype=object), STR, None,
+             "device the rank trained on: GPU model, or \"cpu: \" and the CPU model"),
+            ("device_bus_id", np.array(["" if device == "cpu" else f"0000:{r:02x}:00.0"
+                                        for r in range(world)], dtype=object), STR, None,
+             "PCI bus id of the rank's GPU; empty on CPU"),
+            ("cpu_affinity", np.array(["0-1"] * world, dtype=object), STR, None,
+             "CPUs the rank's process could run on, e.g. 0-3,8"),
+            ("pid", np.arange(1000, 1000 + world, dtype=np.int64), np.int64, "1",
+             "process id of the rank"),
+        )
+        if status != "running":
+            columns += (("param_checksum", np.array(["abc123"] * world, dtype=object), STR,
+                         None, "checksum (hex) of the rank's model parameters and buffers at "
+                         "the end of the run; equal on every rank when the replicas stayed "
+                         "identical"),)
+        for name, data, dtype, unit, doc in columns:
+            _document(ranks.create_dataset(name, data=data, dtype=dtype), unit, doc)
+
+        ev = f.create_group("events")
+        ev_cols = (
+            ("time_s", np.float64, "s", "when the event happened, seconds since the run started",
+             0.0),
+            ("rank", np.int64, "1", "rank that reported the event", 0),
+            ("step", np.int64, "1", "step the event belongs to; -1 if none", -1),
+            ("kind", STR, None, "kind of event, e.g. failed, checksum_mismatch", ""),
+            ("message", STR, None, "what happened, in words", ""),
+        )
+        for name, dtype, unit, doc, default in ev_cols:
+            data = np.array([e.get(name, default) for e in events],
+                            dtype=object if dtype is STR else dtype)
+            ds = ev.create_dataset(name, data=data, dtype=dtype, maxshape=(None,), chunks=(64,))
+            _document(ds, unit, doc)
+    return path

@@ -1,0 +1,422 @@
+"""Tests of results/report and the scalebench_results package, on hand-made run files.
+
+Run: cd tests/cli && /usr/bin/python3 -m unittest test_report
+"""
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+REPORT = os.path.join(ROOT, "results", "report")
+sys.path.insert(0, os.path.join(ROOT, "results"))
+sys.path.insert(0, HERE)
+
+from fake_runs import write_run  # noqa: E402
+from scalebench_results import analysis  # noqa: E402
+from scalebench_results.runfile import IncompleteRun, RunFileError, load_run  # noqa: E402
+
+MIB = 1 << 20
+REL = 1e-9  # the figures below are exact up to floating-point rounding
+PLOTS = ("throughput_speedup", "efficiency", "breakdown", "comm", "memory", "imbalance")
+
+
+class TempDir(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="scalebench-report-test-")
+
+    def tearDown(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def summary(self, **kwargs):
+        return analysis.analyze_run(load_run(write_run(self.path("run.h5"), **kwargs)))
+
+
+class MedianCI(unittest.TestCase):
+    def test_ten_values(self):
+        # n=10: P(Bin(10,1/2) <= 1) = 11/1024, so [x(2), x(9)] covers 1 - 22/1024;
+        # P(<= 2) = 56/1024 would leave 0.89 < 0.95.
+        med, lo, hi, cov = analysis.median_ci([5, 3, 10, 1, 7, 2, 9, 4, 8, 6])
+        self.assertEqual((med, lo, hi), (5.5, 2.0, 9.0))
+        self.assertAlmostEqual(cov, 1 - 22 / 1024, delta=1e-12)
+
+    def test_too_few_values_give_min_max_with_true_coverage(self):
+        med, lo, hi, cov = analysis.median_ci([0.3, 0.1, 0.5, 0.2, 0.4])
+        self.assertEqual((med, lo, hi), (0.3, 0.1, 0.5))
+        self.assertAlmostEqual(cov, 1 - 2 / 32, delta=1e-12)
+
+    def test_large_n_close_to_normal_approximation(self):
+        n = 10000
+        lo, hi, cov = analysis.median_ci_indices(n)
+        # normal approximation: n/2 -+ 1.96 sqrt(n)/2 = 5000 -+ 98
+        self.assertLessEqual(abs(lo - (5000 - 98)), 2)
+        self.assertEqual(hi, n - 1 - lo)
+        self.assertGreaterEqual(cov, 0.95)
+        self.assertLess(cov, 0.955)
+
+
+class RunFigures(TempDir):
+    def test_median_and_ci_of_known_step_times(self):
+        s = self.summary(step_s=np.array([5, 3, 10, 1, 7, 2, 9, 4, 8, 6])[:, None] * 0.01)
+        self.assertAlmostEqual(s["median_step_s"], 0.055, delta=1e-12)
+        self.assertAlmostEqual(s["step_ci_low_s"], 0.02, delta=1e-12)
+        self.assertAlmostEqual(s["step_ci_high_s"], 0.09, delta=1e-12)
+        self.assertEqual(s["measured_steps"], 10)
+
+    def test_max_over_ranks_warmup_excluded_and_throughput(self):
+        step = np.array([[9.0, 9.0],      # warm-up: would dominate every statistic
+                         [8.0, 7.0],      # warm-up
+                         [0.10, 0.25],
+                         [0.30, 0.15],
+                         [0.20, 0.20]])
+        s = self.summary(step_s=step, warmup=2, samples=16)
+        # slowest rank per measured step: 0.25, 0.30, 0.20 -> median 0.25
+        self.assertEqual(s["measured_steps"], 3)
+        self.assertAlmostEqual(s["median_step_s"], 0.25, delta=1e-12)
+        self.assertAlmostEqual(s["global_samples_per_step"], 32.0)
+        self.assertAlmostEqual(s["throughput_samples_per_s"], 32 / 0.25, delta=1e-9)
+        # 3 steps: the interval is [min, max] of the slowest-rank times
+        self.assertAlmostEqual(s["step_ci_low_s"], 0.20)
+        self.assertAlmostEqual(s["step_ci_high_s"], 0.30)
+
+    def test_warmup_flag_per_step(self):
+        # warm-up need not be leading: each step's flag counts
+        s = self.summary(step_s=np.array([[1.0], [0.2], [5.0], [0.4]]), warmup=[0, 0, 1, 0])
+        self.assertAlmostEqual(s["median_step_s"], 0.4)
+
+    def test_phases_and_exposed_share(self):
+        s = self.summary(
+            step_s=np.full((3, 2), 0.2),
+            phases={"data_s": 0.01, "forward_s": 0.05, "backward_s": 0.08,
+                    "optimizer_s": 0.005,
+                    "comm_exposed_s": [[0.02, 0.04], [0.04, 0.06], [0.06, 0.08]]})
+        # rank averages of comm_exposed: 0.03, 0.05, 0.07 -> median 0.05; share 0.05 / 0.2
+        self.assertAlmostEqual(s["median_comm_exposed_s"], 0.05, delta=1e-12)
+        self.assertAlmostEqual(s["exposed_comm_share"], 0.25, delta=1e-12)
+        self.assertAlmostEqual(s["median_data_s"], 0.01, delta=1e-12)
+        self.assertAlmostEqual(s["median_compute_s"], 0.13, delta=1e-12)
+        self.assertAlmostEqual(s["median_other_s"], 0.2 - 0.01 - 0.13 - 0.05 - 0.005, delta=1e-12)
+
+    def test_memory_peaks(self):
+        rss = np.array([[100, 200], [150, 180], [120, 260]]) * MIB  # VmHWM per step
+        s = self.summary(step_s=np.full((3, 2), 0.1), warmup=1, peak_rss_bytes=rss)
+        # warm-up rows count for memory: the peak is the peak of the whole run
+        self.assertEqual(s["peak_rss_bytes_per_rank"], [150 * MIB, 260 * MIB])
+        self.assertEqual(s["peak_rss_bytes"], 260 * MIB)
+        self.assertIsNone(s["peak_device_allocated_bytes"])
+        s = self.summary(step_s=np.full((3, 2), 0.1), device="cuda",
+                         device_peak_allocated_bytes=[3 * MIB, 5 * MIB])
+        self.assertEqual(s["peak_device_allocated_bytes"], 5 * MIB)
+
+    def test_imbalance_identifies_rank(self):
+        step = np.array([[0.10, 0.10, 0.13, 0.11],
+                         [0.09, 0.11, 0.14, 0.11],
+                         [0.11, 0.10, 0.12, 0.10]])
+        exposed = [0.01, 0.0, 0.05, 0.02]
+        s = self.summary(step_s=step, phases={"comm_exposed_s": exposed})
+        # per-rank medians 0.10, 0.10, 0.13, 0.11; median over ranks 0.105
+        self.assertEqual(s["slowest_rank"], 2)
+        self.assertAlmostEqual(s["imbalance"], 0.13 / 0.105, delta=1e-12)
+        np.testing.assert_allclose(s["rank_median_step_s"], [0.10, 0.10, 0.13, 0.11], rtol=REL)
+        # busy (step - exposed) medians 0.09, 0.10, 0.08, 0.09: rank 1 holds the others back
+        self.assertEqual(s["busy_slowest_rank"], 1)
+        self.assertAlmostEqual(s["busy_imbalance"], 0.10 / 0.09, delta=1e-12)
+
+    def test_busbw_two_ranks_factor_one(self):
+        s = self.summary(step_s=np.full((4, 2), 0.1), warmup=1, bucket_bytes=[MIB, 4 * MIB],
+                         bucket_duration_s=np.broadcast_to([0.001, 0.008], (4, 2, 2)).copy())
+        bw = s["allreduce_bandwidth"]
+        self.assertEqual([e["bytes"] for e in bw], [MIB, 4 * MIB])
+        self.assertEqual(s["busbw_factor"], 1.0)
+        self.assertAlmostEqual(bw[0]["algbw_bytes_per_s"], MIB / 0.001, delta=1e-3)
+        self.assertAlmostEqual(bw[0]["busbw_bytes_per_s"], MIB / 0.001, delta=1e-3)
+        self.assertAlmostEqual(bw[1]["busbw_bytes_per_s"], 4 * MIB / 0.008, delta=1e-3)
+        self.assertEqual(bw[0]["samples"], 3 * 2)  # measured steps x ranks
+        self.assertEqual(s["busbw_peak_message_bytes"], MIB)
+
+    def test_busbw_four_ranks_factor_one_and_a_half_grouped_by_size(self):
+        dur = np.empty((3, 4, 3))
+        dur[:, :, 0] = 0.001  # two buckets of 1 MiB: pooled median (0.001 + 0.002) / 2
+        dur[:, :, 1] = 0.002
+        dur[:, :, 2] = 0.004
+        s = self.summary(step_s=np.full((3, 4), 0.1), bucket_bytes=[MIB, MIB, 4 * MIB],
+                         bucket_duration_s=dur)
+        bw = {e["bytes"]: e for e in s["allreduce_bandwidth"]}
+        self.assertEqual(sorted(bw), [MIB, 4 * MIB])
+        self.assertEqual(s["busbw_factor"], 1.5)
+        self.assertEqual(bw[MIB]["samples"], 24)
+        self.assertAlmostEqual(bw[MIB]["median_duration_s"], 0.0015, delta=1e-15)
+        self.assertAlmostEqual(bw[MIB]["algbw_bytes_per_s"], MIB / 0.0015, delta=1e-3)
+        self.assertAlmostEqual(bw[MIB]["busbw_bytes_per_s"], 1.5 * MIB / 0.0015, delta=1e-3)
+        self.assertAlmostEqual(bw[4 * MIB]["busbw_bytes_per_s"], 1.5 * 4 * MIB / 0.004,
+                               delta=1e-3)
+
+    def test_no_busbw_for_one_rank(self):
+        s = self.summary(step_s=np.full((3, 1), 0.1), bucket_bytes=[MIB],
+                         bucket_duration_s=0.001)
+        self.assertEqual(s["allreduce_bandwidth"], [])
+        self.assertIsNone(s["busbw_factor"])
+
+
+class Groups(TempDir):
+    def write_scaling_group(self, mode="weak", prefix="w"):
+        # weak: 32 samples per rank; strong: a global batch of 64 split over the ranks
+        common = {"warmup": 1, "mode": mode}
+        samples = (lambda n: 32) if mode == "weak" else (lambda n: 64 // n)
+        # weak throughputs 32*1/0.100 = 320, 32*2/0.125 = 512, 32*4/0.160 = 800 samples/s
+        write_run(self.path(f"{prefix}-np1.h5"), step_s=np.full((4, 1), 0.100),
+                  samples=samples(1), **common)
+        # two repeats at N=2: medians 0.12 and 0.125 alone, 0.125 pooled
+        write_run(self.path(f"{prefix}-np2-a.h5"), samples=samples(2), **common,
+                  step_s=np.array([[1.0] * 2, [0.12] * 2, [0.12] * 2, [0.13] * 2]))
+        write_run(self.path(f"{prefix}-np2-b.h5"), samples=samples(2), **common,
+                  step_s=np.array([[1.0] * 2, [0.125] * 2, [0.13] * 2, [0.125] * 2]))
+        write_run(self.path(f"{prefix}-np4.h5"), step_s=np.full((4, 4), 0.160),
+                  samples=samples(4), **common)
+
+    def load_groups(self):
+        runs = [load_run(os.path.join(self.dir, n)) for n in sorted(os.listdir(self.dir))]
+        return analysis.analyze_groups(analysis.group_runs(runs))
+
+    def test_speedup_efficiency_weak(self):
+        self.write_scaling_group()
+        (g,) = self.load_groups()
+        self.assertEqual(g["group"], "mlp weak cpu-t1")
+        pts = {p["world_size"]: p for p in g["points"]}
+        self.assertEqual(sorted(pts), [1, 2, 4])
+        self.assertEqual(pts[2]["repeats"], 2)
+        self.assertEqual(pts[2]["measured_steps"], 6)
+        self.assertAlmostEqual(pts[2]["median_step_s"], 0.125, delta=1e-12)
+        for n, x, s, e, t in ((1, 320, 1.0, 1.0, 1.0), (2, 512, 1.6, 0.8, 1.25),
+                              (4, 800, 2.5, 0.625, 1.6)):
+            self.assertAlmostEqual(pts[n]["throughput_samples_per_s"], x, delta=x * REL)
+            self.assertAlmostEqual(pts[n]["speedup"], s, delta=REL)
+            self.assertAlmostEqual(pts[n]["efficiency"], e, delta=REL)
+            self.assertAlmostEqual(pts[n]["step_time_ratio"], t, delta=REL)
+        self.assertEqual(pts[2]["label"], "cpu-t1-np2")
+
+    def test_strong_has_no_step_time_ratio_and_groups_split(self):
+        self.write_scaling_group(mode="weak", prefix="w")
+        self.write_scaling_group(mode="strong", prefix="s")
+        groups = self.load_groups()
+        self.assertEqual([g["mode"] for g in groups], ["strong", "weak"])
+        strong = {p["world_size"]: p for p in groups[0]["points"]}
+        self.assertIsNone(strong[2]["step_time_ratio"])
+        # 64 samples per step throughout: 640, 512, 400 samples/s
+        self.assertAlmostEqual(strong[4]["speedup"], 400 / 640, delta=REL)
+        self.assertAlmostEqual(strong[4]["efficiency"], 400 / 640 / 4, delta=REL)
+
+    def test_different_fixed_batch_is_not_a_repeat(self):
+        write_run(self.path("a.h5"), samples=32)
+        write_run(self.path("b.h5"), samples=64)
+        groups = self.load_groups()
+        self.assertEqual(sorted(g["group"] for g in groups),
+                         ["mlp weak cpu-t1-batch32", "mlp weak cpu-t1-batch64"])
+
+    def test_mode_from_config_when_attribute_missing(self):
+        path = write_run(self.path("x.h5"), attrs={"scaling_mode": ""},
+                         config={"global_batch": 64})
+        self.assertEqual(load_run(path).mode, "strong")
+        path = write_run(self.path("run-weak-np1.h5"), attrs={"scaling_mode": ""},
+                         config={"global_batch": None, "batch_size": None})
+        self.assertEqual(load_run(path).mode, "weak")
+
+    def test_hardware_comparison_and_cost(self):
+        write_run(self.path("c1.h5"), step_s=np.full((3, 1), 0.2), threads=1)      # 160/s
+        write_run(self.path("c4.h5"), step_s=np.full((3, 1), 0.1), threads=4)      # 320/s
+        write_run(self.path("c4-np2.h5"), step_s=np.full((3, 2), 0.1), threads=4)  # 640/s
+        write_run(self.path("g.h5"), step_s=np.full((3, 1), 0.02), threads=1,      # 1600/s
+                  device="cuda", steps_per_epoch=0)
+        groups = self.load_groups()
+        comps = analysis.compare_hardware(groups, None, {"cpu-t4-np1": 3.6, "cpu-t4": 1.8,
+                                                         "cuda-t1": 7.2})
+        (c,) = comps
+        self.assertEqual(c["baseline_label"], "cpu-t1-np1")  # cpu, fewest threads and ranks
+        e = {x["label"]: x for x in c["entries"]}
+        self.assertAlmostEqual(e["cpu-t4-np1"]["speedup_vs_baseline"], 2.0, delta=REL)
+        self.assertAlmostEqual(e["cuda-t1-np1"]["speedup_vs_baseline"], 10.0, delta=REL)
+        # epoch = 100 steps x 32 samples = 3200 samples; at 320/s 10 s; 3.6 USD/h -> 0.01 USD
+        self.assertAlmostEqual(e["cpu-t4-np1"]["cost_per_epoch_usd"], 0.01, delta=1e-12)
+        self.assertAlmostEqual(e["cpu-t4-np1"]["cost_per_1e6_samples_usd"],
+                               1e6 / 320 / 3600 * 3.6, delta=1e-12)
+        # hardware-label price is per rank: 2 x 1.8 USD/h; epoch 100 x 64 samples at 640/s
+        self.assertAlmostEqual(e["cpu-t4-np2"]["price_usd_per_hour"], 3.6, delta=1e-12)
+        self.assertAlmostEqual(e["cpu-t4-np2"]["cost_per_epoch_usd"], 0.01, delta=1e-12)
+        # epoch size unknown: per 1e6 samples only
+        self.assertIsNone(e["cuda-t1-np1"]["cost_per_epoch_usd"])
+        self.assertAlmostEqual(e["cuda-t1-np1"]["cost_per_1e6_samples_usd"],
+                               1e6 / 1600 / 3600 * 7.2, delta=1e-12)
+        self.assertIsNone(e["cpu-t1-np1"]["price_usd_per_hour"])
+
+        comps = analysis.compare_hardware(self.load_groups(), "cpu-t4", {})
+        e = {x["label"]: x for x in comps[0]["entries"]}
+        self.assertEqual(comps[0]["baseline_label"], "cpu-t4-np1")
+        self.assertAlmostEqual(e["cpu-t1-np1"]["speedup_vs_baseline"], 0.5, delta=REL)
+        with self.assertRaises(analysis.BadOption):
+            analysis.compare_hardware(self.load_groups(), "tpu-t1", {})
+
+    def test_parse_price(self):
+        self.assertEqual(analysis.parse_price("cpu-t8=0.40"), ("cpu-t8", 0.4))
+        for bad in ("cpu-t8", "=1", "cpu-t8=abc", "cpu-t8=-1", "x=nan"):
+            with self.assertRaises(analysis.BadOption, msg=bad):
+                analysis.parse_price(bad)
+
+
+class Loading(TempDir):
+    def test_refuses_foreign_format(self):
+        path = write_run(self.path("x.h5"), format_name="other-tool")
+        with self.assertRaisesRegex(RunFileError, "not a scalebench run file"):
+            load_run(path)
+
+    def test_refuses_newer_schema(self):
+        path = write_run(self.path("x.h5"), schema_version=2)
+        with self.assertRaisesRegex(RunFileError, "schema_version 2"):
+            load_run(path)
+
+    def test_incomplete_runs(self):
+        with self.assertRaisesRegex(IncompleteRun, "partial"):
+            load_run(write_run(self.path("x.h5.partial"), status="running"))
+        with self.assertRaisesRegex(IncompleteRun, "failed"):
+            load_run(write_run(self.path("y.h5"), status="failed"))
+        run = load_run(self.path("y.h5"), allow_incomplete=True)
+        self.assertEqual(run.status, "failed")
+
+    def test_reads_layout(self):
+        run = load_run(write_run(self.path("x.h5"), step_s=np.full((5, 3), 0.1), warmup=2,
+                                 bucket_bytes=[10, 20], bucket_duration_s=0.5, threads=4))
+        self.assertEqual((run.world_size, run.n_steps, run.threads), (3, 5, 4))
+        self.assertEqual(run.steps["warmup"].dtype, np.int64)
+        self.assertEqual(run.bucket_duration_s.shape, (5, 3, 2))
+        self.assertEqual(list(run.ranks["hostname"]), ["node0"] * 3)
+        self.assertIsInstance(run.attrs["world_size"], int)
+        self.assertEqual(run.config["threads"], 4)
+        self.assertEqual(run.epoch_samples(), 100 * 96)
+
+
+class Cli(TempDir):
+    def report(self, *args, env=None):
+        return subprocess.run([REPORT, *args], capture_output=True, text=True,
+                              env=env or os.environ.copy(), timeout=300)
+
+    def test_end_to_end(self):
+        MB = MIB
+        for n in (1, 2, 4):
+            steps = np.full((6, n), 0.1 + 0.01 * n)
+            steps[:, n - 1] += 0.005  # last rank a bit slower
+            write_run(self.path(f"mlp-weak-np{n}.h5"), step_s=steps, warmup=2,
+                      bucket_bytes=[MB, 4 * MB], bucket_duration_s=0.002 if n > 1 else 0.0)
+        write_run(self.path("mlp-weak-np8.h5.partial"), step_s=np.full((2, 8), 0.1),
+                  status="interrupted")
+        out = self.path("out")
+        r = self.report(self.dir, "--out", out, "--price", "cpu-t1=0.5")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("skipped", r.stderr)
+        self.assertIn("mlp-weak-np8.h5.partial", r.stderr)
+        self.assertIn("median step ms", r.stdout)
+        self.assertIn("mlp weak cpu-t1", r.stdout)
+        for name in PLOTS:
+            with open(os.path.join(out, name + ".png"), "rb") as f:
+                self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n", name)
+            with open(os.path.join(out, name + ".svg"), encoding="utf-8") as f:
+                self.assertIn("<svg", f.read(), name)
+        with open(os.path.join(out, "summary.json"), encoding="utf-8") as f:
+            doc = json.load(f)
+        self.assertEqual(len(doc["runs"]), 3)
+        self.assertEqual(len(doc["skipped"]), 1)
+        (g,) = doc["groups"]
+        pts = {p["world_size"]: p for p in g["points"]}
+        # slowest rank 0.1 + 0.01 n + 0.005; 32 samples per rank
+        for n in (1, 2, 4):
+            self.assertAlmostEqual(pts[n]["median_step_s"], 0.105 + 0.01 * n, delta=1e-12)
+            self.assertAlmostEqual(pts[n]["throughput_samples_per_s"],
+                                   32 * n / (0.105 + 0.01 * n), delta=1e-6)
+            self.assertEqual(pts[n]["slowest_rank"], n - 1)
+            self.assertAlmostEqual(pts[n]["price_usd_per_hour"], 0.5 * n)
+        self.assertAlmostEqual(pts[4]["speedup"], (128 / 0.145) / (32 / 0.115), delta=1e-9)
+        self.assertAlmostEqual(pts[4]["allreduce_bandwidth"][0]["busbw_bytes_per_s"],
+                               1.5 * MB / 0.002, delta=1e-3)
+        with open(os.path.join(out, "summary.csv"), newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+        self.assertEqual(sorted(r["kind"] for r in rows), ["group"] * 3 + ["run"] * 3)
+        row = next(r for r in rows if r["kind"] == "group" and r["world_size"] == "2")
+        self.assertAlmostEqual(float(row["median_step_s"]), 0.125, delta=1e-12)
+        self.assertEqual(row["label"], "cpu-t1-np2")
+
+    def test_files_as_arguments_and_svg_only(self):
+        a = write_run(self.path("a.h5"), world_size=1)
+        b = write_run(self.path("b.h5"), world_size=2)
+        r = self.report(a, b, "--format", "svg")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(os.path.exists(self.path("summary.json")))
+        self.assertTrue(os.path.exists(self.path("comm.svg")))
+        self.assertFalse(os.path.exists(self.path("comm.png")))
+
+    def assert_bad_input(self, r, text):
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        lines = r.stderr.strip().splitlines()
+        self.assertEqual(len(lines), 1, r.stderr)
+        self.assertIn(text, lines[0])
+
+    def test_refuses_foreign_format_and_newer_schema(self):
+        write_run(self.path("ok.h5"))
+        write_run(self.path("foreign.h5"), format_name="something-else")
+        self.assert_bad_input(self.report(self.dir), "not a scalebench run file")
+        os.remove(self.path("foreign.h5"))
+        write_run(self.path("future.h5"), schema_version=2)
+        self.assert_bad_input(self.report(self.dir), "schema_version 2")
+
+    def test_unreadable_file(self):
+        with open(self.path("junk.h5"), "w") as f:
+            f.write("not hdf5")
+        self.assert_bad_input(self.report(self.dir), "cannot be read as HDF5")
+
+    def test_empty_directory(self):
+        self.assert_bad_input(self.report(self.dir), "no run files")
+
+    def test_only_incomplete_runs(self):
+        write_run(self.path("a.h5.partial"), status="running")
+        r = self.report(self.dir)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("no completed runs", r.stderr)
+        self.assertIn("a.h5.partial", r.stderr)
+
+    def test_bad_price_and_unknown_label(self):
+        write_run(self.path("a.h5"))
+        self.assert_bad_input(self.report(self.dir, "--price", "cpu-t1:3"), "bad --price")
+        self.assert_bad_input(self.report(self.dir, "--price", "tpu=3"), "unknown label 'tpu'")
+
+    def test_wrapper_without_usable_python(self):
+        # The wrapper's last resort is /usr/bin/python3; point it nowhere to see the message.
+        with open(REPORT, encoding="utf-8") as f:
+            script = f.read().replace("/usr/bin/python3", "/nonexistent/python3")
+        fake = self.path("report")
+        with open(fake, "w", encoding="utf-8") as f:
+            f.write(script)
+        os.chmod(fake, 0o755)
+        env = dict(os.environ, PATH="/nonexistent", SCALEBENCH_PYTHON="/nonexistent/py")
+        r = subprocess.run(["/bin/bash", fake, self.dir], capture_output=True, text=True,
+                           env=env)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("python3-h5py python3-numpy python3-matplotlib", r.stderr)
+
+    def test_wrapper_prefers_scalebench_python(self):
+        write_run(self.path("a.h5"))
+        env = dict(os.environ, SCALEBENCH_PYTHON=sys.executable)
+        r = self.report(self.dir, "--no-plots", env=env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(os.path.exists(self.path("summary.csv")))
+
+
+if __name__ == "__main__":
+    unittest.main()
