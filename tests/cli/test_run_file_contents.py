@@ -1,0 +1,170 @@
+"""The HDF5 file of a 2-rank run holds every field of the layout (docs/hdf5-layout.md) for both
+ranks and every step, and says what happened: status, checksums, metadata.
+
+Needs h5py: CTest runs this with Debian's /usr/bin/python3."""
+import json
+import math
+import os
+import tempfile
+import unittest
+
+import numpy as np
+
+try:
+    import h5py
+except ImportError:  # a python3 without Debian's packages
+    h5py = None
+
+from scalebench_cli import require_binary, run_scalebench
+
+STEPS, WARMUP, BATCH, RANKS = 7, 2, 4, 2
+STEP_FIELDS = {  # name -> (numpy kind, unit)
+    "step": ("i", "1"), "warmup": ("i", "1"), "epoch": ("i", "1"), "samples": ("i", "samples"),
+    "loss": ("f", "1"), "step_s": ("f", "s"), "data_s": ("f", "s"), "forward_s": ("f", "s"),
+    "backward_s": ("f", "s"), "comm_exposed_s": ("f", "s"), "optimizer_s": ("f", "s"),
+    "comm_busy_s": ("f", "s"), "bytes_reduced": ("i", "B"), "cpu_s": ("f", "s"),
+    "peak_rss_bytes": ("i", "B"), "device_peak_allocated_bytes": ("i", "B"),
+    "device_peak_reserved_bytes": ("i", "B"), "device_used_bytes": ("i", "B"),
+    "end_time_s": ("f", "s"),
+}
+ROOT_ATTRS = ["format", "schema_version", "status", "tool", "tool_version", "git_revision",
+              "command_line", "config", "start_time", "end_time", "model", "dataset",
+              "model_source", "input_shape", "params_total", "params_trainable",
+              "macs_per_sample", "flops_per_sample", "world_size", "nodes", "ranks_per_node",
+              "batch_per_rank", "global_batch", "scaling_mode", "device", "backend", "precision",
+              "optimizer", "lr", "lr_decay", "overlap", "bucket_mb", "n_buckets", "warmup_steps",
+              "steps", "steps_per_epoch", "threads", "tag", "seed", "comm_timeout_s",
+              "flush_every", "slurm_job_id", "slurm_nodelist", "version_scalebench",
+              "version_libtorch", "version_mpi", "version_hdf5", "version_nccl",
+              "param_checksums_agree", "summary_measured_steps", "summary_median_step_s",
+              "summary_throughput_samples_per_s", "summary_exposed_comm_share",
+              "summary_peak_rss_bytes"]
+
+
+@require_binary
+@unittest.skipIf(h5py is None, "h5py missing: run with Debian's /usr/bin/python3")
+class TwoRankRunFile(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.path = os.path.join(cls.tmp.name, "c-np2.h5")
+        # Small buckets so the CIFAR-10 CNN has several; flush every 3 steps so the file is
+        # written in several appends, the last one partial.
+        args = ["--model", "cifar10_cnn", "--device", "cpu", "--steps", str(STEPS),
+                "--warmup-steps", str(WARMUP), "--batch-size", str(BATCH), "--bucket-mb", "1",
+                "--flush-every", "3", "--threads", "1", "--tag", "contents test",
+                "--output", cls.path]
+        cls.result = run_scalebench(args, ranks=RANKS, timeout=300)
+        cls.listing = sorted(os.listdir(cls.tmp.name))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def setUp(self):
+        self.assertEqual(self.result.returncode, 0, self.result.stdout + self.result.stderr)
+        self.f = h5py.File(self.path, "r")
+
+    def tearDown(self):
+        self.f.close()
+
+    def test_only_the_final_file_remains(self):
+        self.assertEqual(self.listing, ["c-np2.h5"])
+
+    def test_root_attributes(self):
+        a = self.f.attrs
+        missing = [k for k in ROOT_ATTRS if k not in a]
+        self.assertEqual(missing, [])
+        self.assertEqual(a["format"], "scalebench-run")
+        self.assertEqual(a["schema_version"], 1)
+        self.assertEqual(a["status"], "completed")
+        self.assertEqual(a["world_size"], RANKS)
+        self.assertEqual(a["batch_per_rank"], BATCH)
+        self.assertEqual(a["global_batch"], BATCH * RANKS)
+        self.assertEqual(a["steps"], STEPS)
+        self.assertEqual(a["warmup_steps"], WARMUP)
+        self.assertEqual(a["params_total"], 1250858)  # Keras' "Total params" for this model
+        self.assertEqual(a["flops_per_sample"], 2 * a["macs_per_sample"])
+        self.assertEqual(a["tag"], "contents test")
+        self.assertEqual(a["backend"], "mpi")
+        self.assertEqual(a["param_checksums_agree"], 1)
+        self.assertEqual(a["summary_measured_steps"], STEPS - WARMUP)
+        self.assertIn("--flush-every 3", a["command_line"])
+        config = json.loads(a["config"])
+        self.assertEqual(config["model"], "cifar10_cnn")
+        self.assertLessEqual(a["start_time"], a["end_time"])  # ISO 8601 UTC sorts as text
+
+    def test_every_step_field_for_every_rank_and_step(self):
+        for name, (kind, unit) in STEP_FIELDS.items():
+            with self.subTest(field=name):
+                d = self.f["steps"][name]
+                self.assertEqual(d.shape, (STEPS, RANKS))
+                self.assertEqual(d.dtype.kind, kind)
+                self.assertEqual(d.attrs["unit"], unit)
+                self.assertTrue(d.attrs["description"])
+                if kind == "f":
+                    self.assertTrue(np.all(np.isfinite(d[:])), name)
+        self.assertEqual(sorted(self.f["steps"].keys()), sorted(STEP_FIELDS))
+
+    def test_step_values_are_consistent(self):
+        s = {k: self.f["steps"][k][:] for k in STEP_FIELDS}
+        np.testing.assert_array_equal(s["step"], np.repeat(np.arange(STEPS)[:, None], RANKS, 1))
+        np.testing.assert_array_equal(s["warmup"][:, 0], [1] * WARMUP + [0] * (STEPS - WARMUP))
+        np.testing.assert_array_equal(s["samples"], np.full((STEPS, RANKS), BATCH))
+        self.assertTrue(np.all(s["step_s"] > 0))
+        phases = s["data_s"] + s["forward_s"] + s["backward_s"] + s["comm_exposed_s"] + s["optimizer_s"]
+        # The phases lie inside the step and cover nearly all of it (what is left is bookkeeping).
+        self.assertTrue(np.all(phases <= s["step_s"] * (1 + 1e-9) + 1e-6))
+        self.assertTrue(np.all(phases >= 0.5 * s["step_s"]))
+        for k in ("data_s", "forward_s", "backward_s", "comm_exposed_s", "optimizer_s",
+                  "comm_busy_s", "cpu_s"):
+            self.assertTrue(np.all(s[k] >= 0), k)
+        total_grad_bytes = int(self.f["buckets/bytes"][:].sum())
+        self.assertEqual(total_grad_bytes, 4 * self.f.attrs["params_trainable"])
+        np.testing.assert_array_equal(s["bytes_reduced"], np.full((STEPS, RANKS), total_grad_bytes))
+        self.assertTrue(np.all(s["peak_rss_bytes"] > 10 * 2**20))
+        self.assertTrue(np.all(np.diff(s["peak_rss_bytes"], axis=0) >= 0), "a peak never falls")
+        self.assertTrue(np.all(np.diff(s["end_time_s"], axis=0) > 0))
+        for k in ("device_peak_allocated_bytes", "device_peak_reserved_bytes", "device_used_bytes"):
+            np.testing.assert_array_equal(s[k], -1)  # CPU run: not measured
+        self.assertTrue(all(math.isfinite(x) for x in s["loss"].ravel()))
+
+    def test_buckets(self):
+        b = self.f["buckets"]
+        n = self.f.attrs["n_buckets"]
+        self.assertGreater(n, 1, "--bucket-mb 1 must split the 4.8 MB of gradients")
+        self.assertEqual(b["bytes"].shape, (n,))
+        self.assertEqual(b["num_params"].shape, (n,))
+        # The Keras CIFAR-10 CNN: 4 conv + 2 dense layers, a weight and a bias each.
+        self.assertEqual(int(b["num_params"][:].sum()), 12)
+        self.assertEqual(b["start_s"].shape, (STEPS, RANKS, n))
+        self.assertEqual(b["duration_s"].shape, (STEPS, RANKS, n))
+        start, dur = b["start_s"][:], b["duration_s"][:]
+        self.assertTrue(np.all(start >= 0) and np.all(dur > 0))
+        np.testing.assert_allclose(dur.sum(axis=2), self.f["steps/comm_busy_s"][:], rtol=1e-9)
+        # Launched in bucket order; each ends inside its step.
+        self.assertTrue(np.all(np.diff(start, axis=2) >= 0))
+        self.assertTrue(np.all(start + dur <= self.f["steps/step_s"][:][:, :, None] + 1e-6))
+
+    def test_ranks(self):
+        r = self.f["ranks"]
+        for name in ("hostname", "device_name", "device_bus_id", "cpu_affinity", "param_checksum"):
+            self.assertEqual(r[name].shape, (RANKS,), name)
+        self.assertEqual(list(r["local_rank"][:]), [0, 1])
+        self.assertEqual(len(set(r["pid"][:])), RANKS)
+        sums = list(r["param_checksum"].asstr()[:])
+        self.assertEqual(sums[0], sums[1])
+        self.assertRegex(sums[0], r"^[0-9a-f]{16,}$")
+        self.assertTrue(r["device_name"].asstr()[0].startswith("cpu"))
+
+    def test_events(self):
+        e = self.f["events"]
+        n = e["kind"].shape[0]
+        for name in ("time_s", "rank", "step", "message"):
+            self.assertEqual(e[name].shape, (n,))
+        times = e["time_s"][:]
+        self.assertTrue(np.all(times >= 0))
+
+
+if __name__ == "__main__":
+    unittest.main()
