@@ -5,6 +5,7 @@
 #include "core/errors.hpp"
 #include "datasets/batch_source.hpp"
 #include "models/registry.hpp"
+#include "runtime/build_info.hpp"
 
 namespace scalebench {
 namespace {
@@ -91,7 +92,7 @@ ParsedCommand parse_command_line(int argc, char** argv) {
   CLI::App app{"scalebench: data-parallel training scaling studies over MPI and NCCL, recorded per "
                "rank to HDF5"};
   app.require_subcommand(0, 1);
-  app.set_version_flag("--version", std::string(SCALEBENCH_VERSION) + " (git " + SCALEBENCH_GIT_REVISION + ")");
+  app.set_version_flag("--version", std::string(scalebench_version()) + " (git " + scalebench_git_revision() + ")");
   CLI::App* train = app.add_subcommand("train", "Train a model data-parallel and record it (default)");
   TrainArgs targs;
   add_train_options(*train, parsed.config, targs);
@@ -109,7 +110,7 @@ ParsedCommand parse_command_line(int argc, char** argv) {
     return parsed;
   } catch (const CLI::CallForVersion&) {
     parsed.kind = CommandKind::kVersion;
-    parsed.help_text = std::string("scalebench ") + SCALEBENCH_VERSION + " (git " + SCALEBENCH_GIT_REVISION + ")";
+    parsed.help_text = std::string("scalebench ") + scalebench_version() + " (git " + scalebench_git_revision() + ")";
     return parsed;
   } catch (const CLI::ParseError& e) {
     throw UsageError(std::string(e.what()) + " (see scalebench --help)");

@@ -6,6 +6,7 @@
 #include "device/device.hpp"
 #include "io/h5_version.hpp"
 #include "runtime/world.hpp"
+#include "runtime/build_info.hpp"
 
 namespace scalebench {
 namespace {
@@ -28,7 +29,7 @@ std::string cudnn_version() {
 
 std::vector<std::pair<std::string, std::string>> library_versions() {
   return {
-      {"scalebench", std::string(SCALEBENCH_VERSION) + " (git " + SCALEBENCH_GIT_REVISION + ")"},
+      {"scalebench", std::string(scalebench_version()) + " (git " + scalebench_git_revision() + ")"},
       {"libtorch", TORCH_VERSION},
       {"cuda_runtime", or_none(device::cuda_runtime_version())},
       {"cuda_driver", or_none(device::cuda_driver_version())},
