@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <cmath>
 #include <ctime>
 #include <filesystem>
 #include <thread>
@@ -22,11 +23,13 @@
 #include "metrics/summary.hpp"
 #include "models/registry.hpp"
 #include "runtime/log.hpp"
+#include "runtime/stop_signals.hpp"
 #include "runtime/versions.hpp"
 #include "runtime/watchdog.hpp"
 #include "train/optimizers.hpp"
 #include "train/run_recorder.hpp"
 #include "train/trainer.hpp"
+#include "runtime/build_info.hpp"
 
 namespace scalebench {
 namespace {
@@ -126,8 +129,8 @@ LocalSetup build_local(const World& world, const RunConfig& cfg) {
 void write_metadata(io::RunFile& f, const World& world, const RunConfig& cfg, const LocalSetup& s,
                     const Communicator& comm, const BucketPlan& plan) {
   f.set_attr("tool", std::string("scalebench"));
-  f.set_attr("tool_version", std::string(SCALEBENCH_VERSION));
-  f.set_attr("git_revision", std::string(SCALEBENCH_GIT_REVISION));
+  f.set_attr("tool_version", std::string(scalebench_version()));
+  f.set_attr("git_revision", std::string(scalebench_git_revision()));
   f.set_attr("command_line", cfg.command_line);
   f.set_attr("config", to_json(cfg).dump());
   f.set_attr("start_time", utc_timestamp_iso());
@@ -209,9 +212,28 @@ std::vector<io::RankInfo> parse_rank_descriptions(const std::vector<std::string>
   return out;
 }
 
+// Why a run ends before its last step, agreed by every rank after the same step.
+struct StopVerdict {
+  int signal = 0;         // a stop signal some rank received (0: none)
+  bool diverged = false;  // some rank's loss was NaN or infinite
+  bool any() const { return signal != 0 || diverged; }
+};
+
+// One small allreduce between steps (outside every step's timing): each rank contributes what it
+// saw, so all ranks stop after the same step and no rank is left alone in a collective.
+StopVerdict agree_on_stop(const World& world, Watchdog& watchdog, std::int64_t step, double loss) {
+  Watchdog::Guard guard(&watchdog, step, "agreement on stopping (signals, divergence)");
+  const auto v = world.max_over_ranks(std::vector<double>{
+      static_cast<double>(stop_signals::pending()), std::isfinite(loss) ? 0.0 : 1.0});
+  return StopVerdict{static_cast<int>(v[0]), v[1] > 0.0};
+}
+
 }  // namespace
 
 int run_train(World& world, RunConfig cfg) {
+  // From here on a stop signal is a request to flush and close the file, not an instant death.
+  stop_signals::install();
+
   // Phase 1, local: every rank checks the options and builds its replica. A usage error found by
   // any rank is agreed on before anyone enters a collective, so no rank waits for one that quit.
   LocalSetup s;
@@ -274,13 +296,32 @@ int run_train(World& world, RunConfig cfg) {
                                comm.get(), &reducer, &watchdog});
   Progress progress(s.run.steps, s.run.global_batch, world.is_root() && !cfg.quiet);
   try {
-    for (std::int64_t step = 0; step < s.run.steps; ++step) {
+    StopVerdict stop;
+    std::int64_t step = 0;
+    for (; step < s.run.steps; ++step) {
       const bool warmup = step < s.run.warmup_steps;
       StepRecord rec = trainer.step(step, warmup, step / s.data->steps_per_epoch());
-      progress.update(step, rec[StepField::kStepS], rec[StepField::kLoss], warmup);
+      const double loss = rec[StepField::kLoss];
+      progress.update(step, rec[StepField::kStepS], loss, warmup);
       recorder.record(std::move(rec));
+      stop = agree_on_stop(world, watchdog, step, loss);
+      if (stop.any()) break;
     }
     progress.done();
+    if (stop.any()) {
+      // Every step up to this one is recorded; the file keeps its .partial name (it is not a
+      // completed result) and says why it ended.
+      const std::string status = stop.signal ? "interrupted" : "diverged";
+      const std::string why =
+          stop.signal ? std::string(stop_signals::name(stop.signal)) + " received; stopped after step " +
+                            std::to_string(step)
+                      : "loss is not finite at step " + std::to_string(step) + " (on at least one rank)";
+      recorder.add_event(status, why);
+      recorder.finish(status, to_hex(state_checksum(*s.model)));
+      log::warn("run " + status + ": " + why + "; recorded steps are in " +
+                RunRecorder::partial_path(cfg.output));
+      return stop.signal ? kExitInterrupted : kExitDiverged;
+    }
     recorder.flush();
     const RunSummary summary = summarize(recorder.gathered(), world.size());
     if (io::RunFile* f = recorder.root_file()) write_summary_attrs(*f, summary);
@@ -321,7 +362,7 @@ int run_models(World& world, bool json) {
   }
   std::cout << std::left << std::setw(14) << "model" << std::right << std::setw(14) << "input"
             << std::setw(14) << "params" << std::setw(14) << "trainable" << std::setw(16)
-            << "MACs/sample" << "  optimizer/lr  source\n";
+            << "MACs/sample" << "  " << std::left << std::setw(16) << "optimizer/lr" << "source\n";
   for (const auto& j : list) {
     std::ostringstream opt;
     opt << j["default_optimizer"].get<std::string>() << "/" << j["default_lr"].get<double>();
@@ -329,7 +370,7 @@ int run_models(World& world, bool json) {
               << std::setw(14) << shape_string(j["input_shape"].get<std::vector<std::int64_t>>())
               << std::setw(14) << j["params_total"].get<std::int64_t>() << std::setw(14)
               << j["params_trainable"].get<std::int64_t>() << std::setw(16)
-              << j["macs_per_sample"].get<std::int64_t>() << "  " << std::left << std::setw(14)
+              << j["macs_per_sample"].get<std::int64_t>() << "  " << std::left << std::setw(16)
               << opt.str() << j["source"].get<std::string>() << "\n";
   }
   return kExitOk;

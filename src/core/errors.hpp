@@ -11,6 +11,8 @@ constexpr int kExitOk = 0;
 constexpr int kExitFault = 1;
 constexpr int kExitUsage = 2;
 constexpr int kExitCommTimeout = 3;  // the watchdog saw a collective exceed --comm-timeout
+constexpr int kExitInterrupted = 4;  // a stop signal: file flushed and closed, status "interrupted"
+constexpr int kExitDiverged = 5;     // a non-finite loss: file closed, status "diverged"
 
 class UsageError : public std::runtime_error {
  public:

@@ -40,6 +40,8 @@ class World {
   std::vector<double> gather_to_root(const std::vector<double>& values) const;
   std::vector<std::string> gather_strings_to_root(const std::string& value) const;
   double max_over_ranks(double value) const;
+  // Element-wise maximum over ranks, on every rank. Every rank passes the same count.
+  std::vector<double> max_over_ranks(std::vector<double> values) const;
   void barrier() const;
 
   // Ends the whole job from any rank (a fault that would otherwise leave others hanging).

@@ -117,6 +117,10 @@ bool RunRecorder::finish(const std::string& status, const std::string& checksum)
   return agree;
 }
 
+void RunRecorder::add_event(const std::string& kind, const std::string& message) {
+  if (file_) file_->add_event(seconds_since_start(), world_.rank(), last_step_, kind, message);
+}
+
 void RunRecorder::abandon(const std::string& status, const std::string& message) noexcept {
   finished_ = true;
   if (!file_) return;

@@ -35,6 +35,8 @@ class RunRecorder {
   // Collective: flushes, stores per-rank checksums, sets the final status and end time; on
   // "completed" renames the file to its final name. Returns whether all checksums agree.
   bool finish(const std::string& status, const std::string& checksum);
+  // Rank 0: adds an event to the file (a no-op on other ranks).
+  void add_event(const std::string& kind, const std::string& message);
   // Rank 0 only, no collective: after a fault, mark the file failed and close it, keeping the
   // .partial name. Safe to call on any rank (no-op elsewhere).
   void abandon(const std::string& status, const std::string& message) noexcept;
