@@ -7,7 +7,7 @@ import unittest
 
 from scalebench_cli import BIN, require_binary, run_scalebench
 
-SMALL_RUN = {"--model": "fcn_s", "--device": "cpu", "--steps": "2", "--warmup-steps": "0",
+SMALL_RUN = {"--model": "cifar10_cnn", "--device": "cpu", "--steps": "2", "--warmup-steps": "0",
              "--batch-size": "4"}
 
 
@@ -88,7 +88,7 @@ class BadInput(unittest.TestCase):
                             "--device tpu", "cpu, cuda, auto")
 
     def test_global_batch_must_divide_by_world_size(self):
-        args = ["--model", "fcn_s", "--device", "cpu", "--steps", "2", "--global-batch", "9",
+        args = ["--model", "cifar10_cnn", "--device", "cpu", "--steps", "2", "--global-batch", "9",
                 "--output", self.out]
         self.assert_refused(args, "--global-batch 9", "does not divide by the 2 ranks",
                             "a multiple of 2")

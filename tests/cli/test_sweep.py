@@ -181,7 +181,7 @@ class CpuStudyEndToEnd(unittest.TestCase):
     def test_study(self):
         with tempfile.TemporaryDirectory() as tmp:
             out = os.path.join(tmp, "study")
-            args = ["--binary", BIN, "--model", "fcn_s", "--mode", "weak", "--ranks", "1,2,4",
+            args = ["--binary", BIN, "--model", "cifar10_cnn", "--mode", "weak", "--ranks", "1,2,4",
                     "--batch-size", "16", "--threads", "1", "--steps", "8", "--warmup-steps", "2",
                     "--out", out]
             res = sweep(*args)
@@ -191,7 +191,7 @@ class CpuStudyEndToEnd(unittest.TestCase):
             self.assertEqual(manifest["format"], "scalebench-study")
             self.assertEqual([r["status"] for r in manifest["runs"]], ["completed"] * 3)
             files = sorted(f for f in os.listdir(out) if f.endswith(".h5"))
-            self.assertEqual(files, [f"fcn_s-auto-weak-np{n}-t1-r1.h5" for n in (1, 2, 4)])
+            self.assertEqual(files, [f"cifar10_cnn-auto-weak-np{n}-t1-r1.h5" for n in (1, 2, 4)])
 
             res = sweep(*args)
             self.assertEqual(res.returncode, 0)
