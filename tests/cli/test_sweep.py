@@ -3,11 +3,13 @@ binary, and a real 1/2/4-rank CPU study end to end with resume and the report.""
 import json
 import os
 import shutil
+import signal
 import stat
 import subprocess
 import sys
 import tempfile
 import textwrap
+import time
 import unittest
 
 from scalebench_cli import BIN, require_binary
@@ -172,6 +174,36 @@ class Failures(unittest.TestCase):
                     "--run-timeout", "3", "--out", self.out, timeout=120)
         self.assertEqual(res.returncode, 1, res.stdout + res.stderr)
         self.assertEqual(self.manifest()["runs"][0]["status"], "timed out")
+
+
+@require_binary
+class StopSignal(unittest.TestCase):
+    """Slurm's early warning (or Ctrl-C) reaches the sweep: the running launch stops gracefully,
+    no further run starts, and a rerun picks up where it stopped."""
+
+    def test_sigusr1_interrupts_the_running_launch_and_the_sweep(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, "study")
+            args = [sys.executable, SWEEP, "--binary", BIN, "--model", "cifar10_cnn", "--mode",
+                    "weak", "--ranks", "2,4", "--batch-size", "4", "--threads", "1",
+                    "--steps", "100000", "--out", out, "--", "--flush-every", "2"]
+            proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            partial = os.path.join(out, "cifar10_cnn-auto-weak-np2-t1-r1.h5.partial")
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and not os.path.exists(partial):
+                time.sleep(0.5)
+            time.sleep(8)  # let it record some steps
+            proc.send_signal(signal.SIGUSR1)
+            stdout, stderr = proc.communicate(timeout=60)
+            self.assertEqual(proc.returncode, 4, stdout + stderr)
+            self.assertIn("stopped by SIGUSR1", stderr)
+            with open(os.path.join(out, "manifest.json")) as f:
+                runs = json.load(f)["runs"]
+            self.assertEqual(runs[0]["status"], "interrupted")
+            self.assertEqual(runs[0]["exit_code"], 4)
+            self.assertEqual(runs[1]["status"], "pending", "no run starts after the signal")
+            kept = os.path.join(out, runs[0]["kept_partials"][0])
+            self.assertTrue(os.path.getsize(kept) > 0, "the interrupted run's steps are kept")
 
 
 @require_binary
