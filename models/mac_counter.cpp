@@ -1,47 +1,60 @@
 #include "models/mac_counter.hpp"
 
+#include <stdexcept>
+#include <string>
+
+#include "models/layers.hpp"
+#include "models/network.hpp"
+
 namespace scalebench::models {
 namespace {
-// Conv modules store their options as detail::ConvNdOptions<D>; any of them has these accessors.
-template <typename ConvOptions>
-std::int64_t conv_macs(const ConvOptions& opt, const torch::Tensor& out) {
-  std::int64_t kernel = 1;
-  for (auto k : *opt.kernel_size()) kernel *= k;
-  return out.numel() * (opt.in_channels() / opt.groups()) * kernel;
-}
+thread_local MacTally* open_tally = nullptr;
 
-std::int64_t layer_macs(const std::shared_ptr<torch::nn::Module>& layer, const torch::Tensor& out) {
-  if (auto conv = std::dynamic_pointer_cast<torch::nn::Conv2dImpl>(layer)) {
-    return conv_macs(conv->options, out);
+// A plain torch layer of a kind that has a cost would report nothing: refuse rather than undercount.
+void check_all_layers_counted(torch::nn::Module& network) {
+  for (const auto& item : network.named_modules(/*name_prefix=*/"", /*include_self=*/false)) {
+    torch::nn::Module* m = item.value().get();
+    const bool uncounted =
+        (dynamic_cast<torch::nn::Conv2dImpl*>(m) && !dynamic_cast<CountedConv2dImpl*>(m)) ||
+        (dynamic_cast<torch::nn::Conv1dImpl*>(m) && !dynamic_cast<CountedConv1dImpl*>(m)) ||
+        (dynamic_cast<torch::nn::LinearImpl*>(m) && !dynamic_cast<CountedLinearImpl*>(m)) ||
+        dynamic_cast<torch::nn::LSTMImpl*>(m) || dynamic_cast<torch::nn::Conv3dImpl*>(m);
+    if (uncounted) {
+      throw std::logic_error("layer '" + item.key() + "' (" + m->name() +
+                             ") does not report its MACs; build models from models/layers.hpp");
+    }
   }
-  if (auto conv = std::dynamic_pointer_cast<torch::nn::Conv1dImpl>(layer)) {
-    return conv_macs(conv->options, out);
-  }
-  if (auto linear = std::dynamic_pointer_cast<torch::nn::LinearImpl>(layer)) {
-    return out.numel() * linear->options.in_features();
-  }
-  return 0;
 }
 }  // namespace
 
-std::int64_t count_sequential_macs(torch::nn::Sequential& layers,
-                                   const std::vector<std::int64_t>& input_shape) {
+MacTally::MacTally() : previous_(open_tally) { open_tally = this; }
+
+MacTally::~MacTally() { open_tally = previous_; }
+
+void MacTally::add(std::int64_t macs) {
+  if (open_tally) open_tally->total_ += macs;
+}
+
+std::int64_t count_macs(Network& network) {
+  check_all_layers_counted(network);
   torch::NoGradGuard no_grad;
-  const bool was_training = layers->is_training();
-  layers->eval();
+  const bool was_training = network.is_training();
+  network.eval();
   std::vector<std::int64_t> shape{1};
-  shape.insert(shape.end(), input_shape.begin(), input_shape.end());
-  const auto param = layers->parameters();
-  auto options = torch::TensorOptions().dtype(torch::kFloat32);
-  if (!param.empty()) options = options.device(param.front().device());
-  torch::Tensor x = torch::zeros(shape, options);
-  std::int64_t macs = 0;
-  for (auto& layer : *layers) {
-    x = layer.forward(x);
-    macs += layer_macs(layer.ptr(), x);
+  const InputSpec& in = network.input();
+  shape.insert(shape.end(), in.shape.begin(), in.shape.end());
+  auto options = torch::TensorOptions().dtype(in.dtype);
+  const auto params = network.parameters();
+  if (!params.empty()) options = options.device(params.front().device());
+  MacTally tally;
+  try {
+    network.forward(torch::zeros(shape, options));
+  } catch (...) {
+    network.train(was_training);
+    throw;
   }
-  layers->train(was_training);
-  return macs;
+  network.train(was_training);
+  return tally.total();
 }
 
 }  // namespace scalebench::models
