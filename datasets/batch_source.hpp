@@ -11,7 +11,7 @@ namespace scalebench::datasets {
 
 struct Batch {
   torch::Tensor inputs;   // [batch, input_shape...]
-  torch::Tensor targets;  // [batch] class indices (int64)
+  torch::Tensor targets;  // [batch] class indices (int64); 0/1 for a sigmoid output
 };
 
 class BatchSource {
@@ -26,7 +26,9 @@ class BatchSource {
 struct SourceSpec {
   std::string dataset;                     // registry name
   std::vector<std::int64_t> input_shape;   // per sample
-  std::int64_t num_classes = 10;
+  torch::Dtype input_dtype = torch::kFloat32;  // kInt64: token ids in [0, vocabulary)
+  std::int64_t vocabulary = 0;
+  std::int64_t num_classes = 10;           // targets are class indices in [0, num_classes)
   std::int64_t batch_per_rank = 1;
   int rank = 0;
   int world_size = 1;

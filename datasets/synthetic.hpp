@@ -1,8 +1,10 @@
 #pragma once
 // Random inputs and labels of the model's shape, made once on the device so that a scaling run
-// measures no I/O. The pool holds `synthetic_batches` global batches; global batch k is drawn from
-// a generator seeded with (seed, k), and rank r keeps rows [r*b, (r+1)*b) of it. So N ranks with
-// batch b see exactly the samples that 1 rank with batch N*b sees, which the equivalence tests use.
+// measures no I/O. Images are uniform in [0, 1) (the studies divided pixels by 255); token inputs
+// are uniform ids in [0, vocabulary). The pool holds `synthetic_batches` global batches; global
+// batch k is drawn from a generator seeded with (seed, k), and rank r keeps rows [r*b, (r+1)*b) of
+// it. So N ranks with batch b see exactly the samples that 1 rank with batch N*b sees, which the
+// equivalence tests use.
 #include "datasets/batch_source.hpp"
 
 namespace scalebench::datasets {

@@ -9,22 +9,24 @@ namespace {
 // Keras 'same' padding for a 3x3 kernel at stride 1 is one pixel each side; 'valid' is none.
 constexpr int kSamePad3x3 = 1;
 
-std::shared_ptr<Network> make_cifar10_cnn(std::int64_t channels, std::int64_t size,
-                                          std::int64_t classes) {
-  // Spatial size after two (same, valid, pool 2) stages: valid trims 2, pooling floors.
-  const std::int64_t s1 = (size - 2) / 2;
-  const std::int64_t s2 = (s1 - 2) / 2;
+// Spatial size after two (same, valid, pool 2) stages: valid trims 2, pooling floors.
+std::int64_t flat_size(std::int64_t size) {
+  return window_out(window_out(window_out(window_out(size, 3), 2, 2), 3), 2, 2);
+}
+
+std::shared_ptr<Network> make_cifar10_cnn(std::int64_t channels, std::int64_t size, std::int64_t classes) {
+  const std::int64_t s2 = flat_size(size);
   nn::Sequential layers(
-      nn::Conv2d(nn::Conv2dOptions(channels, 32, 3).padding(kSamePad3x3)), nn::ReLU(),
-      nn::Conv2d(nn::Conv2dOptions(32, 32, 3)), nn::ReLU(),
+      CountedConv2d(nn::Conv2dOptions(channels, 32, 3).padding(kSamePad3x3)), nn::ReLU(),
+      CountedConv2d(nn::Conv2dOptions(32, 32, 3)), nn::ReLU(),
       nn::MaxPool2d(nn::MaxPool2dOptions(2)), nn::Dropout(0.25),
-      nn::Conv2d(nn::Conv2dOptions(32, 64, 3).padding(kSamePad3x3)), nn::ReLU(),
-      nn::Conv2d(nn::Conv2dOptions(64, 64, 3)), nn::ReLU(),
+      CountedConv2d(nn::Conv2dOptions(32, 64, 3).padding(kSamePad3x3)), nn::ReLU(),
+      CountedConv2d(nn::Conv2dOptions(64, 64, 3)), nn::ReLU(),
       nn::MaxPool2d(nn::MaxPool2dOptions(2)), nn::Dropout(0.25),
       nn::Flatten(),
-      nn::Linear(64 * s2 * s2, 512), nn::ReLU(), nn::Dropout(0.5),
-      nn::Linear(512, classes));
-  return std::make_shared<SequentialNetwork>(layers, std::vector<std::int64_t>{channels, size, size});
+      CountedLinear(64 * s2 * s2, 512), nn::ReLU(), nn::Dropout(0.5),
+      CountedLinear(512, classes));
+  return std::make_shared<SequentialNetwork>(layers, InputSpec{{channels, size, size}}, classes);
 }
 }  // namespace
 
@@ -39,7 +41,8 @@ ModelEntry cifar10_cnn_entry() {
   e.default_optimizer = "rmsprop";
   e.default_lr = 1e-4;
   e.default_lr_decay = 1e-6;
-  e.make = [] { return make_cifar10_cnn(3, 32, 10); };
+  e.min_image_size = smallest_size([](std::int64_t n) { return flat_size(n) >= 1; });
+  e.build = [e](const ModelOptions& o) { return make_cifar10_cnn(image_channels(e, o), image_size(e, o), e.num_classes); };
   return e;
 }
 
