@@ -20,9 +20,11 @@ std::string join(const std::vector<std::string>& items) {
 // values and taken over only when given.
 struct TrainArgs {
   std::int64_t batch_size = 0, global_batch = 0, steps = 0, epochs = 0, warmup = 0;
-  double lr = 0, lr_decay = 0;
+  double lr = 0, lr_decay = 0, momentum = 0;
+  std::int64_t image_size = 0, vocab_size = 0, sequence_length = 0, embedding_size = 0;
   CLI::Option *o_batch = nullptr, *o_global = nullptr, *o_steps = nullptr, *o_epochs = nullptr,
-              *o_warmup = nullptr, *o_lr = nullptr, *o_decay = nullptr;
+              *o_warmup = nullptr, *o_lr = nullptr, *o_decay = nullptr, *o_momentum = nullptr,
+              *o_image = nullptr, *o_vocab = nullptr, *o_sequence = nullptr, *o_embedding = nullptr;
 };
 
 void add_train_options(CLI::App& cmd, RunConfig& c, TrainArgs& a) {
@@ -43,7 +45,18 @@ void add_train_options(CLI::App& cmd, RunConfig& c, TrainArgs& a) {
   cmd.add_option("--optimizer", c.optimizer, "sgd | adam | rmsprop (default: the model's study's)");
   a.o_lr = cmd.add_option("--lr", a.lr, "Learning rate (default: the model's study's)");
   a.o_decay = cmd.add_option("--lr-decay", a.lr_decay, "Keras time-based decay: lr/(1+decay*step)");
-  cmd.add_option("--momentum", c.momentum, "SGD momentum")->capture_default_str();
+  a.o_momentum = cmd.add_option("--momentum", a.momentum, "SGD momentum (default: the model's study's)");
+  a.o_image = cmd.add_option("--image-size", a.image_size,
+                             "Input height = width in pixels, for image models (default: the model's; "
+                             "channels come from the dataset)");
+  cmd.add_flag("--trainable-base", c.trainable_base, "modelA: train the VGG19 base too (the study froze it)");
+  a.o_vocab = cmd.add_option("--vocab-size", a.vocab_size, "imdb_cnn_lstm: vocabulary size (default 20000)");
+  a.o_sequence = cmd.add_option("--sequence-length", a.sequence_length,
+                                "imdb_cnn_lstm: tokens per sequence (default 100; the study's variant: 250)");
+  a.o_embedding = cmd.add_option("--embedding-size", a.embedding_size,
+                                 "imdb_cnn_lstm: embedding width (default 128; the study's variant: 32)");
+  cmd.add_option("--weights", c.weights,
+                 "Initial weights: a LibTorch archive (torch::save of the module) of this model and options");
   cmd.add_option("--seed", c.seed, "Seed of initialisation and synthetic data")->capture_default_str();
   cmd.add_option("--threads", c.threads, "Intra-op CPU threads per rank (0: LibTorch's default)")->capture_default_str();
   cmd.add_option("--bucket-mb", c.bucket_mb, "Gradient bucket cap in MiB")->capture_default_str();
@@ -68,6 +81,11 @@ void take_train_args(CLI::App& cmd, RunConfig& c, const TrainArgs& a) {
   if (a.o_warmup->count()) c.warmup_steps = a.warmup;
   if (a.o_lr->count()) c.lr = a.lr;
   if (a.o_decay->count()) c.lr_decay = a.lr_decay;
+  if (a.o_momentum->count()) c.momentum = a.momentum;
+  if (a.o_image->count()) c.image_size = a.image_size;
+  if (a.o_vocab->count()) c.vocab_size = a.vocab_size;
+  if (a.o_sequence->count()) c.sequence_length = a.sequence_length;
+  if (a.o_embedding->count()) c.embedding_size = a.embedding_size;
   c.overlap = cmd.count("--no-overlap") == 0;
 }
 

@@ -95,7 +95,7 @@ LocalSetup build_local(const World& world, const RunConfig& cfg) {
   // Same seed on every rank, though rank 0's weights are broadcast anyway; dropout then draws
   // per-rank masks from seed + rank.
   torch::manual_seed(cfg.seed);
-  s.model = s.entry->make();
+  s.model = s.entry->make(model_options(cfg));
   s.params_total = models::count_total_params(*s.model);
   s.params_trainable = models::count_trainable_params(*s.model);
   s.macs_per_sample = s.model->macs_per_sample();
@@ -105,8 +105,11 @@ LocalSetup build_local(const World& world, const RunConfig& cfg) {
 
   datasets::SourceSpec spec;
   spec.dataset = cfg.dataset;
-  spec.input_shape = s.entry->input_shape;
-  spec.num_classes = s.entry->num_classes;
+  // What the model as built takes (its input size follows --image-size, its tokens the vocabulary).
+  spec.input_shape = s.model->input().shape;
+  spec.input_dtype = s.model->input().dtype;
+  spec.vocabulary = s.model->input().vocabulary;
+  spec.num_classes = s.model->label_classes();
   spec.batch_per_rank = cfg.global_batch ? *cfg.global_batch / world.size()
                                          : cfg.batch_size.value_or(s.entry->default_batch);
   spec.rank = world.rank();
@@ -117,12 +120,10 @@ LocalSetup build_local(const World& world, const RunConfig& cfg) {
   s.data = datasets::make_batch_source(spec);
   s.run = resolve_run(cfg, world.size(), s.data->steps_per_epoch());
 
-  std::vector<torch::Tensor> trainable;
-  for (auto& p : s.model->parameters()) {
-    if (p.requires_grad()) trainable.push_back(p);
-  }
+  // Frozen parameters (Model A's base) get no optimiser state.
   s.optimizer = std::make_unique<Optimizer>(
-      OptimizerSpec{s.run.optimizer, s.run.lr, s.run.lr_decay, cfg.momentum}, trainable);
+      OptimizerSpec{s.run.optimizer, s.run.lr, s.run.lr_decay, s.run.momentum},
+      models::trainable_parameters(*s.model));
   return s;
 }
 

@@ -72,8 +72,8 @@ void validate_options(const RunConfig& cfg, int world_size, int cuda_devices) {
   if (cfg.lr_decay && !(*cfg.lr_decay >= 0.0)) {
     throw UsageError("--lr-decay " + str(*cfg.lr_decay) + ": must be >= 0");
   }
-  if (!(cfg.momentum >= 0.0 && cfg.momentum < 1.0)) {
-    throw UsageError("--momentum " + str(cfg.momentum) + ": allowed: 0 <= momentum < 1");
+  if (cfg.momentum && !(*cfg.momentum >= 0.0 && *cfg.momentum < 1.0)) {
+    throw UsageError("--momentum " + str(*cfg.momentum) + ": allowed: 0 <= momentum < 1");
   }
   if (cfg.threads < 0) throw UsageError("--threads " + str(cfg.threads) + ": must be 0 (LibTorch's default) or more");
   if (!(cfg.bucket_mb > 0.0) || cfg.bucket_mb > 4096.0) {
@@ -86,9 +86,13 @@ void validate_options(const RunConfig& cfg, int world_size, int cuda_devices) {
   if (cfg.synthetic_batches < 1) {
     throw UsageError("--synthetic-batches " + str(cfg.synthetic_batches) + ": must be at least 1");
   }
-  if (models::find(cfg.model) == nullptr) {
+  const models::ModelEntry* model = models::find(cfg.model);
+  if (model == nullptr) {
     throw UsageError("--model " + cfg.model + ": unknown model; allowed: " + join(models::names()));
   }
+  // Options that the model may refuse (an image size too small for its stages, an option it has
+  // not); the weights file is checked when the model is built, as it needs the filesystem.
+  model->check(model_options(cfg));
 }
 
 ResolvedRun resolve_run(const RunConfig& cfg, int world_size, std::int64_t steps_per_epoch) {
@@ -118,6 +122,7 @@ ResolvedRun resolve_run(const RunConfig& cfg, int world_size, std::int64_t steps
   run.optimizer = cfg.optimizer.empty() ? model->default_optimizer : cfg.optimizer;
   run.lr = cfg.lr.value_or(model->default_lr);
   run.lr_decay = cfg.lr_decay.value_or(model->default_lr_decay);
+  run.momentum = cfg.momentum.value_or(model->default_momentum);
   run.bucket_cap_bytes = static_cast<std::int64_t>(cfg.bucket_mb * 1024.0 * 1024.0);
   if (run.bucket_cap_bytes < 1) run.bucket_cap_bytes = 1;
   return run;
@@ -159,7 +164,7 @@ nlohmann::json to_json(const RunConfig& cfg) {
   j["optimizer"] = cfg.optimizer;
   j["lr"] = cfg.lr ? nlohmann::json(*cfg.lr) : nlohmann::json();
   j["lr_decay"] = cfg.lr_decay ? nlohmann::json(*cfg.lr_decay) : nlohmann::json();
-  j["momentum"] = cfg.momentum;
+  j["momentum"] = cfg.momentum ? nlohmann::json(*cfg.momentum) : nlohmann::json();
   j["seed"] = cfg.seed;
   j["threads"] = cfg.threads;
   j["bucket_mb"] = cfg.bucket_mb;
@@ -170,7 +175,27 @@ nlohmann::json to_json(const RunConfig& cfg) {
   j["comm_timeout_s"] = cfg.comm_timeout_s;
   j["flush_every"] = cfg.flush_every;
   j["synthetic_batches"] = cfg.synthetic_batches;
+  const auto optional_int = [](const std::optional<std::int64_t>& v) {
+    return v ? nlohmann::json(*v) : nlohmann::json();
+  };
+  j["image_size"] = optional_int(cfg.image_size);
+  j["trainable_base"] = cfg.trainable_base;
+  j["vocab_size"] = optional_int(cfg.vocab_size);
+  j["sequence_length"] = optional_int(cfg.sequence_length);
+  j["embedding_size"] = optional_int(cfg.embedding_size);
+  j["weights"] = cfg.weights;
   return j;
+}
+
+models::ModelOptions model_options(const RunConfig& cfg) {
+  models::ModelOptions o;
+  o.image_size = cfg.image_size;
+  o.trainable_base = cfg.trainable_base;
+  o.vocab_size = cfg.vocab_size;
+  o.sequence_length = cfg.sequence_length;
+  o.embedding_size = cfg.embedding_size;
+  o.weights = cfg.weights;
+  return o;
 }
 
 }  // namespace scalebench

@@ -9,6 +9,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "models/options.hpp"
+
 namespace scalebench {
 
 struct RunConfig {
@@ -24,7 +26,7 @@ struct RunConfig {
   std::string optimizer;          // "" = the model's default
   std::optional<double> lr;
   std::optional<double> lr_decay;
-  double momentum = 0.0;
+  std::optional<double> momentum;            // unset = the model's (sgd only)
   std::uint64_t seed = 42;
   int threads = 0;                // intra-op threads per rank; 0 = LibTorch's default
   double bucket_mb = 25.0;
@@ -36,6 +38,13 @@ struct RunConfig {
   std::int64_t flush_every = 20;
   std::int64_t synthetic_batches = 8;
   bool quiet = false;
+  // What may be chosen about the model (models/options.hpp): unset = the study's.
+  std::optional<std::int64_t> image_size;
+  bool trainable_base = false;
+  std::optional<std::int64_t> vocab_size;
+  std::optional<std::int64_t> sequence_length;
+  std::optional<std::int64_t> embedding_size;
+  std::string weights;            // initial weights file (torch::save of the module); "" = none
   std::string command_line;       // as typed, for the record
 };
 
@@ -48,6 +57,7 @@ struct ResolvedRun {
   std::string optimizer;
   double lr = 0.0;
   double lr_decay = 0.0;
+  double momentum = 0.0;
   std::int64_t bucket_cap_bytes = 0;
 };
 
@@ -65,5 +75,8 @@ std::string default_output_name(const RunConfig& cfg, int world_size, const std:
 std::string check_output_path(const std::string& path, bool overwrite);
 
 nlohmann::json to_json(const RunConfig& cfg);
+
+// The model options of a run (image size, frozen base, vocabulary, weights file, ...).
+models::ModelOptions model_options(const RunConfig& cfg);
 
 }  // namespace scalebench

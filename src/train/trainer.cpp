@@ -12,7 +12,6 @@ Trainer::Trainer(TrainerParts parts) : p_(std::move(parts)) {
 }
 
 StepRecord Trainer::step(std::int64_t step, bool warmup, std::int64_t epoch) {
-  namespace F = torch::nn::functional;
   const double cpu_start = process_cpu_seconds();
   if (p_.comm) p_.comm->mark_step_start();
   p_.clock->begin_step();
@@ -29,7 +28,9 @@ StepRecord Trainer::step(std::int64_t step, bool warmup, std::int64_t epoch) {
   } else {
     for (auto& param : p_.model->parameters()) param.mutable_grad() = torch::Tensor();
   }
-  torch::Tensor loss = F::cross_entropy(p_.model->forward(batch.inputs), batch.targets);
+  // The study's loss, plus the penalties of its regularisers: Keras minimises (and reports) both.
+  torch::Tensor loss = p_.model->loss(p_.model->forward(batch.inputs), batch.targets);
+  if (const torch::Tensor penalty = p_.model->regularization_loss(); penalty.defined()) loss = loss + penalty;
   p_.clock->mark(Phase::kForward);
 
   loss.backward();
