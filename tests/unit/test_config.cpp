@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <tuple>
 
 #include "core/config.hpp"
 #include "core/errors.hpp"
@@ -99,6 +100,82 @@ TEST(Config, WarmupMustLeaveMeasuredSteps) {
   EXPECT_EQ(resolve_run(c, 1, 8).warmup_steps, 2);  // default shrinks for short runs
   c.warmup_steps = 3;
   EXPECT_THROW(resolve_run(c, 1, 8), UsageError);
+}
+
+TEST(Config, ModelOptionsAreCheckedAgainstTheModel) {
+  auto c = base();
+  c.model = "modelA";
+  c.image_size = 16;
+  expect_usage_error(c, 1, 0, {"--image-size 16", "allowed: 32 or more", "modelA"});
+  c.image_size = 64;
+  EXPECT_NO_THROW(validate_options(c, 1, 0));
+  c = base();
+  c.trainable_base = true;
+  expect_usage_error(c, 1, 0, {"--trainable-base", "modelA"});
+  c = base();
+  c.model = "fcn_r";
+  c.image_size = 28;
+  expect_usage_error(c, 1, 0, {"--image-size 28", "no image input"});
+  c = base();
+  c.vocab_size = 5000;
+  expect_usage_error(c, 1, 0, {"--vocab-size 5000", "imdb_cnn_lstm"});
+  c = base();
+  c.model = "imdb_cnn_lstm";
+  c.vocab_size = 5000;
+  c.sequence_length = 250;
+  c.embedding_size = 32;
+  EXPECT_NO_THROW(validate_options(c, 1, 0));
+  c.sequence_length = 4;
+  expect_usage_error(c, 1, 0, {"--sequence-length 4", "allowed: 8 or more"});
+  c = base();
+  c.momentum = 1.5;
+  expect_usage_error(c, 1, 0, {"--momentum 1.5", "0 <= momentum < 1"});
+}
+
+TEST(Config, ModelOptionsTravelToTheModelAndTheRecord) {
+  auto c = base();
+  c.model = "modelA";
+  c.image_size = 64;
+  c.trainable_base = true;
+  c.weights = "w.pt";
+  const models::ModelOptions o = model_options(c);
+  EXPECT_EQ(o.image_size, 64);
+  EXPECT_TRUE(o.trainable_base);
+  EXPECT_EQ(o.weights, "w.pt");
+  EXPECT_FALSE(o.vocab_size.has_value());
+  const auto j = to_json(c);
+  EXPECT_EQ(j.at("image_size"), 64);
+  EXPECT_EQ(j.at("trainable_base"), true);
+  EXPECT_EQ(j.at("weights"), "w.pt");
+  EXPECT_TRUE(j.at("vocab_size").is_null());
+  EXPECT_TRUE(j.at("sequence_length").is_null());
+  EXPECT_TRUE(j.at("embedding_size").is_null());
+  EXPECT_TRUE(j.at("momentum").is_null());
+}
+
+TEST(Config, OptimiserDefaultsAreTheStudies) {
+  const std::tuple<const char*, const char*, double, double> expected[] = {
+      {"modelA", "adam", 1e-3, 0.0},     {"modelB", "adam", 1e-3, 0.0},
+      {"cifar10_cnn", "rmsprop", 1e-4, 0.0}, {"catsdogs_cnn", "rmsprop", 1e-3, 0.0},
+      {"imdb_cnn_lstm", "adam", 1e-3, 0.0},  {"fcn_r", "sgd", 0.05, 0.0},
+      {"resnet50", "sgd", 0.1, 0.9}};
+  for (const auto& [model, optimizer, lr, momentum] : expected) {
+    auto c = base();
+    c.model = model;
+    const ResolvedRun r = resolve_run(c, 1, 8);
+    EXPECT_EQ(r.optimizer, optimizer) << model;
+    EXPECT_DOUBLE_EQ(r.lr, lr) << model;
+    EXPECT_DOUBLE_EQ(r.momentum, momentum) << model;
+  }
+  auto c = base();
+  c.model = "resnet50";
+  c.optimizer = "adam";
+  c.lr = 0.5;
+  c.momentum = 0.0;
+  const ResolvedRun r = resolve_run(c, 1, 8);
+  EXPECT_EQ(r.optimizer, "adam");
+  EXPECT_DOUBLE_EQ(r.lr, 0.5);
+  EXPECT_DOUBLE_EQ(r.momentum, 0.0);
 }
 
 TEST(Config, OutputPathChecks) {
