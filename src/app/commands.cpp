@@ -45,6 +45,26 @@ std::string compact_utc_stamp() {
   return buf;
 }
 
+// Settings that change how communication and threading behave (NCCL_*, OMPI_MCA_*, UCX_*, ...),
+// as rank 0 sees them: two runs that differ only here are not the same experiment.
+nlohmann::json communication_environment() {
+  static const char* const kPrefixes[] = {"NCCL_", "OMPI_MCA_", "UCX_", "FI_", "OMP_", "MKL_",
+                                          "CUDA_VISIBLE_DEVICES", "SLURM_CPU_BIND", "HDF5_"};
+  nlohmann::json env = nlohmann::json::object();
+  for (char** e = environ; e && *e; ++e) {
+    const std::string entry(*e);
+    const auto eq = entry.find('=');
+    if (eq == std::string::npos) continue;
+    for (const char* prefix : kPrefixes) {
+      if (entry.rfind(prefix, 0) == 0) {
+        env[entry.substr(0, eq)] = entry.substr(eq + 1);
+        break;
+      }
+    }
+  }
+  return env;
+}
+
 std::string getenv_or(const char* name, const std::string& fallback) {
   const char* v = std::getenv(name);
   return v ? v : fallback;
@@ -169,6 +189,7 @@ void write_metadata(io::RunFile& f, const World& world, const RunConfig& cfg, co
   f.set_attr("flush_every", cfg.flush_every);
   f.set_attr("slurm_job_id", getenv_or("SLURM_JOB_ID", ""));
   f.set_attr("slurm_nodelist", getenv_or("SLURM_JOB_NODELIST", ""));
+  f.set_attr("environment", communication_environment().dump());
   for (const auto& [name, version] : library_versions()) f.set_attr("version_" + name, version);
   std::vector<std::int64_t> bytes, counts;
   for (const auto& b : plan.buckets) {
