@@ -37,17 +37,23 @@ def tearDownModule():
         import json
         with open(path, "w") as f:
             json.dump(REPORT_ROWS, f, indent=1)
-# Long enough that the run is still going when the signal comes; the file is flushed every 2 steps.
-LONG_RUN = ["--model", "cifar10_cnn", "--device", "cpu", "--steps", "100000", "--warmup-steps", "1",
+# Long enough that the run is still going when the signal comes (a few seconds in), short enough
+# that a job orphaned by a killed test ends by itself within minutes; flushed every 2 steps.
+LONG_RUN = ["--model", "cifar10_cnn", "--device", "cpu", "--steps", "3000", "--warmup-steps", "1",
             "--batch-size", "4", "--threads", "1", "--flush-every", "2", "--quiet"]
+
+
+STARTED = []  # every job a test started: killed in tearDown whatever happened
 
 
 def start(args, ranks=2, env=None):
     cmd = [MPIEXEC, "-n", str(ranks), "--oversubscribe"]
     if os.geteuid() == 0:
         cmd.append("--allow-run-as-root")
-    return subprocess.Popen(cmd + [BIN] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    proc = subprocess.Popen(cmd + [BIN] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, start_new_session=True, env=dict(os.environ, **(env or {})))
+    STARTED.append(proc.pid)
+    return proc
 
 
 def rank_pids(mpirun_pid):
@@ -90,6 +96,10 @@ class Faults(unittest.TestCase):
         self.partial = self.out + ".partial"
 
     def tearDown(self):
+        # The ranks run in mpirun's session, not its process group: kill the session, so that a
+        # failed test never leaves a job running.
+        while STARTED:
+            kill_job(STARTED.pop())
         self.tmp.cleanup()
 
     def wait_for_steps(self, proc, at_least=4, timeout=120):
