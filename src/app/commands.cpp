@@ -22,7 +22,9 @@
 #include "metrics/process_stats.hpp"
 #include "metrics/summary.hpp"
 #include "models/registry.hpp"
+#include "runtime/fault_injection.hpp"
 #include "runtime/log.hpp"
+#include "runtime/progress_board.hpp"
 #include "runtime/stop_signals.hpp"
 #include "runtime/versions.hpp"
 #include "runtime/watchdog.hpp"
@@ -41,6 +43,26 @@ std::string compact_utc_stamp() {
   char buf[32];
   std::strftime(buf, sizeof(buf), "%Y%m%dT%H%M%SZ", &tm);
   return buf;
+}
+
+// Settings that change how communication and threading behave (NCCL_*, OMPI_MCA_*, UCX_*, ...),
+// as rank 0 sees them: two runs that differ only here are not the same experiment.
+nlohmann::json communication_environment() {
+  static const char* const kPrefixes[] = {"NCCL_", "OMPI_MCA_", "UCX_", "FI_", "OMP_", "MKL_",
+                                          "CUDA_VISIBLE_DEVICES", "SLURM_CPU_BIND", "HDF5_"};
+  nlohmann::json env = nlohmann::json::object();
+  for (char** e = environ; e && *e; ++e) {
+    const std::string entry(*e);
+    const auto eq = entry.find('=');
+    if (eq == std::string::npos) continue;
+    for (const char* prefix : kPrefixes) {
+      if (entry.rfind(prefix, 0) == 0) {
+        env[entry.substr(0, eq)] = entry.substr(eq + 1);
+        break;
+      }
+    }
+  }
+  return env;
 }
 
 std::string getenv_or(const char* name, const std::string& fallback) {
@@ -168,6 +190,7 @@ void write_metadata(io::RunFile& f, const World& world, const RunConfig& cfg, co
   f.set_attr("flush_every", cfg.flush_every);
   f.set_attr("slurm_job_id", getenv_or("SLURM_JOB_ID", ""));
   f.set_attr("slurm_nodelist", getenv_or("SLURM_JOB_NODELIST", ""));
+  f.set_attr("environment", communication_environment().dump());
   for (const auto& [name, version] : library_versions()) f.set_attr("version_" + name, version);
   std::vector<std::int64_t> bytes, counts;
   for (const auto& b : plan.buckets) {
@@ -261,7 +284,18 @@ int run_train(World& world, RunConfig cfg) {
 
   // Phase 3, collective: communicator, identical replicas, gradient buckets, run file.
   std::unique_ptr<Communicator> comm = make_communicator(s.backend, s.device);
-  Watchdog watchdog(cfg.comm_timeout_s, [&comm] { comm->abort(); });
+  ProgressBoard board(world);
+  std::vector<std::string> hostnames;  // filled below; the watchdog names ranks by host
+  RunRecorder* recorder_for_watchdog = nullptr;  // set once the run file exists
+  Watchdog watchdog(
+      cfg.comm_timeout_s,
+      [&comm, &recorder_for_watchdog](const std::string& message) {
+        comm->abort();
+        // Rank 0 marks the file before the job goes: its flushed steps stay, it says why it ended.
+        if (recorder_for_watchdog) recorder_for_watchdog->abandon("stuck", message);
+      },
+      [&board, &hostnames] { return board.laggards(hostnames); });
+  const FaultInjection inject = fault_injection_from_env(world.rank());
   {
     Watchdog::Guard guard(&watchdog, -1, "broadcast of the initial model state");
     broadcast_initial_state(*comm, *s.model);
@@ -277,10 +311,13 @@ int run_train(World& world, RunConfig cfg) {
   }
   const auto n_buckets = static_cast<int>(reducer.plan().buckets.size());
   RunRecorder recorder(world, cfg.output, n_buckets, cfg.flush_every, &watchdog);
+  recorder_for_watchdog = &recorder;
   const auto rank_rows = world.gather_strings_to_root(describe_rank(world, s.device));
   if (io::RunFile* f = recorder.root_file()) {
     write_metadata(*f, world, cfg, s, *comm, reducer.plan());
-    f->write_ranks(parse_rank_descriptions(rank_rows));
+    const auto ranks = parse_rank_descriptions(rank_rows);
+    for (const auto& r : ranks) hostnames.push_back(r.hostname);
+    f->write_ranks(ranks);
     f->flush();
   }
   log::info("scalebench: " + cfg.model + " on " + std::to_string(world.size()) + " rank(s), " +
@@ -301,6 +338,8 @@ int run_train(World& world, RunConfig cfg) {
     std::int64_t step = 0;
     for (; step < s.run.steps; ++step) {
       const bool warmup = step < s.run.warmup_steps;
+      inject.before_step(step);
+      board.begin_step(step);
       StepRecord rec = trainer.step(step, warmup, step / s.data->steps_per_epoch());
       const double loss = rec[StepField::kLoss];
       progress.update(step, rec[StepField::kStepS], loss, warmup);
@@ -318,11 +357,13 @@ int run_train(World& world, RunConfig cfg) {
                             std::to_string(step)
                       : "loss is not finite at step " + std::to_string(step) + " (on at least one rank)";
       recorder.add_event(status, why);
+      board.finish();
       recorder.finish(status, to_hex(state_checksum(*s.model)));
       log::warn("run " + status + ": " + why + "; recorded steps are in " +
                 RunRecorder::partial_path(cfg.output));
       return stop.signal ? kExitInterrupted : kExitDiverged;
     }
+    board.finish();
     recorder.flush();
     const RunSummary summary = summarize(recorder.gathered(), world.size());
     if (io::RunFile* f = recorder.root_file()) write_summary_attrs(*f, summary);

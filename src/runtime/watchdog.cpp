@@ -8,8 +8,8 @@
 
 namespace scalebench {
 
-Watchdog::Watchdog(double timeout_s, AbortHook on_timeout)
-    : timeout_s_(timeout_s), on_timeout_(std::move(on_timeout)) {
+Watchdog::Watchdog(double timeout_s, AbortHook on_timeout, DiagnoseHook diagnose)
+    : timeout_s_(timeout_s), on_timeout_(std::move(on_timeout)), diagnose_(std::move(diagnose)) {
   if (timeout_s_ > 0) thread_ = std::thread([this] { loop(); });
 }
 
@@ -54,11 +54,25 @@ void Watchdog::loop() {
         })) {
       continue;  // disarmed, re-armed or stopping
     }
+    const World& world = World::get();
+    if (!world.is_root()) {
+      // Rank 0 can name the missing rank (it holds the progress board): give its watchdog, which
+      // fires at about the same time, a moment to say so and end the job first.
+      const auto grace = std::chrono::seconds(3);
+      if (cv_.wait_for(lock, grace, [this, deadline] {
+            return stopping_ || !armed_ || deadline_ != deadline;
+          })) {
+        continue;
+      }
+    }
+    const std::string culprit = diagnose_ ? diagnose_() : std::string();
     std::ostringstream msg;
     msg << "collective '" << what_ << "' at step " << step_ << " did not complete within "
-        << "--comm-timeout=" << timeout_s_ << " s: another rank is dead or stuck; ending the job";
+        << "--comm-timeout=" << timeout_s_ << " s: "
+        << (culprit.empty() ? std::string("another rank is dead or stuck") : culprit + " (dead or stuck)")
+        << "; ending the job";
     log::error(msg.str());
-    if (on_timeout_) on_timeout_();
+    if (on_timeout_) on_timeout_(msg.str());
     World::get().abort(kExitCommTimeout);
   }
 }

@@ -14,9 +14,13 @@ namespace scalebench {
 
 class Watchdog {
  public:
-  using AbortHook = std::function<void()>;
+  // Runs on the watchdog thread before the job is aborted, with the message it logged: aborts the
+  // NCCL communicator, marks the run file. The main thread is blocked in the collective then.
+  using AbortHook = std::function<void(const std::string& message)>;
+  // Says who is to blame, e.g. from the progress board ("" when it cannot tell).
+  using DiagnoseHook = std::function<std::string()>;
   // timeout_s <= 0 disables the watchdog.
-  Watchdog(double timeout_s, AbortHook on_timeout);
+  Watchdog(double timeout_s, AbortHook on_timeout, DiagnoseHook diagnose = nullptr);
   ~Watchdog();
   Watchdog(const Watchdog&) = delete;
   Watchdog& operator=(const Watchdog&) = delete;
@@ -45,6 +49,7 @@ class Watchdog {
   using Clock = std::chrono::steady_clock;
   const double timeout_s_;
   AbortHook on_timeout_;
+  DiagnoseHook diagnose_;
   std::mutex mutex_;
   std::condition_variable cv_;
   bool armed_ = false;

@@ -25,7 +25,10 @@ World& World::init(int* argc, char*** argv) {
   if (g_world) return *g_world;
   static World world;
   int provided = 0;
-  const int rc = MPI_Init_thread(argc, argv, MPI_THREAD_SERIALIZED, &provided);
+  // MULTIPLE lets rank 0's watchdog read the progress board while another thread is inside a
+  // collective (runtime/progress_board.hpp); SERIALIZED is the least scalebench runs with.
+  const int rc = MPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, &provided);
+  world.thread_level_ = provided;
   world.hostname_ = read_hostname();
   if (rc != MPI_SUCCESS) {
     throw std::runtime_error("MPI_Init_thread failed on " + world.hostname_);

@@ -24,6 +24,8 @@ class World {
   int local_size() const { return local_size_; }
   int nodes() const { return nodes_; }
   int max_ranks_per_node() const { return max_ranks_per_node_; }
+  // The thread level MPI provides (MPI_THREAD_SERIALIZED or MPI_THREAD_MULTIPLE).
+  int thread_level() const { return thread_level_; }
   const std::string& hostname() const { return hostname_; }
   MPI_Comm comm() const { return MPI_COMM_WORLD; }
   std::string mpi_library_version() const;
@@ -56,6 +58,7 @@ class World {
   int local_size_ = 1;
   int nodes_ = 1;
   int max_ranks_per_node_ = 1;
+  int thread_level_ = 0;
   std::string hostname_;
   bool finalized_ = false;
 };

@@ -34,7 +34,7 @@ ROOT_ATTRS = ["format", "schema_version", "status", "tool", "tool_version", "git
               "batch_per_rank", "global_batch", "scaling_mode", "device", "backend", "precision",
               "optimizer", "lr", "lr_decay", "overlap", "bucket_mb", "n_buckets", "warmup_steps",
               "steps", "steps_per_epoch", "threads", "tag", "seed", "comm_timeout_s",
-              "flush_every", "slurm_job_id", "slurm_nodelist", "version_scalebench",
+              "flush_every", "slurm_job_id", "slurm_nodelist", "environment", "version_scalebench",
               "version_libtorch", "version_mpi", "version_hdf5", "version_nccl",
               "param_checksums_agree", "summary_measured_steps", "summary_median_step_s",
               "summary_throughput_samples_per_s", "summary_exposed_comm_share",
@@ -90,6 +90,8 @@ class TwoRankRunFile(unittest.TestCase):
         self.assertEqual(a["param_checksums_agree"], 1)
         self.assertEqual(a["summary_measured_steps"], STEPS - WARMUP)
         self.assertIn("--flush-every 3", a["command_line"])
+        env = json.loads(a["environment"])
+        self.assertEqual(env.get("OMPI_MCA_rmaps_base_oversubscribe"), "1")  # set by the test
         config = json.loads(a["config"])
         self.assertEqual(config["model"], "cifar10_cnn")
         self.assertLessEqual(a["start_time"], a["end_time"])  # ISO 8601 UTC sorts as text

@@ -186,7 +186,7 @@ class StopSignal(unittest.TestCase):
             out = os.path.join(tmp, "study")
             args = [sys.executable, SWEEP, "--binary", BIN, "--model", "cifar10_cnn", "--mode",
                     "weak", "--ranks", "2,4", "--batch-size", "4", "--threads", "1",
-                    "--steps", "100000", "--out", out, "--", "--flush-every", "2"]
+                    "--steps", "3000", "--out", out, "--", "--flush-every", "2"]
             proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             partial = os.path.join(out, "cifar10_cnn-auto-weak-np2-t1-r1.h5.partial")
             deadline = time.monotonic() + 120

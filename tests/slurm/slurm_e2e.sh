@@ -121,7 +121,7 @@ results/report "$study" >/dev/null || fail "results/report on the Slurm study"
 # --- 2. the early-warning signal ------------------------------------------------------------------
 out="$work/long.h5"
 job=$(sbatch --parsable -n 2 --output="$work/long-%j.out" slurm/run.sbatch --model cifar10_cnn \
-        --device cpu --steps 100000 --warmup-steps 1 --batch-size 4 --threads 1 --flush-every 2 \
+        --device cpu --steps 3000 --warmup-steps 1 --batch-size 4 --threads 1 --flush-every 2 \
         --quiet --output "$out")
 steps_in() {
   HDF5_USE_FILE_LOCKING=FALSE "$py" -c 'import h5py,sys; print(h5py.File(sys.argv[1],"r")["steps/step"].shape[0])' "$1" 2>/dev/null || echo 0
