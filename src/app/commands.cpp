@@ -160,7 +160,7 @@ void write_metadata(io::RunFile& f, const World& world, const RunConfig& cfg, co
   f.set_attr("model", cfg.model);
   f.set_attr("model_source", s.entry->source);
   f.set_attr("dataset", cfg.dataset);
-  f.set_attr("input_shape", shape_string(s.entry->input_shape));
+  f.set_attr("input_shape", shape_string(s.model->input().shape));  // as built (--image-size, ...)
   f.set_attr("params_total", s.params_total);
   f.set_attr("params_trainable", s.params_trainable);
   f.set_attr("macs_per_sample", s.macs_per_sample);
@@ -333,6 +333,20 @@ int run_train(World& world, RunConfig cfg) {
   Trainer trainer(TrainerParts{s.model, s.data.get(), s.optimizer.get(), clock.get(), s.device,
                                comm.get(), &reducer, &watchdog});
   Progress progress(s.run.steps, s.run.global_batch, world.is_root() && !cfg.quiet);
+  // Each rank updates BatchNorm statistics from its own batch; rank 0's are the model's (they are
+  // broadcast before every forward, as DDP does), so they are made equal before the checksum
+  // that proves the replicas identical.
+  auto final_checksum = [&] {
+    std::vector<torch::Tensor> buffers;
+    for (auto& b : s.model->buffers()) {
+      if (b.is_floating_point()) buffers.push_back(b);
+    }
+    if (!buffers.empty()) {
+      Watchdog::Guard guard(&watchdog, -1, "broadcast of the final model buffers");
+      broadcast_tensors(*comm, buffers, 0);
+    }
+    return to_hex(state_checksum(*s.model));
+  };
   try {
     StopVerdict stop;
     std::int64_t step = 0;
@@ -358,7 +372,7 @@ int run_train(World& world, RunConfig cfg) {
                       : "loss is not finite at step " + std::to_string(step) + " (on at least one rank)";
       recorder.add_event(status, why);
       board.finish();
-      recorder.finish(status, to_hex(state_checksum(*s.model)));
+      recorder.finish(status, final_checksum());
       log::warn("run " + status + ": " + why + "; recorded steps are in " +
                 RunRecorder::partial_path(cfg.output));
       return stop.signal ? kExitInterrupted : kExitDiverged;
@@ -367,7 +381,7 @@ int run_train(World& world, RunConfig cfg) {
     recorder.flush();
     const RunSummary summary = summarize(recorder.gathered(), world.size());
     if (io::RunFile* f = recorder.root_file()) write_summary_attrs(*f, summary);
-    const bool agree = recorder.finish("completed", to_hex(state_checksum(*s.model)));
+    const bool agree = recorder.finish("completed", final_checksum());
     log::info(format_summary(summary, world.size(), s.run.global_batch));
     if (!agree) log::warn("parameters differ across ranks at the end of the run (see /ranks/param_checksum)");
     log::info("wrote " + cfg.output);

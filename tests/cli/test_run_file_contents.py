@@ -168,5 +168,32 @@ class TwoRankRunFile(unittest.TestCase):
         self.assertTrue(np.all(times >= 0))
 
 
+@require_binary
+@unittest.skipIf(h5py is None, "h5py missing: run with Debian's /usr/bin/python3")
+class ModelsAsBuilt(unittest.TestCase):
+    """The file describes the model as built, and BatchNorm statistics do not break the proof that
+    the replicas are identical."""
+
+    def run_2_ranks(self, *args):
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "r.h5")
+            res = run_scalebench(["--device", "cpu", "--steps", "2", "--warmup-steps", "0",
+                                  "--batch-size", "2", "--quiet", "--output", path, *args],
+                                 ranks=2, timeout=300)
+            self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
+            self.assertNotIn("differ", res.stdout + res.stderr)
+            with h5py.File(path, "r") as f:
+                return dict(f.attrs), list(f["ranks/param_checksum"].asstr()[:])
+
+    def test_batchnorm_model_checksums_agree(self):
+        attrs, sums = self.run_2_ranks("--model", "resnet56")
+        self.assertEqual(attrs["param_checksums_agree"], 1)
+        self.assertEqual(sums[0], sums[1])
+
+    def test_input_shape_is_the_one_built(self):
+        attrs, _ = self.run_2_ranks("--model", "cifar10_cnn", "--image-size", "40")
+        self.assertEqual(attrs["input_shape"], "3x40x40")
+
+
 if __name__ == "__main__":
     unittest.main()
