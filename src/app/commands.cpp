@@ -300,11 +300,8 @@ int run_train(World& world, RunConfig cfg) {
     Watchdog::Guard guard(&watchdog, -1, "broadcast of the initial model state");
     broadcast_initial_state(*comm, *s.model);
   }
-  std::vector<torch::Tensor> trainable;
-  for (auto& p : s.model->parameters()) {
-    if (p.requires_grad()) trainable.push_back(p);
-  }
-  Reducer reducer(trainable, *comm, ReducerOptions{s.run.bucket_cap_bytes, cfg.overlap});
+  Reducer reducer(models::trainable_parameters(*s.model), *comm,
+                  ReducerOptions{s.run.bucket_cap_bytes, cfg.overlap});
   if (!world.all_equal(reducer.plan().fingerprint())) {
     throw std::runtime_error("gradient bucket layouts differ across ranks (different models or "
                              "builds?); refusing to average mismatched gradients");
