@@ -36,6 +36,9 @@ int main(int argc, char** argv) {
   } catch (const UsageError& e) {
     log::usage_error(e.what());
     code = kExitUsage;
+  } catch (const AgreedFault& e) {
+    if (world->is_root()) log::error(e.what());
+    code = e.exit_code();
   } catch (const std::exception& e) {
     log::error(e.what());
     if (world->size() > 1) world->abort(kExitFault);

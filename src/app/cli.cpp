@@ -22,9 +22,12 @@ struct TrainArgs {
   std::int64_t batch_size = 0, global_batch = 0, steps = 0, epochs = 0, warmup = 0;
   double lr = 0, lr_decay = 0, momentum = 0;
   std::int64_t image_size = 0, vocab_size = 0, sequence_length = 0, embedding_size = 0;
+  std::int64_t host_memory_limit_mb = 0;
+  double target_accuracy = 0;
   CLI::Option *o_batch = nullptr, *o_global = nullptr, *o_steps = nullptr, *o_epochs = nullptr,
               *o_warmup = nullptr, *o_lr = nullptr, *o_decay = nullptr, *o_momentum = nullptr,
-              *o_image = nullptr, *o_vocab = nullptr, *o_sequence = nullptr, *o_embedding = nullptr;
+              *o_image = nullptr, *o_vocab = nullptr, *o_sequence = nullptr, *o_embedding = nullptr,
+              *o_memory = nullptr, *o_target = nullptr;
 };
 
 void add_train_options(CLI::App& cmd, RunConfig& c, TrainArgs& a) {
@@ -33,6 +36,19 @@ void add_train_options(CLI::App& cmd, RunConfig& c, TrainArgs& a) {
   cmd.add_option("--device", c.device, "cpu | cuda | auto (cuda when a GPU is visible)")->capture_default_str();
   cmd.add_option("--backend", c.backend, "auto | mpi | nccl (auto: nccl for cuda, mpi for cpu)")->capture_default_str();
   cmd.add_option("--dataset", c.dataset, "Dataset: " + join(datasets::dataset_names()))->capture_default_str();
+  cmd.add_option("--data-dir", c.data_dir, "Folder of a real dataset's files (see README, Datasets)");
+  cmd.add_option("--validation-fraction", c.validation_fraction,
+                 "Share of the training set held out for evaluation at each epoch's end")->capture_default_str();
+  cmd.add_option("--prefetch", c.prefetch, "Batches a background thread prepares ahead (0: none)")
+      ->capture_default_str();
+  cmd.add_option("--patience", c.patience,
+                 "Early stopping: epochs without a validation-accuracy gain above --min-delta (0: off; "
+                 "the Python-vs-R study used 5)")->capture_default_str();
+  cmd.add_option("--min-delta", c.min_delta, "Early stopping: the least gain that counts (the study: 0.01)")
+      ->capture_default_str();
+  a.o_target = cmd.add_option("--target-accuracy", a.target_accuracy,
+                              "Stop when validation accuracy reaches this fraction; record the time to it");
+  cmd.add_option("--save", c.save, "Write the trained model here (a LibTorch archive; load it with --weights)");
   a.o_batch = cmd.add_option("--batch-size", a.batch_size, "Per-rank batch (weak scaling); default: the model's");
   a.o_global = cmd.add_option("--global-batch", a.global_batch,
                               "Global batch split over the ranks (strong scaling); must divide by the world size");
@@ -71,6 +87,14 @@ void add_train_options(CLI::App& cmd, RunConfig& c, TrainArgs& a) {
   cmd.add_option("--synthetic-batches", c.synthetic_batches,
                  "Distinct global batches in the synthetic dataset (= steps per epoch)")->capture_default_str();
   cmd.add_flag("--quiet,-q", c.quiet, "No progress lines, summary only");
+  a.o_memory = cmd.add_option("--host-memory-limit", a.host_memory_limit_mb,
+                              "MiB of tensor memory each CPU rank may hold (parameters included): beyond it an "
+                              "allocation fails and the run ends as `oom`, as on a GPU of that size (default: none)");
+  cmd.add_flag("--find-max-batch", c.find_max_batch,
+               "Instead of training: search the largest per-rank batch that fits in memory (2 steps per "
+               "candidate, doubling then bisecting) and record it");
+  cmd.add_option("--max-batch-limit", c.max_batch_limit, "Largest per-rank batch --find-max-batch tries")
+      ->capture_default_str();
 }
 
 void take_train_args(CLI::App& cmd, RunConfig& c, const TrainArgs& a) {
@@ -86,6 +110,8 @@ void take_train_args(CLI::App& cmd, RunConfig& c, const TrainArgs& a) {
   if (a.o_vocab->count()) c.vocab_size = a.vocab_size;
   if (a.o_sequence->count()) c.sequence_length = a.sequence_length;
   if (a.o_embedding->count()) c.embedding_size = a.embedding_size;
+  if (a.o_memory->count()) c.host_memory_limit_mb = a.host_memory_limit_mb;
+  if (a.o_target->count()) c.target_accuracy = a.target_accuracy;
   c.overlap = cmd.count("--no-overlap") == 0;
 }
 

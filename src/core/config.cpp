@@ -52,6 +52,43 @@ void validate_options(const RunConfig& cfg, int world_size, int cuda_devices) {
                        str(world_size) + " ranks; allowed: a multiple of " + str(world_size));
     }
   }
+  if (!(cfg.validation_fraction >= 0.0 && cfg.validation_fraction < 1.0)) {
+    throw UsageError("--validation-fraction " + std::to_string(cfg.validation_fraction) +
+                     ": allowed: 0 (no validation) up to, not including, 1");
+  }
+  if (cfg.prefetch < 0) throw UsageError("--prefetch " + str(cfg.prefetch) + ": must be 0 or more");
+  if (cfg.patience < 0) throw UsageError("--patience " + str(cfg.patience) + ": must be 0 (off) or more");
+  if (!(cfg.min_delta >= 0.0)) {
+    throw UsageError("--min-delta " + std::to_string(cfg.min_delta) + ": must be 0 or more");
+  }
+  if (cfg.target_accuracy && !(*cfg.target_accuracy > 0.0 && *cfg.target_accuracy <= 1.0)) {
+    throw UsageError("--target-accuracy " + std::to_string(*cfg.target_accuracy) +
+                     ": allowed: a fraction in (0, 1], e.g. 0.9");
+  }
+  const bool needs_validation = cfg.patience > 0 || cfg.target_accuracy.has_value();
+  if (needs_validation && cfg.dataset == "synthetic") {
+    throw UsageError(std::string(cfg.patience > 0 ? "--patience" : "--target-accuracy") +
+                     " monitors validation accuracy, which synthetic data does not have; allowed "
+                     "with a real --dataset (mnist, fashion-mnist, cifar10, imdb, imagefolder)");
+  }
+  if (needs_validation && cfg.validation_fraction == 0.0) {
+    throw UsageError(std::string(cfg.patience > 0 ? "--patience" : "--target-accuracy") +
+                     " monitors validation accuracy: --validation-fraction must be above 0");
+  }
+  if (cfg.host_memory_limit_mb && *cfg.host_memory_limit_mb < 1) {
+    throw UsageError("--host-memory-limit " + str(*cfg.host_memory_limit_mb) + ": must be at least 1 (MiB)");
+  }
+  if (cfg.max_batch_limit < 1) {
+    throw UsageError("--max-batch-limit " + str(cfg.max_batch_limit) + ": must be at least 1");
+  }
+  if (cfg.find_max_batch && cfg.global_batch) {
+    throw UsageError("--find-max-batch searches the per-rank batch; it excludes --global-batch "
+                     "(give --batch-size to choose where the search starts)");
+  }
+  if (cfg.find_max_batch && cfg.batch_size && *cfg.batch_size > cfg.max_batch_limit) {
+    throw UsageError("--batch-size " + str(*cfg.batch_size) + " is above --max-batch-limit " +
+                     str(cfg.max_batch_limit) + "; allowed: a starting batch up to the limit");
+  }
   if (cfg.steps && cfg.epochs) {
     throw UsageError("--steps and --epochs exclude each other: give one of them");
   }
@@ -184,6 +221,16 @@ nlohmann::json to_json(const RunConfig& cfg) {
   j["sequence_length"] = optional_int(cfg.sequence_length);
   j["embedding_size"] = optional_int(cfg.embedding_size);
   j["weights"] = cfg.weights;
+  j["host_memory_limit_mb"] = optional_int(cfg.host_memory_limit_mb);
+  j["data_dir"] = cfg.data_dir;
+  j["validation_fraction"] = cfg.validation_fraction;
+  j["prefetch"] = cfg.prefetch;
+  j["patience"] = cfg.patience;
+  j["min_delta"] = cfg.min_delta;
+  j["target_accuracy"] = cfg.target_accuracy ? nlohmann::json(*cfg.target_accuracy) : nlohmann::json();
+  j["save"] = cfg.save;
+  j["find_max_batch"] = cfg.find_max_batch;
+  j["max_batch_limit"] = cfg.max_batch_limit;
   return j;
 }
 

@@ -38,6 +38,19 @@ struct RunConfig {
   std::int64_t flush_every = 20;
   std::int64_t synthetic_batches = 8;
   bool quiet = false;
+  // Memory: a per-rank host budget (MiB of address-space growth after setup; unset = none), and
+  // the search for the largest per-rank batch that fits instead of a training run.
+  std::optional<std::int64_t> host_memory_limit_mb;
+  // Real datasets and training to accuracy (synthetic data has no validation or test split).
+  std::string data_dir;
+  double validation_fraction = 0.1;  // of the training set, held out for per-epoch evaluation
+  std::int64_t prefetch = 2;         // batches prepared ahead by a background thread
+  std::int64_t patience = 0;         // early stopping on validation accuracy; 0 = off
+  double min_delta = 0.0;            // the least gain that counts as an improvement
+  std::optional<double> target_accuracy;  // stop when validation accuracy reaches it
+  std::string save;                  // write the trained model here (torch::save); "" = do not
+  bool find_max_batch = false;
+  std::int64_t max_batch_limit = 65536;
   // What may be chosen about the model (models/options.hpp): unset = the study's.
   std::optional<std::int64_t> image_size;
   bool trainable_base = false;

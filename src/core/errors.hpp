@@ -13,10 +13,24 @@ constexpr int kExitUsage = 2;
 constexpr int kExitCommTimeout = 3;  // the watchdog saw a collective exceed --comm-timeout
 constexpr int kExitInterrupted = 4;  // a stop signal: file flushed and closed, status "interrupted"
 constexpr int kExitDiverged = 5;     // a non-finite loss: file closed, status "diverged"
+constexpr int kExitOutOfMemory = 6;  // a rank ran out of memory: all stopped, status "oom"
+constexpr int kExitDesync = 7;       // ranks disagree on the run or the step: status "desync"
 
 class UsageError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
+};
+
+// A fault every rank has already agreed on (the same message on every rank, e.g. ranks that
+// disagree on the run): rank 0 reports it once and every rank exits with `exit_code`, no abort.
+class AgreedFault : public std::runtime_error {
+ public:
+  AgreedFault(int exit_code, const std::string& message)
+      : std::runtime_error(message), exit_code_(exit_code) {}
+  int exit_code() const { return exit_code_; }
+
+ private:
+  int exit_code_;
 };
 
 // "rank R on HOST", set once the MPI world is up; "rank ? on HOST" before that. Check macros of

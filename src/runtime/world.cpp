@@ -145,6 +145,12 @@ std::vector<double> World::max_over_ranks(std::vector<double> values) const {
   return values;
 }
 
+std::vector<double> World::sum_over_ranks(std::vector<double> values) const {
+  MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, values.data(), static_cast<int>(values.size()), MPI_DOUBLE,
+                          MPI_SUM, MPI_COMM_WORLD));
+  return values;
+}
+
 void World::barrier() const { MPI_CHECK(MPI_Barrier(MPI_COMM_WORLD)); }
 
 void World::abort(int exit_code) const {

@@ -44,6 +44,8 @@ class World {
   double max_over_ranks(double value) const;
   // Element-wise maximum over ranks, on every rank. Every rank passes the same count.
   std::vector<double> max_over_ranks(std::vector<double> values) const;
+  // Element-wise sum over ranks, on every rank (evaluation counts and losses).
+  std::vector<double> sum_over_ranks(std::vector<double> values) const;
   void barrier() const;
 
   // Ends the whole job from any rank (a fault that would otherwise leave others hanging).

@@ -1,7 +1,11 @@
 #include "train/trainer.hpp"
 
+#include <new>
+
 #include "device/device.hpp"
 #include "metrics/process_stats.hpp"
+#include "runtime/memory_budget.hpp"
+#include "train/out_of_memory.hpp"
 
 namespace scalebench {
 
@@ -9,43 +13,98 @@ Trainer::Trainer(TrainerParts parts) : p_(std::move(parts)) {
   for (auto& b : p_.model->buffers()) {
     if (b.is_floating_point()) buffers_.push_back(b);
   }
+  // A test-injected failure in backward: thrown from the hook of the parameter whose gradient
+  // comes last (the first layer's), when later layers' buckets have already been launched.
+  if (p_.inject && p_.inject->kind == FaultInjection::Kind::kOutOfMemory && p_.inject->mine &&
+      p_.inject->phase == "backward") {
+    for (auto& param : p_.model->parameters()) {
+      if (!param.requires_grad()) continue;
+      const FaultInjection* inject = p_.inject;
+      const std::int64_t* current = &current_step_;
+      param.register_hook([inject, current](const torch::Tensor&) {
+        if (inject->fails_allocation(*current, "backward")) throw std::bad_alloc();
+      });
+      break;
+    }
+  }
+}
+
+void Trainer::complete_collectives_after_failure(Stage reached, std::int64_t step) {
+  // The other ranks are going through this step's collectives in order: buffer broadcast, then
+  // every gradient bucket. This rank joins the ones it has not yet entered, in the same order.
+  if (!p_.comm) return;
+  if (reached < Stage::kBuffersShared && !buffers_.empty()) {
+    Watchdog::Guard guard(p_.watchdog, step, "broadcast of model buffers (after running out of memory)");
+    broadcast_tensors(*p_.comm, buffers_, 0);
+  }
+  if (p_.reducer && reached < Stage::kGradientsReduced) {
+    if (reached < Stage::kBucketsArmed) p_.reducer->prepare_for_backward();
+    // Gradients not produced are contributed as zeros; the step's update is skipped on this rank,
+    // and the run stops after it on every rank.
+    Watchdog::Guard guard(p_.watchdog, step, "allreduce of gradient buckets (after running out of memory)");
+    p_.reducer->finish();
+  }
 }
 
 StepRecord Trainer::step(std::int64_t step, bool warmup, std::int64_t epoch) {
   const double cpu_start = process_cpu_seconds();
+  current_step_ = step;
   if (p_.comm) p_.comm->mark_step_start();
   p_.clock->begin_step();
 
-  datasets::Batch batch = p_.data->batch(step);
-  p_.clock->mark(Phase::kData);
+  Stage stage = Stage::kStart;
+  const char* phase = "data";
+  datasets::Batch batch;
+  double loss_value = 0.0;
+  try {
+    batch = p_.data->batch(step);
+    p_.clock->mark(Phase::kData);
 
-  if (p_.comm && !buffers_.empty()) {
-    Watchdog::Guard guard(p_.watchdog, step, "broadcast of model buffers");
-    broadcast_tensors(*p_.comm, buffers_, 0);
+    phase = "buffer broadcast";
+    if (p_.comm && !buffers_.empty()) {
+      Watchdog::Guard guard(p_.watchdog, step, "broadcast of model buffers");
+      broadcast_tensors(*p_.comm, buffers_, 0);
+    }
+    stage = Stage::kBuffersShared;
+    if (p_.reducer) {
+      p_.reducer->prepare_for_backward();
+    } else {
+      for (auto& param : p_.model->parameters()) param.mutable_grad() = torch::Tensor();
+    }
+    stage = Stage::kBucketsArmed;
+
+    phase = "forward";
+    if (p_.inject && p_.inject->fails_allocation(step, "forward")) throw std::bad_alloc();
+    // The study's loss, plus the penalties of its regularisers: Keras minimises (and reports) both.
+    torch::Tensor loss = p_.model->loss(p_.model->forward(batch.inputs), batch.targets);
+    if (const torch::Tensor penalty = p_.model->regularization_loss(); penalty.defined()) loss = loss + penalty;
+    p_.clock->mark(Phase::kForward);
+
+    phase = "backward";
+    loss.backward();
+    p_.clock->mark(Phase::kBackward);
+
+    phase = "gradient allreduce";
+    if (p_.reducer) {
+      Watchdog::Guard guard(p_.watchdog, step, "allreduce of gradient buckets");
+      p_.reducer->finish();
+    }
+    stage = Stage::kGradientsReduced;
+    p_.clock->mark(Phase::kCommWait);
+
+    phase = "optimizer";
+    p_.optimizer->step(step);
+    p_.clock->mark(Phase::kOptimizer);
+    loss_value = loss.item<double>();
+  } catch (const std::exception& e) {
+    if (!is_out_of_memory(e)) throw;
+    // Everything this step allocated is released by now (the exception unwound it), which leaves
+    // room for the small buffers the remaining collectives need.
+    const std::string what = e.what();
+    complete_collectives_after_failure(stage, step);
+    throw StepOutOfMemory(step, phase, what.substr(0, what.find('\n')));
   }
-  if (p_.reducer) {
-    p_.reducer->prepare_for_backward();
-  } else {
-    for (auto& param : p_.model->parameters()) param.mutable_grad() = torch::Tensor();
-  }
-  // The study's loss, plus the penalties of its regularisers: Keras minimises (and reports) both.
-  torch::Tensor loss = p_.model->loss(p_.model->forward(batch.inputs), batch.targets);
-  if (const torch::Tensor penalty = p_.model->regularization_loss(); penalty.defined()) loss = loss + penalty;
-  p_.clock->mark(Phase::kForward);
 
-  loss.backward();
-  p_.clock->mark(Phase::kBackward);
-
-  if (p_.reducer) {
-    Watchdog::Guard guard(p_.watchdog, step, "allreduce of gradient buckets");
-    p_.reducer->finish();
-  }
-  p_.clock->mark(Phase::kCommWait);
-
-  p_.optimizer->step(step);
-  p_.clock->mark(Phase::kOptimizer);
-
-  const double loss_value = loss.item<double>();
   const PhaseTimes times = p_.clock->resolve();
 
   StepRecord r;
@@ -69,7 +128,12 @@ StepRecord Trainer::step(std::int64_t step, bool warmup, std::int64_t epoch) {
   }
   r[StepField::kCpuS] = process_cpu_seconds() - cpu_start;
   r[StepField::kPeakRssBytes] = static_cast<double>(peak_rss_bytes());
-  const device::DeviceMemory mem = device::memory(p_.device);
+  device::DeviceMemory mem = device::memory(p_.device);
+  if (!p_.device.is_cuda() && cpu_tensor_peak_bytes() >= 0) {
+    // Under a CPU tensor budget (--host-memory-limit) the counting allocator knows what a GPU's
+    // caching allocator would: the peak of tensor bytes in use.
+    mem.peak_allocated_bytes = cpu_tensor_peak_bytes();
+  }
   r[StepField::kDevicePeakAllocatedBytes] = static_cast<double>(mem.peak_allocated_bytes);
   r[StepField::kDevicePeakReservedBytes] = static_cast<double>(mem.peak_reserved_bytes);
   r[StepField::kDeviceUsedBytes] = static_cast<double>(mem.used_bytes);

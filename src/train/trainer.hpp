@@ -13,6 +13,7 @@
 #include "metrics/phase_clock.hpp"
 #include "metrics/step_record.hpp"
 #include "models/network.hpp"
+#include "runtime/fault_injection.hpp"
 #include "runtime/watchdog.hpp"
 #include "train/optimizers.hpp"
 
@@ -27,20 +28,29 @@ struct TrainerParts {
   Communicator* comm = nullptr;  // nullptr: no communication at all
   Reducer* reducer = nullptr;    // nullptr: no gradient averaging
   Watchdog* watchdog = nullptr;  // armed around waits on collectives
+  const FaultInjection* inject = nullptr;  // test-only allocation failures
 };
 
 class Trainer {
  public:
   explicit Trainer(TrainerParts parts);
-  // Runs step `step` (0-based across epochs) and returns this rank's record of it.
+  // Runs step `step` (0-based across epochs) and returns this rank's record of it. When this rank
+  // runs out of memory during the step, it still takes its part in the step's collectives
+  // (contributing zero gradients, skipping the optimizer) and then throws StepOutOfMemory, so the
+  // caller can agree with the other ranks to stop instead of leaving them in an allreduce.
   StepRecord step(std::int64_t step, bool warmup, std::int64_t epoch);
 
  private:
+  // How far a step got: what recovery from an allocation failure still owes the other ranks.
+  enum class Stage { kStart, kBuffersShared, kBucketsArmed, kGradientsReduced };
+  void complete_collectives_after_failure(Stage reached, std::int64_t step);
+
   TrainerParts p_;
   // BatchNorm running statistics and the like: broadcast from rank 0 before every forward, as
   // PyTorch DDP does (broadcast_buffers=True), so every rank normalises alike.
   std::vector<torch::Tensor> buffers_;
   std::chrono::steady_clock::time_point run_start_ = std::chrono::steady_clock::now();
+  std::int64_t current_step_ = -1;  // read by the test-only failure hook
 };
 
 // Broadcasts rank 0's parameters and buffers so that every replica starts identical.

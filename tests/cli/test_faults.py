@@ -15,7 +15,7 @@ except ImportError:
 
 from scalebench_cli import BIN, MPIEXEC, require_binary
 
-EXIT_INTERRUPTED, EXIT_DIVERGED = 4, 5
+EXIT_INTERRUPTED, EXIT_DIVERGED, EXIT_OOM, EXIT_DESYNC = 4, 5, 6, 7
 # With SCALEBENCH_FAULT_REPORT=FILE.json, each test records what happened (fault, seconds from
 # the fault to the end of the job, exit code, what the file held) for docs/faults.md.
 REPORT_ROWS = []
@@ -84,7 +84,9 @@ def read_file(path):
         return {"status": f.attrs["status"], "steps": f["steps/step"].shape[0],
                 "kinds": list(f["events/kind"].asstr()[:]),
                 "messages": list(f["events/message"].asstr()[:]),
-                "end_time": f.attrs.get("end_time", "")}
+                "end_time": f.attrs.get("end_time", ""),
+                "attrs": {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()},
+                "step_numbers": f["steps/step"][:]}
 
 
 @require_binary
@@ -205,7 +207,7 @@ class Faults(unittest.TestCase):
         code, text = self.finish(start(LONG_RUN + ["--output", self.out],
                                        env={"SCALEBENCH_TEST_INJECT": "explode"}), within_s=60)
         self.assertEqual(code, 2, text)
-        self.assertIn("allowed: stall:RANK:STEP", text)
+        self.assertIn("allowed: stall:RANK:STEP, oom:RANK:STEP", text)
 
     def test_killed_rank_does_not_hang_the_others(self):
         timeout = 10
@@ -222,6 +224,137 @@ class Faults(unittest.TestCase):
         info = read_file(self.partial)
         self.assertGreaterEqual(info["steps"], 4)
         self.assertFalse(os.path.exists(self.out))
+
+    # --- Out of memory: a result, agreed by every rank -------------------------------------------
+
+    def assert_oom(self, code, text, fault, at_step, rank, phase):
+        record(fault, self.ended_after, code, self.partial)
+        self.assertEqual(code, EXIT_OOM, text)
+        self.assertFalse(os.path.exists(self.out), "a run that ran out of memory is not completed")
+        info = read_file(self.partial)
+        self.assertEqual(info["status"], "oom")
+        self.assertEqual(info["attrs"]["oom_step"], at_step)
+        self.assertEqual(info["attrs"]["oom_ranks"], str(rank))
+        self.assertEqual(info["attrs"]["oom_batch_per_rank"], 4 if "host memory" not in fault else 2048)
+        self.assertGreater(info["attrs"]["oom_peak_rss_bytes"], 0)
+        # Every complete step is there, the same on both ranks; the failed one on neither.
+        self.assertEqual(info["steps"], at_step)
+        self.assertTrue((info["step_numbers"][:, 0] == info["step_numbers"][:, 1]).all())
+        message = [m for k, m in zip(info["kinds"], info["messages"]) if k == "oom"]
+        self.assertEqual(len(message), 1, info["messages"])
+        self.assertIn(f"rank {rank} on ", message[0])
+        self.assertIn(f"in the {phase} of step {at_step}", message[0])
+        self.assertEqual(text.count("run oom:"), 1, "one report, from rank 0")
+        return info, message[0]
+
+    def test_out_of_memory_in_forward_stops_every_rank(self):
+        args = LONG_RUN[:LONG_RUN.index("--steps")] + ["--steps", "20", "--warmup-steps", "1",
+                                                       "--batch-size", "4", "--threads", "1",
+                                                       "--flush-every", "2", "--quiet"]
+        proc = start(args + ["--output", self.out], env={"SCALEBENCH_TEST_INJECT": "oom:1:5"})
+        self.fault_time = None
+        code, text = self.finish(proc, within_s=120)
+        self.assert_oom(code, text, "rank 1 fails an allocation in the forward of step 5", 5, 1, "forward")
+
+    def test_out_of_memory_in_backward_after_buckets_were_launched(self):
+        # Small buckets: most of them are in flight when the first layer's gradient fails.
+        args = ["--model", "cifar10_cnn", "--device", "cpu", "--steps", "20", "--warmup-steps", "1",
+                "--batch-size", "4", "--threads", "1", "--flush-every", "2", "--bucket-mb", "0.25",
+                "--quiet", "--output", self.out]
+        proc = start(args, env={"SCALEBENCH_TEST_INJECT": "oom:0:3:backward"})
+        code, text = self.finish(proc, within_s=120)
+        self.assert_oom(code, text, "rank 0 fails an allocation in the backward of step 3 (buckets in flight)",
+                        3, 0, "backward")
+
+    def test_real_out_of_memory_under_a_host_memory_limit(self):
+        # A real allocation failure: 2048 samples of cifar10_cnn need far more than 200 MiB of
+        # activations. Both ranks run out; the file says so at step 0.
+        args = ["--model", "cifar10_cnn", "--device", "cpu", "--steps", "5", "--warmup-steps", "0",
+                "--batch-size", "2048", "--threads", "1", "--host-memory-limit", "200", "--quiet",
+                "--output", self.out]
+        # Eight synthetic batches of 2048 images (200 MB) do not even fit before the first step:
+        # agreed at setup, exit 6, one message, no file.
+        code, text = self.finish(start(args), within_s=180)
+        self.assertEqual(code, EXIT_OOM, text)
+        self.assertIn("out of memory while building the model", text)
+        self.assertFalse(os.path.exists(self.partial) or os.path.exists(self.out))
+        # One synthetic batch (25 MB) fits; its activations do not.
+        self.fault_time = None
+        code, text = self.finish(start(args + ["--synthetic-batches", "1"]), within_s=180)
+        record("--host-memory-limit 200 with batch 2048/rank (a real allocation failure)",
+               self.ended_after, code, self.partial)
+        self.assertEqual(code, EXIT_OOM, text)
+        info = read_file(self.partial)
+        self.assertEqual(info["status"], "oom")
+        self.assertEqual(info["attrs"]["oom_step"], 0)
+        self.assertEqual(info["attrs"]["oom_batch_per_rank"], 2048)
+        self.assertEqual(info["attrs"]["host_memory_limit_bytes"], 200 << 20)
+        self.assertEqual(info["steps"], 0)
+        self.assertIn("host memory limit 200 MiB", "".join(info["messages"]))
+
+    def test_find_max_batch_under_a_host_memory_limit(self):
+        args = ["--model", "cifar10_cnn", "--device", "cpu", "--find-max-batch", "--threads", "1",
+                "--host-memory-limit", "150", "--max-batch-limit", "4096", "--quiet",
+                "--output", self.out]
+        code, text = self.finish(start(args), within_s=400)
+        self.assertEqual(code, 0, text)
+        info = read_file(self.out)
+        self.assertEqual(info["status"], "completed")
+        best = info["attrs"]["max_batch_per_rank"]
+        self.assertGreater(best, 1)
+        self.assertLess(best, 4096, "150 MiB cannot hold 4096 samples of activations")
+        self.assertEqual(info["attrs"]["max_batch_limit_reached"], 0)
+        import json
+        tried = json.loads(info["attrs"]["max_batch_search"])
+        fits = {t["batch_per_rank"]: t["fits"] for t in tried}
+        # The search is exact and consistent: best fits, best + 1 was tried and does not, and no
+        # batch above best fits or below it fails.
+        self.assertTrue(fits[best])
+        self.assertIn(best + 1, fits)
+        self.assertFalse(fits[best + 1])
+        for b, ok in fits.items():
+            self.assertEqual(ok, b <= best, tried)
+        self.assertIn(f"largest per-rank batch that fits is {best}", text)
+        # Two steps per fitting candidate are recorded, with their batch.
+        with h5py.File(self.out, "r") as f:
+            samples = set(f["steps/samples"][:, 0].astype(int))
+        self.assertEqual(samples, {b for b, ok in fits.items() if ok})
+
+    def test_find_max_batch_stops_at_its_limit(self):
+        args = ["--model", "cifar10_cnn", "--device", "cpu", "--find-max-batch", "--threads", "1",
+                "--max-batch-limit", "6", "--quiet", "--output", self.out]
+        code, text = self.finish(start(args), within_s=120)
+        self.assertEqual(code, 0, text)
+        info = read_file(self.out)
+        self.assertEqual(info["attrs"]["max_batch_per_rank"], 6)
+        self.assertEqual(info["attrs"]["max_batch_limit_reached"], 1)
+        self.assertGreater(info["attrs"]["host_memory_limit_bytes"], 0, "CPU search runs under a budget")
+
+    # --- Desynchronisation -----------------------------------------------------------------------
+
+    def test_rank_that_loses_count_of_steps_is_caught(self):
+        args = ["--model", "cifar10_cnn", "--device", "cpu", "--steps", "20", "--warmup-steps", "1",
+                "--batch-size", "4", "--threads", "1", "--flush-every", "2", "--quiet",
+                "--output", self.out]
+        code, text = self.finish(start(args, env={"SCALEBENCH_TEST_INJECT": "skip:1:3"}), within_s=120)
+        record("rank 1's step counter jumps at step 3", self.ended_after, code, self.partial)
+        self.assertEqual(code, EXIT_DESYNC, text)
+        info = read_file(self.partial)
+        self.assertEqual(info["status"], "desync")
+        self.assertIn("rank 0 at step 4, rank 1 at step 5", "".join(info["messages"]))
+        self.assertFalse(os.path.exists(self.out))
+
+    def test_ranks_that_disagree_on_the_run_are_refused(self):
+        args = ["--model", "cifar10_cnn", "--device", "cpu", "--steps", "20", "--batch-size", "4",
+                "--threads", "1", "--quiet", "--output", self.out]
+        code, text = self.finish(start(args, env={"SCALEBENCH_TEST_INJECT": "mismatch:1"}), within_s=120)
+        record("rank 1 believes in one more step (run fingerprint)", self.ended_after, code, self.partial)
+        self.assertEqual(code, EXIT_DESYNC, text)
+        self.assertIn("ranks disagree on the run", text)
+        self.assertIn("rank 1: steps 21 (rank 0: 20)", text)
+        self.assertEqual(text.count("ranks disagree on the run"), 1, "one report, from rank 0")
+        self.assertFalse(os.path.exists(self.out))
+        self.assertFalse(os.path.exists(self.partial))
 
 
 if __name__ == "__main__":

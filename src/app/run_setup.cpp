@@ -1,0 +1,270 @@
+#include "app/run_setup.hpp"
+
+#include <unistd.h>
+
+#include <ctime>
+#include <sstream>
+
+#include "core/errors.hpp"
+#include "device/device.hpp"
+#include "metrics/process_stats.hpp"
+#include "runtime/build_info.hpp"
+#include "runtime/versions.hpp"
+#include "train/run_recorder.hpp"
+
+extern char** environ;
+
+namespace scalebench {
+std::string compact_utc_stamp() {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y%m%dT%H%M%SZ", &tm);
+  return buf;
+}
+
+namespace {
+
+// Settings that change how communication and threading behave (NCCL_*, OMPI_MCA_*, UCX_*, ...),
+// as rank 0 sees them: two runs that differ only here are not the same experiment.
+nlohmann::json communication_environment() {
+  static const char* const kPrefixes[] = {"NCCL_", "OMPI_MCA_", "UCX_", "FI_", "OMP_", "MKL_",
+                                          "CUDA_VISIBLE_DEVICES", "SLURM_CPU_BIND", "HDF5_"};
+  nlohmann::json env = nlohmann::json::object();
+  for (char** e = environ; e && *e; ++e) {
+    const std::string entry(*e);
+    const auto eq = entry.find('=');
+    if (eq == std::string::npos) continue;
+    for (const char* prefix : kPrefixes) {
+      if (entry.rfind(prefix, 0) == 0) {
+        env[entry.substr(0, eq)] = entry.substr(eq + 1);
+        break;
+      }
+    }
+  }
+  return env;
+}
+
+std::string getenv_or(const char* name, const std::string& fallback) {
+  const char* v = std::getenv(name);
+  return v ? v : fallback;
+}
+
+}  // namespace
+
+std::string shape_string(const std::vector<std::int64_t>& shape) {
+  std::string out;
+  for (auto d : shape) out += (out.empty() ? "" : "x") + std::to_string(d);
+  return out;
+}
+
+std::unique_ptr<datasets::BatchSource> make_data_for_batch(const World& world, const RunConfig& cfg,
+                                                           const LocalSetup& s, std::int64_t batch_per_rank) {
+  datasets::SourceSpec spec;
+  spec.dataset = cfg.dataset;
+  // What the model as built takes (its input size follows --image-size, its tokens the vocabulary).
+  spec.input_shape = s.model->input().shape;
+  spec.input_dtype = s.model->input().dtype;
+  spec.vocabulary = s.model->input().vocabulary;
+  spec.num_classes = s.model->label_classes();
+  spec.batch_per_rank = batch_per_rank;
+  spec.rank = world.rank();
+  spec.world_size = world.size();
+  spec.seed = cfg.seed;
+  spec.device = s.device;
+  spec.synthetic_batches = cfg.synthetic_batches;
+  return datasets::make_batch_source(spec);
+}
+
+LocalSetup build_local(const World& world, const RunConfig& cfg, std::int64_t extra_steps) {
+  LocalSetup s;
+  const int gpus = device::cuda_device_count();
+  validate_options(cfg, world.size(), gpus);
+  s.entry = models::find(cfg.model);
+  const bool use_cuda = cfg.device == "cuda" || (cfg.device == "auto" && gpus > 0);
+  s.backend = cfg.backend == "mpi" ? BackendChoice::kMpi
+              : cfg.backend == "nccl" ? BackendChoice::kNccl : BackendChoice::kAuto;
+  if (use_cuda) {
+    if (world.local_size() > gpus && s.backend != BackendChoice::kMpi) {
+      throw UsageError(std::to_string(world.local_size()) + " ranks share " + std::to_string(gpus) +
+                       " GPU(s) on " + world.hostname() +
+                       ", and NCCL refuses two ranks on one GPU; allowed: at most one rank per GPU, "
+                       "or --backend mpi");
+    }
+    const int index = world.local_rank() % gpus;
+    device::select_cuda_device(index);
+    s.device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
+  } else if (s.backend == BackendChoice::kNccl) {
+    throw UsageError("--backend nccl needs --device cuda (NCCL reduces CUDA tensors only); allowed on "
+                     "cpu: auto, mpi");
+  }
+  if (cfg.threads > 0) torch::set_num_threads(cfg.threads);
+
+  // Same seed on every rank, though rank 0's weights are broadcast anyway; dropout then draws
+  // per-rank masks from seed + rank.
+  torch::manual_seed(cfg.seed);
+  s.model = s.entry->make(model_options(cfg));
+  s.params_total = models::count_total_params(*s.model);
+  s.params_trainable = models::count_trainable_params(*s.model);
+  s.macs_per_sample = s.model->macs_per_sample();
+  s.model->to(s.device);
+  s.model->train();
+  torch::manual_seed(cfg.seed + static_cast<std::uint64_t>(world.rank()) + 1);
+
+  const std::int64_t batch_per_rank = cfg.global_batch ? *cfg.global_batch / world.size()
+                                                      : cfg.batch_size.value_or(s.entry->default_batch);
+  s.data = make_data_for_batch(world, cfg, s, batch_per_rank);
+  s.run = resolve_run(cfg, world.size(), s.data->steps_per_epoch());
+  s.run.steps += extra_steps;
+
+  // Frozen parameters (Model A's base) get no optimiser state.
+  s.optimizer = std::make_unique<Optimizer>(
+      OptimizerSpec{s.run.optimizer, s.run.lr, s.run.lr_decay, s.run.momentum},
+      models::trainable_parameters(*s.model));
+  return s;
+}
+
+nlohmann::json run_identity(const RunConfig& cfg, const LocalSetup& s, const BucketPlan& plan) {
+  nlohmann::json id;
+  id["model"] = cfg.model;
+  id["input_shape"] = shape_string(s.model->input().shape);
+  id["params_total"] = s.params_total;
+  id["params_trainable"] = s.params_trainable;
+  id["bucket_plan"] = std::to_string(plan.fingerprint());
+  id["steps"] = s.run.steps;
+  id["warmup_steps"] = s.run.warmup_steps;
+  id["batch_per_rank"] = s.run.batch_per_rank;
+  id["global_batch"] = s.run.global_batch;
+  id["optimizer"] = s.run.optimizer;
+  id["lr"] = s.run.lr;
+  id["dataset"] = cfg.dataset;
+  id["seed"] = cfg.seed;
+  id["overlap"] = cfg.overlap;
+  id["scalebench"] = std::string(scalebench_version()) + " " + scalebench_git_revision();
+  id["libtorch"] = TORCH_VERSION;
+  return id;
+}
+
+std::string check_run_identity(const World& world, const nlohmann::json& mine) {
+  // One gather of small JSON strings, once per run: rank 0 names every difference, so a user with
+  // a stale binary on one node reads which node and what, instead of a hang or averaged garbage.
+  const auto all = world.gather_strings_to_root(mine.dump());
+  std::string message;
+  if (world.is_root()) {
+    for (std::size_t r = 1; r < all.size(); ++r) {
+      const nlohmann::json theirs = nlohmann::json::parse(all[r]);
+      std::string fields;
+      for (const auto& [key, value] : mine.items()) {
+        if (!theirs.contains(key) || theirs[key] != value) {
+          fields += (fields.empty() ? "" : ", ") + key + " " +
+                    (theirs.contains(key) ? theirs[key].dump() : std::string("missing")) +
+                    " (rank 0: " + value.dump() + ")";
+        }
+      }
+      if (!fields.empty()) message += (message.empty() ? "" : "; ") + ("rank " + std::to_string(r) + ": " + fields);
+    }
+    if (!message.empty()) {
+      message = "ranks disagree on the run, refusing to average their gradients: " + message;
+    }
+  }
+  return world.broadcast_string(message);
+}
+
+void write_metadata(io::RunFile& f, const World& world, const RunConfig& cfg, const LocalSetup& s,
+                    const Communicator& comm, const BucketPlan& plan) {
+  f.set_attr("tool", std::string("scalebench"));
+  f.set_attr("tool_version", std::string(scalebench_version()));
+  f.set_attr("git_revision", std::string(scalebench_git_revision()));
+  f.set_attr("command_line", cfg.command_line);
+  f.set_attr("config", to_json(cfg).dump());
+  f.set_attr("start_time", utc_timestamp_iso());
+  f.set_attr("mode", std::string(cfg.find_max_batch ? "find_max_batch" : "train"));
+  f.set_attr("model", cfg.model);
+  f.set_attr("model_source", s.entry->source);
+  f.set_attr("dataset", cfg.dataset);
+  f.set_attr("input_shape", shape_string(s.model->input().shape));  // as built (--image-size, ...)
+  f.set_attr("params_total", s.params_total);
+  f.set_attr("params_trainable", s.params_trainable);
+  f.set_attr("macs_per_sample", s.macs_per_sample);
+  f.set_attr("flops_per_sample", 2 * s.macs_per_sample);
+  f.set_attr("world_size", static_cast<std::int64_t>(world.size()));
+  f.set_attr("nodes", static_cast<std::int64_t>(world.nodes()));
+  f.set_attr("ranks_per_node", static_cast<std::int64_t>(world.max_ranks_per_node()));
+  f.set_attr("batch_per_rank", s.run.batch_per_rank);
+  f.set_attr("global_batch", s.run.global_batch);
+  f.set_attr("scaling_mode", std::string(cfg.global_batch ? "strong" : "weak"));
+  f.set_attr("device", std::string(s.device.is_cuda() ? "cuda" : "cpu"));
+  f.set_attr("backend", comm.backend());
+  f.set_attr("precision", std::string("fp32"));
+  f.set_attr("optimizer", s.run.optimizer);
+  f.set_attr("lr", s.run.lr);
+  f.set_attr("lr_decay", s.run.lr_decay);
+  f.set_attr("overlap", static_cast<std::int64_t>(cfg.overlap ? 1 : 0));
+  f.set_attr("bucket_mb", cfg.bucket_mb);
+  f.set_attr("n_buckets", static_cast<std::int64_t>(plan.buckets.size()));
+  f.set_attr("warmup_steps", s.run.warmup_steps);
+  f.set_attr("steps", s.run.steps);
+  f.set_attr("steps_per_epoch", s.data->steps_per_epoch());
+  f.set_attr("threads", static_cast<std::int64_t>(torch::get_num_threads()));
+  f.set_attr("tag", cfg.tag);
+  f.set_attr("seed", static_cast<std::int64_t>(cfg.seed));
+  f.set_attr("comm_timeout_s", cfg.comm_timeout_s);
+  f.set_attr("flush_every", cfg.flush_every);
+  f.set_attr("slurm_job_id", getenv_or("SLURM_JOB_ID", ""));
+  f.set_attr("slurm_nodelist", getenv_or("SLURM_JOB_NODELIST", ""));
+  f.set_attr("environment", communication_environment().dump());
+  for (const auto& [name, version] : library_versions()) f.set_attr("version_" + name, version);
+  std::vector<std::int64_t> bytes, counts;
+  for (const auto& b : plan.buckets) {
+    bytes.push_back(b.bytes);
+    counts.push_back(static_cast<std::int64_t>(b.slots.size()));
+  }
+  f.write_bucket_layout(bytes, counts);
+}
+
+void write_summary_attrs(io::RunFile& f, const RunSummary& s) {
+  f.set_attr("summary_measured_steps", s.measured_steps);
+  f.set_attr("summary_median_step_s", s.median_step_s);
+  f.set_attr("summary_throughput_samples_per_s", s.throughput_samples_s);
+  f.set_attr("summary_exposed_comm_share", s.exposed_comm_share);
+  f.set_attr("summary_comm_overlap", s.comm_overlap);
+  f.set_attr("summary_peak_rss_bytes", static_cast<std::int64_t>(s.peak_rss_bytes));
+}
+
+namespace {
+
+// One string per rank with what /ranks records about it, '\x1f'-separated (gathered as one string).
+std::string describe_rank(const World& world, const torch::Device& device) {
+  const device::DeviceInfo info = device::describe(device);
+  return world.hostname() + '\x1f' + std::to_string(world.local_rank()) + '\x1f' + info.name + '\x1f' +
+         info.bus_id + '\x1f' + cpu_affinity_string() + '\x1f' + std::to_string(getpid());
+}
+
+std::vector<io::RankInfo> parse_rank_descriptions(const std::vector<std::string>& described) {
+  std::vector<io::RankInfo> out;
+  for (const auto& d : described) {
+    std::vector<std::string> f;
+    std::stringstream in(d);
+    std::string part;
+    while (std::getline(in, part, '\x1f')) f.push_back(part);
+    f.resize(6);
+    io::RankInfo info;
+    info.hostname = f[0];
+    info.local_rank = std::atoi(f[1].c_str());
+    info.device_name = f[2];
+    info.device_bus_id = f[3];
+    info.cpu_affinity = f[4];
+    info.pid = std::atoll(f[5].c_str());
+    out.push_back(info);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<io::RankInfo> gather_rank_infos(const World& world, const torch::Device& device) {
+  return parse_rank_descriptions(world.gather_strings_to_root(describe_rank(world, device)));
+}
+
+}  // namespace scalebench

@@ -1,0 +1,94 @@
+#include "runtime/memory_budget.hpp"
+
+#include <c10/core/CPUAllocator.h>
+#include <c10/core/impl/alloc_cpu.h>
+#include <c10/util/Exception.h>
+
+#include <atomic>
+#include <fstream>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+
+namespace scalebench {
+namespace {
+
+// Each block carries its size in a header in front of the data, so that the deleter (a plain
+// function, as c10 requires for raw_deleter) can give the bytes back to the count. 64 bytes keep
+// the data at c10's 64-byte alignment.
+constexpr std::size_t kHeader = 64;
+
+std::atomic<std::int64_t> g_in_use{0};
+std::atomic<std::int64_t> g_peak{0};
+std::atomic<std::uint64_t> g_budget{0};
+std::atomic<bool> g_installed{false};
+
+std::string mib(double bytes) { return std::to_string(static_cast<long long>(bytes / 1048576.0)) + " MiB"; }
+
+void free_counted(void* data) {
+  if (data == nullptr) return;
+  char* block = static_cast<char*>(data) - kHeader;
+  const auto size = *reinterpret_cast<std::size_t*>(block);
+  g_in_use.fetch_sub(static_cast<std::int64_t>(size));
+  c10::free_cpu(block);
+}
+
+class BudgetedCpuAllocator final : public c10::Allocator {
+ public:
+  c10::DataPtr allocate(std::size_t n) const override {
+    const c10::Device cpu(c10::DeviceType::CPU);
+    if (n == 0) return {nullptr, nullptr, &free_counted, cpu};
+    const auto bytes = static_cast<std::int64_t>(n);
+    const std::int64_t now = g_in_use.fetch_add(bytes) + bytes;
+    const auto budget = static_cast<std::int64_t>(g_budget.load());
+    if (budget > 0 && now > budget) {
+      g_in_use.fetch_sub(bytes);
+      C10_THROW_ERROR(OutOfMemoryError,
+                      "out of memory: CPU tensor budget exceeded (tried to allocate " + mib(bytes) +
+                          " with " + mib(static_cast<double>(now - bytes)) + " in use of the " +
+                          mib(static_cast<double>(budget)) + " budget, --host-memory-limit)");
+    }
+    void* block = nullptr;
+    try {
+      block = c10::alloc_cpu(n + kHeader);
+    } catch (...) {
+      g_in_use.fetch_sub(bytes);
+      throw;
+    }
+    *static_cast<std::size_t*>(block) = n;
+    std::int64_t peak = g_peak.load();
+    while (now > peak && !g_peak.compare_exchange_weak(peak, now)) {
+    }
+    void* data = static_cast<char*>(block) + kHeader;
+    return {data, data, &free_counted, cpu};
+  }
+  c10::DeleterFnPtr raw_deleter() const override { return &free_counted; }
+};
+
+}  // namespace
+
+void set_cpu_tensor_budget(std::uint64_t budget_bytes) {
+  static std::once_flag once;
+  g_budget.store(budget_bytes);
+  std::call_once(once, [] {
+    static BudgetedCpuAllocator allocator;
+    // Priority above the default allocator's, so that LibTorch's registration cannot undo it.
+    c10::SetCPUAllocator(&allocator, /*priority=*/10);
+    g_installed.store(true);
+  });
+}
+
+std::int64_t cpu_tensor_bytes_in_use() { return g_installed.load() ? g_in_use.load() : -1; }
+std::int64_t cpu_tensor_peak_bytes() { return g_installed.load() ? g_peak.load() : -1; }
+void reset_cpu_tensor_peak() { g_peak.store(g_in_use.load()); }
+std::uint64_t cpu_tensor_budget() { return g_installed.load() ? g_budget.load() : 0; }
+
+std::uint64_t host_available_memory_bytes() {
+  std::ifstream in("/proc/meminfo");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("MemAvailable:", 0) == 0) return std::stoull(line.substr(13)) * 1024;  // kB
+  }
+  throw std::runtime_error("cannot read MemAvailable from /proc/meminfo");
+}
+
+}  // namespace scalebench
