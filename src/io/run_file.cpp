@@ -176,6 +176,14 @@ void RunFile::write_rank_column(const std::string& name, const std::vector<std::
   document(d, rank_column_doc(name));
 }
 
+void RunFile::write_rank_values(const std::string& name, const std::vector<double>& values,
+                                const std::string& unit, const std::string& description) {
+  check_length("/ranks/" + name, values.size(), static_cast<std::size_t>(world_size_));
+  h5::Dataset d = file().open_group("ranks").write_dataset(name, values);
+  d.set_attr("unit", unit);
+  d.set_attr("description", description);
+}
+
 void RunFile::write_bucket_layout(const std::vector<std::int64_t>& bytes,
                                   const std::vector<std::int64_t>& num_params) {
   check_length("/buckets/bytes", bytes.size(), static_cast<std::size_t>(n_buckets_));
@@ -228,6 +236,48 @@ void RunFile::add_event(double time_s, int rank, std::int64_t step, const std::s
   events_.message.append(1, std::vector<std::string>{message});
 }
 
+void RunFile::append_epoch(const EpochRecord& r) {
+  require_open();
+  struct Column {
+    const char* name;
+    Doc doc;
+    bool integer;
+    double value;
+  };
+  const Column columns[] = {
+      {"epoch", {"1", "epoch, from 0"}, true, static_cast<double>(r.epoch)},
+      {"last_step", {"1", "the step that ended the epoch"}, true, static_cast<double>(r.last_step)},
+      {"train_samples", {"samples", "training samples of the epoch, all ranks"}, true,
+       static_cast<double>(r.train_samples)},
+      {"train_loss", {"1", "sample-weighted mean of the epoch's training step losses, all ranks"}, false,
+       r.train_loss},
+      {"validation_loss", {"1", "loss on the validation split at the epoch's end (NaN: none)"}, false,
+       r.validation_loss},
+      {"validation_accuracy", {"1", "accuracy on the validation split at the epoch's end"}, false,
+       r.validation_accuracy},
+      {"validation_samples", {"samples", "validation samples evaluated, all ranks"}, true,
+       static_cast<double>(r.validation_samples)},
+      {"train_s", {"s", "time of the epoch's training steps (slowest rank)"}, false, r.train_s},
+      {"validation_s", {"s", "time of the epoch's evaluation (slowest rank)"}, false, r.validation_s},
+      {"elapsed_s", {"s", "training + validation time since the first step (total execution time)"},
+       false, r.elapsed_s},
+  };
+  if (epochs_.empty()) {
+    h5::Group group = file().create_group("epochs");
+    for (const auto& c : columns) {
+      epochs_.push_back(group.create_appendable(c.name, c.integer ? h5::Type::kInt64 : h5::Type::kFloat64, {}));
+      document(epochs_.back(), c.doc);
+    }
+  }
+  for (std::size_t i = 0; i < std::size(columns); ++i) {
+    if (columns[i].integer) {
+      epochs_[i].append(1, std::vector<std::int64_t>{static_cast<std::int64_t>(columns[i].value)});
+    } else {
+      epochs_[i].append(1, std::vector<double>{columns[i].value});
+    }
+  }
+}
+
 void RunFile::flush() { file().flush(); }
 
 void RunFile::close() {
@@ -239,6 +289,7 @@ void RunFile::close() {
   bucket_start_s_ = {};
   bucket_duration_s_ = {};
   events_ = {};
+  epochs_.clear();
   file_.close();
 }
 

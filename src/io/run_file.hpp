@@ -28,6 +28,21 @@ struct RankInfo {
   std::int64_t pid = 0;
 };
 
+// One row of /epochs: what a run on a real dataset reports per epoch, reduced over the ranks
+// (Keras' history, plus the times the hardware-benchmark study reported).
+struct EpochRecord {
+  std::int64_t epoch = 0;
+  std::int64_t last_step = 0;         // the step that ended the epoch
+  std::int64_t train_samples = 0;     // over all ranks
+  double train_loss = 0.0;            // sample-weighted mean of the epoch's step losses
+  double validation_loss = 0.0;       // NaN when there is no validation split
+  double validation_accuracy = 0.0;
+  std::int64_t validation_samples = 0;
+  double train_s = 0.0;               // the epoch's training steps (slowest rank)
+  double validation_s = 0.0;          // the epoch's evaluation (slowest rank)
+  double elapsed_s = 0.0;             // training + validation since the first step
+};
+
 class RunFile {
  public:
   // Creates the file at `path` (fails if it exists: the caller writes under a temporary name and
@@ -50,6 +65,9 @@ class RunFile {
   // /ranks/<column>, 1-D of length world_size; each vector is indexed by rank.
   void write_ranks(const std::vector<RankInfo>& ranks);
   void write_rank_column(const std::string& name, const std::vector<std::string>& values);
+  // /ranks/<name>: one number per rank, with its unit and meaning (e.g. inference timings).
+  void write_rank_values(const std::string& name, const std::vector<double>& values, const std::string& unit,
+                         const std::string& description);
   // /buckets/bytes and /buckets/num_params, 1-D of length n_buckets.
   void write_bucket_layout(const std::vector<std::int64_t>& bytes,
                            const std::vector<std::int64_t>& num_params);
@@ -63,6 +81,8 @@ class RunFile {
   // One row of /events. `step` is -1 for an event not tied to a step.
   void add_event(double time_s, int rank, std::int64_t step, const std::string& kind,
                  const std::string& message);
+  // One row of /epochs (the group is made by the first call; runs on synthetic data have none).
+  void append_epoch(const EpochRecord& record);
 
   void flush();
   // Flushes and closes; idempotent. Afterwards the writing calls throw std::logic_error.
@@ -95,6 +115,7 @@ class RunFile {
   h5::Dataset bucket_start_s_;
   h5::Dataset bucket_duration_s_;
   Events events_;
+  std::vector<h5::Dataset> epochs_;  // same order as the columns in append_epoch
 };
 
 }  // namespace scalebench::io
