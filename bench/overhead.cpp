@@ -201,15 +201,16 @@ int main(int argc, char** argv) {
   j["ratio_dp_vs_plain"] = paired("dp", "plain");               // the whole engine at 1 rank, unrecorded
   j["ratio_hdf5_recording"] = paired("full", "dp");             // gather + HDF5 append + flush
   j["ratio_full_vs_plain"] = paired("full", "plain");           // everything scalebench adds
-  // Targets: recording (timers + HDF5) within 3% of a step, the 1-rank data-parallel path within 5%.
+  // Targets (issue 8): recording (timers + HDF5) and the 1-rank data-parallel path each within 1% of
+  // a step. On a shared 2-core VM the round-to-round spread is far wider; see docs/performance.md.
   const double recording = j["ratio_timers"]["median"].get<double>() *
                            j["ratio_hdf5_recording"]["median"].get<double>() - 1.0;
   const double dp_path = j["ratio_dp_path"]["median"].get<double>() - 1.0;
   j["recording_overhead_share"] = recording;
   j["dp_path_overhead_share"] = dp_path;
-  j["target_recording_overhead_share"] = 0.03;
-  j["target_dp_path_overhead_share"] = 0.05;
-  j["targets_met"] = recording <= 0.03 && dp_path <= 0.05;
+  j["target_recording_overhead_share"] = 0.01;
+  j["target_dp_path_overhead_share"] = 0.01;
+  j["targets_met"] = recording <= 0.01 && dp_path <= 0.01;
   std::cout << j.dump(2) << std::endl;
   world.finalize();
   return 0;

@@ -116,7 +116,7 @@ void take_train_args(CLI::App& cmd, RunConfig& c, const TrainArgs& a) {
 }
 
 bool is_subcommand(const std::string& word) {
-  return word == "train" || word == "models" || word == "info";
+  return word == "train" || word == "models" || word == "info" || word == "allreduce";
 }
 
 }  // namespace
@@ -143,6 +143,7 @@ ParsedCommand parse_command_line(int argc, char** argv) {
   CLI::App* models_cmd = app.add_subcommand("models", "List the reference models");
   models_cmd->add_flag("--json", parsed.json, "JSON output");
   app.add_subcommand("info", "Library versions, devices and ranks");
+  CLI::App* allreduce = add_allreduce_subcommand(app, parsed.allreduce);
 
   std::reverse(args.begin(), args.end());  // CLI11 takes a reversed vector
   try {
@@ -163,6 +164,9 @@ ParsedCommand parse_command_line(int argc, char** argv) {
     parsed.kind = CommandKind::kModels;
   } else if (app.got_subcommand("info")) {
     parsed.kind = CommandKind::kInfo;
+  } else if (allreduce->parsed()) {
+    parsed.kind = CommandKind::kAllreduce;
+    parsed.allreduce.command_line = command_line;
   } else if (train->parsed()) {
     parsed.kind = CommandKind::kTrain;
     take_train_args(*train, parsed.config, targs);

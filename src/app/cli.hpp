@@ -3,16 +3,18 @@
 // rank (same argv), so every rank reaches the same verdict without talking.
 #include <string>
 
+#include "app/allreduce_command.hpp"
 #include "core/config.hpp"
 
 namespace scalebench {
 
-enum class CommandKind { kTrain, kModels, kInfo, kHelp, kVersion };
+enum class CommandKind { kTrain, kModels, kInfo, kAllreduce, kHelp, kVersion };
 
 struct ParsedCommand {
   CommandKind kind = CommandKind::kTrain;
   RunConfig config;        // train
   bool json = false;       // models --json
+  AllreduceOptions allreduce;  // allreduce
   std::string help_text;   // kHelp
 };
 

@@ -96,7 +96,9 @@ std::shared_ptr<Work> MpiCommunicator::allreduce_mean_async(torch::Tensor tensor
       const auto end = Clock::now();
       timing.start_s = std::chrono::duration<double>(start - origin).count();
       timing.duration_s = std::chrono::duration<double>(end - start).count();
-      host.div_(size_);
+      // The sum of one rank is its mean: skip a full pass over the bucket (bench_overhead's
+      // 1-rank data-parallel path, docs/performance.md).
+      if (size_ > 1) host.div_(size_);
       if (tensor.is_cuda()) tensor.copy_(host);
     } catch (...) {
       error = std::current_exception();

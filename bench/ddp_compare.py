@@ -1,0 +1,232 @@
+#!/usr/bin/env python3
+"""scalebench against PyTorch's DistributedDataParallel (gloo), same work on both sides.
+
+For each model, both sides train the same architecture (rebuilt here in torch.nn from
+models/cifar10_cnn.cpp and models/fcn.cpp; parameter counts are asserted equal to
+`scalebench models --json`), at the same per-rank batch, threads per rank, optimizer (SGD, lr
+0.01, momentum 0.9) and bucket cap (25 MiB), on synthetic data generated before timing, with the
+same number of ranks started by the same mpirun (so the same core binding). Runs alternate in
+rounds (scalebench, DDP, then DDP, scalebench, ...) so drift of a shared machine hits both alike.
+
+Per run: the median over measured steps (warm-up left out) of the slowest rank's step time. The
+scalebench figure comes from its run file (/steps/step_s); the DDP worker times the same span
+(zero_grad, forward, loss, backward with DDP's allreduce, optimizer step, loss.item()). Reported:
+each side's median over rounds [min, max], and the ratio scalebench/DDP taken within each round.
+
+  bench/ddp_compare.py --rounds 3                 # all three models, bounded to a few minutes
+  bench/ddp_compare.py --models fcn_r --batch fcn_r=128 --steps 10
+  bench/ddp_compare.py --json results.json       # also write every figure as JSON
+
+Internally it starts itself under mpirun with --worker for the DDP side.
+"""
+import argparse
+import json
+import os
+import socket
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchlib  # noqa: E402
+
+MODELS = ("cifar10_cnn", "fcn_r", "fcn_s")
+# Per-rank batches small enough that a round of all three models takes about a minute on the
+# 2-core VM with reference BLAS (fcn_r's own default is 342, fcn_s's 64).
+DEFAULT_BATCH = {"cifar10_cnn": 32, "fcn_r": 64, "fcn_s": 8}
+DEFAULT_STEPS = {"cifar10_cnn": 12, "fcn_r": 6, "fcn_s": 5}
+LR, MOMENTUM, BUCKET_MB = 0.01, 0.9, 25
+
+
+# --- The architectures, as models/*.cpp build them ------------------------------------------------
+def build_model(name):
+    import torch.nn as nn
+    if name == "cifar10_cnn":
+        # models/cifar10_cnn.cpp: Keras 'same' 3x3 = padding 1, 'valid' = none; 32 -> 30 -> 15 -> 13 -> 6.
+        return nn.Sequential(
+            nn.Conv2d(3, 32, 3, padding=1), nn.ReLU(), nn.Conv2d(32, 32, 3), nn.ReLU(),
+            nn.MaxPool2d(2), nn.Dropout(0.25),
+            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.Conv2d(64, 64, 3), nn.ReLU(),
+            nn.MaxPool2d(2), nn.Dropout(0.25), nn.Flatten(),
+            nn.Linear(64 * 6 * 6, 512), nn.ReLU(), nn.Dropout(0.5), nn.Linear(512, 10)), (3, 32, 32), 10
+    widths = {"fcn_r": [784, 2048, 4096, 1024, 10],
+              "fcn_s": [26752, 2048, 2048, 2048, 26752]}[name]
+    layers = []
+    for i in range(len(widths) - 1):  # models/fcn.cpp: Linear, sigmoid between (not after the last)
+        layers.append(nn.Linear(widths[i], widths[i + 1]))
+        if i + 2 < len(widths):
+            layers.append(nn.Sigmoid())
+    return nn.Sequential(*layers), (widths[0],), widths[-1]
+
+
+def param_count(model):
+    return sum(p.numel() for p in model.parameters())
+
+
+# --- DDP worker (one rank, started by mpirun) -----------------------------------------------------
+def worker(args):
+    import torch
+    import torch.distributed as dist
+    import torch.nn.functional as F
+    from torch.nn.parallel import DistributedDataParallel as DDP
+
+    rank = int(os.environ["OMPI_COMM_WORLD_RANK"])
+    world = int(os.environ["OMPI_COMM_WORLD_SIZE"])
+    torch.set_num_threads(args.threads)
+    dist.init_process_group("gloo", rank=rank, world_size=world)
+    torch.manual_seed(1)
+    model, in_shape, classes = build_model(args.model)
+    count = param_count(model)
+    if count != args.expect_params:
+        raise SystemExit(f"{args.model}: {count} parameters here, scalebench has {args.expect_params}")
+    ddp = DDP(model, bucket_cap_mb=BUCKET_MB)
+    opt = torch.optim.SGD(ddp.parameters(), lr=LR, momentum=MOMENTUM)
+    gen = torch.Generator().manual_seed(100 + rank)
+    batches = [(torch.rand((args.worker_batch,) + in_shape, generator=gen),
+                torch.randint(classes, (args.worker_batch,), generator=gen)) for _ in range(4)]
+    times = []
+    for step in range(args.worker_steps):
+        x, y = batches[step % len(batches)]
+        t0 = time.perf_counter()
+        opt.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(ddp(x), y)
+        loss.backward()
+        opt.step()
+        loss.item()
+        times.append(time.perf_counter() - t0)
+    t = torch.tensor(times, dtype=torch.float64)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)  # the slowest rank's time of each step
+    if rank == 0:
+        with open(args.worker_out, "w") as f:
+            json.dump({"step_s": t.tolist(), "params": count}, f)
+    dist.destroy_process_group()
+
+
+# --- Orchestration --------------------------------------------------------------------------------
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def scalebench_params(binary):
+    res = benchlib.run_job([binary, "models", "--json"], timeout=300)
+    return {m["name"]: m["params_total"] for m in json.loads(res.stdout)}
+
+
+def run_scalebench(args, binary, model, batch, steps, tmp):
+    import h5py
+    import numpy as np
+    out = os.path.join(tmp, f"sb-{model}-{time.monotonic_ns()}.h5")
+    cmd = benchlib.mpirun_prefix(args.ranks) + [
+        binary, "train", "--model", model, "--device", "cpu", "--batch-size", str(batch),
+        "--steps", str(steps), "--warmup-steps", str(args.warmup), "--threads", str(args.threads),
+        "--optimizer", "sgd", "--lr", str(LR), "--momentum", str(MOMENTUM),
+        "--bucket-mb", str(BUCKET_MB), "--quiet", "--output", out]
+    benchlib.run_job(cmd, timeout=args.timeout)
+    with h5py.File(out, "r") as f:
+        times = benchlib.measured_step_times(f)
+    os.remove(out)
+    return float(np.median(times))
+
+
+def run_ddp(args, model, batch, steps, expect_params, tmp):
+    import statistics
+    out = os.path.join(tmp, f"ddp-{model}-{time.monotonic_ns()}.json")
+    env = dict(os.environ, MASTER_ADDR="127.0.0.1", MASTER_PORT=str(free_port()),
+               OMP_NUM_THREADS=str(args.threads))
+    cmd = benchlib.mpirun_prefix(args.ranks) + [
+        "-x", "MASTER_ADDR", "-x", "MASTER_PORT", "-x", "OMP_NUM_THREADS",
+        sys.executable, os.path.abspath(__file__), "--worker", "--model", model,
+        "--batch-one", str(batch), "--steps-one", str(steps), "--threads", str(args.threads),
+        "--expect-params", str(expect_params), "--worker-out", out]
+    benchlib.run_job(cmd, timeout=args.timeout, env=env)
+    with open(out) as f:
+        times = json.load(f)["step_s"]
+    os.remove(out)
+    return statistics.median(times[args.warmup:])
+
+
+def parse_per_model(items, defaults):
+    out = dict(defaults)
+    for item in items or []:
+        name, _, value = item.partition("=")
+        if name not in MODELS or not value.isdigit():
+            sys.exit(f"error: expected MODEL=N with MODEL in {', '.join(MODELS)}, got {item!r}")
+        out[name] = int(value)
+    return out
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--models", default=",".join(MODELS), help="comma-separated, from: " + ", ".join(MODELS))
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--ranks", type=int, default=2)
+    p.add_argument("--threads", type=int, default=1, help="intra-op threads per rank")
+    p.add_argument("--batch", action="append", metavar="MODEL=N", help=f"per-rank batch (default {DEFAULT_BATCH})")
+    p.add_argument("--steps", action="append", metavar="MODEL=N", help=f"steps per run, warm-up included (default {DEFAULT_STEPS})")
+    p.add_argument("--warmup", type=int, default=1, help="leading steps left out of each run's median")
+    p.add_argument("--timeout", type=float, default=600, help="seconds one run may take")
+    p.add_argument("--bin", help="scalebench binary (default $SCALEBENCH_BIN or build/scalebench)")
+    p.add_argument("--json", help="write the figures to this file")
+    # Worker mode (started by the orchestrator under mpirun).
+    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--model", help=argparse.SUPPRESS)
+    p.add_argument("--batch-one", dest="worker_batch", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--steps-one", dest="worker_steps", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--expect-params", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--worker-out", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    benchlib.ensure_modules("torch", "numpy", "h5py")
+    if args.worker:
+        return worker(args)
+
+    binary = benchlib.scalebench_binary(args.bin)
+    models = [m for m in args.models.split(",") if m]
+    for m in models:
+        if m not in MODELS:
+            sys.exit(f"error: --models {m}: allowed: {', '.join(MODELS)}")
+    batch = parse_per_model(args.batch, DEFAULT_BATCH)
+    steps = parse_per_model(args.steps, DEFAULT_STEPS)
+    if any(steps[m] <= args.warmup for m in models):
+        sys.exit("error: every model needs more --steps than --warmup")
+    params = scalebench_params(binary)
+    for m in models:  # the same architecture on both sides, checked before anything is timed
+        count = param_count(build_model(m)[0])
+        if count != params[m]:
+            sys.exit(f"error: {m}: the torch.nn replica has {count} parameters, scalebench {params[m]}")
+    print(f"# ddp_compare: {args.ranks} ranks, {args.threads} thread(s)/rank, {args.rounds} rounds, "
+          f"SGD lr {LR} momentum {MOMENTUM}, bucket {BUCKET_MB} MiB, {args.warmup} warm-up step(s) left out",
+          flush=True)
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for m in models:
+            sb, ddp, ratio = [], [], []
+            for r in range(args.rounds):
+                order = ("sb", "ddp") if r % 2 == 0 else ("ddp", "sb")
+                got = {}
+                for side in order:
+                    if side == "sb":
+                        got[side] = run_scalebench(args, binary, m, batch[m], steps[m], tmp)
+                    else:
+                        got[side] = run_ddp(args, m, batch[m], steps[m], params[m], tmp)
+                sb.append(got["sb"])
+                ddp.append(got["ddp"])
+                ratio.append(got["sb"] / got["ddp"])
+                print(f"  {m} round {r + 1}: scalebench {got['sb'] * 1e3:.1f} ms, DDP {got['ddp'] * 1e3:.1f} ms, "
+                      f"ratio {ratio[-1]:.3f}", flush=True)
+            results[m] = {"params": params[m], "batch_per_rank": batch[m], "steps": steps[m],
+                          "scalebench_step_s": sb, "ddp_step_s": ddp, "ratio": ratio}
+    print(f"\n| model | params | batch/rank | scalebench step ms | DDP step ms | scalebench/DDP |")
+    print("| --- | ---: | ---: | --- | --- | --- |")
+    for m, r in results.items():
+        print(f"| {m} | {r['params']:,} | {r['batch_per_rank']} | {benchlib.fmt_range(r['scalebench_step_s'], 1e3, 1)} | "
+              f"{benchlib.fmt_range(r['ddp_step_s'], 1e3, 1)} | {benchlib.fmt_range(r['ratio'])} |")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"ranks": args.ranks, "threads": args.threads, "rounds": args.rounds,
+                       "models": results}, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()

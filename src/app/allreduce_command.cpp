@@ -1,0 +1,388 @@
+#include "app/allreduce_command.hpp"
+
+#include <torch/torch.h>
+
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <cfloat>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <limits>
+#include <memory>
+#include <set>
+
+#include "comm/communicator.hpp"
+#include "core/byte_size.hpp"
+#include "core/config.hpp"
+#include "core/errors.hpp"
+#include "device/device.hpp"
+#include "io/allreduce_file.hpp"
+#include "runtime/build_info.hpp"
+#include "runtime/log.hpp"
+#include "runtime/versions.hpp"
+#include "runtime/watchdog.hpp"
+#include "train/run_recorder.hpp"  // utc_timestamp_iso
+
+namespace scalebench {
+
+CLI::App* add_allreduce_subcommand(CLI::App& app, AllreduceOptions& o) {
+  CLI::App* cmd = app.add_subcommand(
+      "allreduce", "Allreduce bandwidth sweep over message sizes, like nccl-tests' all_reduce_perf");
+  // Sizes are strings here: CLI11 would refuse "32M" as a number; parse_byte_size explains.
+  cmd->add_option("-b,--min-bytes", o.min_bytes, "Smallest message per rank (bytes; K/M/G suffixes)")
+      ->capture_default_str();
+  cmd->add_option("-e,--max-bytes", o.max_bytes, "Largest message per rank (bytes; K/M/G suffixes)")
+      ->capture_default_str();
+  cmd->add_option("-f,--step-factor", o.step_factor, "Multiplication factor between sizes (>= 2)")
+      ->capture_default_str();
+  cmd->add_option("-w,--warmup-iters", o.warmup_iters, "Untimed iterations per size")->capture_default_str();
+  cmd->add_option("-n,--iters", o.iters, "Timed iterations per size")->capture_default_str();
+  cmd->add_option("--device", o.device, "cpu | cuda | auto (cuda when a GPU is visible)")->capture_default_str();
+  cmd->add_option("--backend", o.backend, "auto | mpi | nccl (auto: nccl for cuda, mpi for cpu)")
+      ->capture_default_str();
+  cmd->add_option("--dtype", o.dtype, "float32 | float64")->capture_default_str();
+  cmd->add_flag("--check,!--no-check", o.check,
+                "Verify every element of one extra allreduce per size against the known mean");
+  cmd->add_option("-o,--output", o.output, "Result file (HDF5); none when not given");
+  cmd->add_option("--comm-timeout", o.comm_timeout_s,
+                  "Seconds one allreduce may take before the job is ended as stuck")
+      ->capture_default_str();
+  return cmd;
+}
+
+namespace {
+
+// What the options resolve to on this rank, before any collective.
+struct Plan {
+  std::vector<std::uint64_t> sizes;  // bytes per rank, whole elements
+  torch::ScalarType dtype = torch::kFloat32;
+  const char* type_name = "float";   // as nccl-tests prints it
+  torch::Device device = torch::kCPU;
+  BackendChoice backend = BackendChoice::kAuto;
+};
+
+Plan make_plan(const World& world, const AllreduceOptions& o) {
+  Plan p;
+  if (o.dtype == "float32") {
+    p.dtype = torch::kFloat32;
+    p.type_name = "float";
+  } else if (o.dtype == "float64") {
+    p.dtype = torch::kFloat64;
+    p.type_name = "double";
+  } else {
+    throw UsageError("--dtype " + o.dtype + ": allowed: float32, float64");
+  }
+  const std::uint64_t element = p.dtype == torch::kFloat32 ? 4 : 8;
+  if (o.iters < 1) throw UsageError("--iters " + std::to_string(o.iters) + ": allowed: 1 or more");
+  if (o.warmup_iters < 0) {
+    throw UsageError("--warmup-iters " + std::to_string(o.warmup_iters) + ": allowed: 0 or more");
+  }
+  if (!(o.comm_timeout_s > 0)) {
+    throw UsageError("--comm-timeout " + std::to_string(o.comm_timeout_s) + ": allowed: > 0 seconds");
+  }
+  const std::uint64_t min_bytes = parse_byte_size(o.min_bytes, "--min-bytes");
+  const std::uint64_t max_bytes = parse_byte_size(o.max_bytes, "--max-bytes");
+  if (min_bytes < element) {
+    throw UsageError("--min-bytes " + o.min_bytes + ": allowed: at least one " + o.dtype +
+                     " element (" + std::to_string(element) + " bytes)");
+  }
+  if (o.step_factor < 2) {
+    throw UsageError("--step-factor " + std::to_string(o.step_factor) + ": allowed: 2 or more");
+  }
+  // Like nccl-tests, a size that is not a whole number of elements is rounded down to one.
+  for (const auto s : geometric_sizes(min_bytes, max_bytes, static_cast<std::uint64_t>(o.step_factor))) {
+    p.sizes.push_back(s / element * element);
+  }
+
+  if (o.device != "cpu" && o.device != "cuda" && o.device != "auto") {
+    throw UsageError("--device " + o.device + ": allowed: cpu, cuda, auto");
+  }
+  if (o.backend != "auto" && o.backend != "mpi" && o.backend != "nccl") {
+    throw UsageError("--backend " + o.backend + ": allowed: auto, mpi, nccl");
+  }
+  p.backend = o.backend == "mpi" ? BackendChoice::kMpi
+              : o.backend == "nccl" ? BackendChoice::kNccl : BackendChoice::kAuto;
+  const int gpus = device::cuda_device_count();
+  if (o.device == "cuda" && gpus == 0) {
+    throw UsageError("--device cuda: no GPU is visible on " + world.hostname() + "; allowed: cpu, auto");
+  }
+  const bool use_cuda = o.device == "cuda" || (o.device == "auto" && gpus > 0);
+  if (use_cuda) {
+    if (world.local_size() > gpus && p.backend != BackendChoice::kMpi) {
+      throw UsageError(std::to_string(world.local_size()) + " ranks share " + std::to_string(gpus) +
+                       " GPU(s) on " + world.hostname() +
+                       ", and NCCL refuses two ranks on one GPU; allowed: at most one rank per GPU, "
+                       "or --backend mpi");
+    }
+    const int index = world.local_rank() % gpus;
+    device::select_cuda_device(index);
+    p.device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
+  } else if (p.backend == BackendChoice::kNccl) {
+    throw UsageError("--backend nccl needs --device cuda (NCCL reduces CUDA tensors only); allowed on "
+                     "cpu: auto, mpi");
+  }
+  return p;
+}
+
+// Rank-dependent input whose mean over ranks is known exactly: element i of rank r holds
+// (i mod 13) + r, so the mean is (i mod 13) + (n - 1) / 2, a small half-integer that float32
+// holds exactly (the MPI path sums whole numbers and divides once: exact). Filled in slices so
+// that no index tensor as large as the buffer is needed.
+constexpr std::int64_t kSlice = 1 << 20;
+constexpr std::int64_t kPatternPeriod = 13;
+
+torch::Tensor pattern_slice(std::int64_t begin, std::int64_t end, const torch::Tensor& like) {
+  return torch::arange(begin, end, torch::TensorOptions().dtype(torch::kInt64).device(like.device()))
+      .remainder(kPatternPeriod)
+      .to(like.scalar_type());
+}
+
+void fill_pattern(torch::Tensor& buffer, int rank) {
+  const auto n = buffer.numel();
+  for (std::int64_t b = 0; b < n; b += kSlice) {
+    const auto e = std::min(n, b + kSlice);
+    buffer.narrow(0, b, e - b).copy_(pattern_slice(b, e, buffer).add_(rank));
+  }
+}
+
+struct CheckResult {
+  std::int64_t wrong = 0;
+  double max_error = 0;
+};
+
+// NCCL averages floats by scaling each input by 1/n before summing (not exact for n = 3, ...):
+// allow a few roundings of the largest value involved.
+double tolerance(torch::ScalarType dtype, int world_size) {
+  const double eps = dtype == torch::kFloat32 ? FLT_EPSILON : DBL_EPSILON;
+  const double largest = static_cast<double>(kPatternPeriod - 1 + world_size);
+  return 2.0 * world_size * eps * largest;
+}
+
+CheckResult check_mean(const torch::Tensor& buffer, int world_size) {
+  CheckResult out;
+  const double tol = tolerance(buffer.scalar_type(), world_size);
+  const double offset = (world_size - 1) / 2.0;
+  const auto n = buffer.numel();
+  for (std::int64_t b = 0; b < n; b += kSlice) {
+    const auto e = std::min(n, b + kSlice);
+    const torch::Tensor expected = pattern_slice(b, e, buffer).add_(offset);
+    // NaN compares false: counted wrong through "not within tolerance", and as an infinite error.
+    const torch::Tensor error =
+        torch::nan_to_num((buffer.narrow(0, b, e - b) - expected).abs().to(torch::kFloat64),
+                          std::numeric_limits<double>::infinity());
+    out.wrong += error.le(tol).logical_not().sum().item<std::int64_t>();
+    out.max_error = std::max(out.max_error, error.max().item<double>());
+  }
+  return out;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const std::size_t m = v.size() / 2;
+  return v.size() % 2 ? v[m] : 0.5 * (v[m - 1] + v[m]);
+}
+
+// One allreduce, as the trainer runs a bucket's: ranks start together (barrier), and the time is
+// the backend's own measurement of the collective (Work::timing), the figure the run file records
+// per bucket, so the two can be compared like for like.
+std::string bytes_what(std::int64_t bytes) {
+  return "allreduce of " + std::to_string(bytes) + " bytes";
+}
+
+double timed_allreduce(const World& world, Communicator& comm, Watchdog& watchdog,
+                       torch::Tensor& buffer, std::int64_t bytes) {
+  world.barrier();
+  Watchdog::Guard guard(&watchdog, -1, bytes_what(bytes).c_str());
+  comm.mark_step_start();
+  const auto work = comm.allreduce_mean_async(buffer);
+  work->wait();
+  return work->timing().duration_s;
+}
+
+std::string hosts_attr(const std::vector<std::string>& hostnames) {
+  std::set<std::string> seen;
+  std::string out;
+  for (const auto& h : hostnames) {
+    if (seen.insert(h).second) out += (out.empty() ? "" : ",") + h;
+  }
+  return out;
+}
+
+void print_header(const World& world, const AllreduceOptions& o, const Plan& p, const Communicator& comm) {
+  std::printf("# scalebench allreduce: %d rank(s) on %d node(s), backend %s, device %s, %s, "
+              "%lld warm-up + %lld timed iteration(s) per size, check %s\n",
+              world.size(), world.nodes(), comm.backend().c_str(), p.device.is_cuda() ? "cuda" : "cpu",
+              o.dtype.c_str(), static_cast<long long>(o.warmup_iters), static_cast<long long>(o.iters),
+              o.check ? "on" : "off");
+  std::printf("# time: median over iterations of the slowest rank; busbw = algbw * 2(n-1)/n\n#\n");
+  std::printf("# %10s %12s %8s %6s %10s %9s %9s %7s\n", "size", "count", "type", "redop", "time",
+              "algbw", "busbw", "#wrong");
+  std::printf("# %10s %12s %8s %6s %10s %9s %9s %7s\n", "(B)", "(elements)", "", "", "(us)", "(GB/s)",
+              "(GB/s)", "");
+  std::fflush(stdout);
+}
+
+void print_row(const io::AllreduceSizeResult& r, const char* type_name) {
+  char wrong[32];
+  if (r.wrong < 0) {
+    std::snprintf(wrong, sizeof(wrong), "N/A");
+  } else {
+    std::snprintf(wrong, sizeof(wrong), "%lld", static_cast<long long>(r.wrong));
+  }
+  std::printf("  %10llu %12llu %8s %6s %10.2f %9.3f %9.3f %7s\n",
+              static_cast<unsigned long long>(r.bytes), static_cast<unsigned long long>(r.count),
+              type_name, "avg", r.time_s * 1e6, r.algbw_gbps, r.busbw_gbps, wrong);
+  std::fflush(stdout);
+}
+
+}  // namespace
+
+int run_allreduce(World& world, const AllreduceOptions& o) {
+  // Phase 1, local: options and device. A usage error on any rank is agreed before collectives.
+  Plan plan;
+  std::string error;
+  try {
+    plan = make_plan(world, o);
+  } catch (const UsageError& e) {
+    error = e.what();
+  }
+  error = world.agree_on_error(error);
+  if (!error.empty()) throw UsageError(error);
+
+  // Phase 2, rank 0: the output path, never overwritten; written as .partial, renamed when done.
+  const std::string output = world.broadcast_string(o.output);
+  const std::string partial = output + ".partial";
+  if (world.is_root() && !output.empty()) {
+    error = check_output_path(output, /*overwrite=*/false);
+    if (error.empty() && std::filesystem::exists(partial)) {
+      error = "--output " + output + ": " + partial +
+              " exists (a run writing it is in progress or was interrupted); remove it or choose "
+              "another name";
+    }
+  }
+  error = world.agree_on_error(error);
+  if (!error.empty()) throw UsageError(error);
+
+  // Phase 3, collective: communicator, watchdog, file.
+  std::unique_ptr<Communicator> comm = make_communicator(plan.backend, plan.device);
+  Watchdog watchdog(o.comm_timeout_s, [&comm](const std::string&) { comm->abort(); });
+  const auto hostnames = world.gather_strings_to_root(world.hostname());
+  std::unique_ptr<io::AllreduceFile> file;
+  if (world.is_root() && !output.empty()) {
+    try {
+      file = std::make_unique<io::AllreduceFile>(io::AllreduceFile::create(partial, world.size()));
+    } catch (const std::exception& e) {
+      error = "--output " + output + ": cannot create " + partial + " (" + e.what() + ")";
+    }
+  }
+  error = world.agree_on_error(error);
+  if (!error.empty()) throw UsageError(error);
+  if (file) {
+    file->set_attr("tool", std::string("scalebench"));
+    file->set_attr("tool_version", std::string(scalebench_version()));
+    file->set_attr("git_revision", std::string(scalebench_git_revision()));
+    file->set_attr("command_line", o.command_line);
+    file->set_attr("date", utc_timestamp_iso());
+    file->set_attr("backend", comm->backend());
+    file->set_attr("device", std::string(plan.device.is_cuda() ? "cuda" : "cpu"));
+    file->set_attr("dtype", o.dtype);
+    file->set_attr("redop", std::string("avg"));
+    file->set_attr("world_size", world.size());
+    file->set_attr("nodes", world.nodes());
+    file->set_attr("ranks_per_node", world.max_ranks_per_node());
+    file->set_attr("hosts", hosts_attr(hostnames));
+    file->set_attr("min_bytes", static_cast<std::int64_t>(plan.sizes.front()));
+    file->set_attr("max_bytes", static_cast<std::int64_t>(plan.sizes.back()));
+    file->set_attr("step_factor", o.step_factor);
+    file->set_attr("warmup_iters", o.warmup_iters);
+    file->set_attr("iters", o.iters);
+    file->set_attr("check", static_cast<std::int64_t>(o.check ? 1 : 0));
+    file->set_attr("comm_timeout_s", o.comm_timeout_s);
+    for (const auto& [name, version] : library_versions()) file->set_attr("version_" + name, version);
+    file->write_hostnames(hostnames);
+  }
+  if (world.is_root()) print_header(world, o, plan, *comm);
+
+  // Phase 4: the sweep.
+  const int n = world.size();
+  const double bus_factor = 2.0 * (n - 1) / n;
+  const std::int64_t element = plan.dtype == torch::kFloat32 ? 4 : 8;
+  double busbw_sum = 0;
+  for (const std::uint64_t bytes : plan.sizes) {
+    const auto count = static_cast<std::int64_t>(bytes) / element;
+    torch::Tensor buffer = torch::empty({count}, torch::TensorOptions().dtype(plan.dtype).device(plan.device));
+    // Defined values even without --check: uninitialised memory may hold denormals or NaNs, which
+    // slow a CPU reduction down.
+    fill_pattern(buffer, world.rank());
+    for (std::int64_t i = 0; i < o.warmup_iters; ++i) {
+      timed_allreduce(world, *comm, watchdog, buffer, static_cast<std::int64_t>(bytes));
+    }
+    std::vector<double> times;
+    for (std::int64_t i = 0; i < o.iters; ++i) {
+      times.push_back(timed_allreduce(world, *comm, watchdog, buffer, static_cast<std::int64_t>(bytes)));
+    }
+    io::AllreduceSizeResult r;
+    r.bytes = bytes;
+    r.count = static_cast<std::uint64_t>(count);
+    if (o.check) {
+      // One more allreduce on fresh rank-dependent input, every element verified on every rank.
+      fill_pattern(buffer, world.rank());
+      timed_allreduce(world, *comm, watchdog, buffer, static_cast<std::int64_t>(bytes));
+      const CheckResult c = check_mean(buffer, n);
+      const auto per_rank = world.gather_to_root({static_cast<double>(c.wrong)});
+      const auto worst = world.max_over_ranks(std::vector<double>{static_cast<double>(c.wrong), c.max_error});
+      r.wrong = 0;
+      for (const double w : per_rank) r.wrong += static_cast<std::int64_t>(w);
+      if (!world.is_root()) r.wrong = static_cast<std::int64_t>(worst[0]);  // > 0 iff any rank's is
+      r.max_error = worst[1];
+    }
+    // The slowest rank sets each iteration's time; the size's time is the median of those.
+    r.time_s = median(world.max_over_ranks(times));
+    r.algbw_gbps = static_cast<double>(bytes) / r.time_s / 1e9;
+    r.busbw_gbps = r.algbw_gbps * bus_factor;
+    const auto gathered = world.gather_to_root(times);  // rank-major
+    if (world.is_root()) {
+      const auto iters = static_cast<std::size_t>(o.iters);
+      r.times_s.resize(gathered.size());
+      for (std::size_t rank = 0; rank < static_cast<std::size_t>(n); ++rank) {
+        for (std::size_t i = 0; i < iters; ++i) r.times_s[i * n + rank] = gathered[rank * iters + i];
+      }
+      print_row(r, plan.type_name);
+      if (file) file->append_size(r);
+    }
+    busbw_sum += r.busbw_gbps;
+    if (r.wrong > 0) {
+      if (file) {
+        file->set_attr("status", std::string("wrong_results"));
+        file->set_attr("end_time", utc_timestamp_iso());
+        file->close();
+      }
+      if (world.is_root()) {
+        log::error("allreduce gave " + std::to_string(r.wrong) + " wrong element(s) at " +
+                   std::to_string(bytes) + " bytes (largest error " + std::to_string(r.max_error) +
+                   ")" + (file ? "; recorded sizes are in " + partial : std::string()));
+      }
+      return kExitFault;
+    }
+  }
+  if (world.is_root()) {
+    std::printf("# Out of bounds values : %s\n", o.check ? "0 OK" : "not checked");
+    std::printf("# Avg bus bandwidth    : %.4f\n#\n", busbw_sum / static_cast<double>(plan.sizes.size()));
+    std::fflush(stdout);
+  }
+  if (file) {
+    file->set_attr("status", std::string("completed"));
+    file->set_attr("end_time", utc_timestamp_iso());
+    file->close();
+    std::error_code ec;
+    std::filesystem::rename(partial, output, ec);
+    if (ec) throw std::runtime_error("cannot rename " + partial + " to " + output + ": " + ec.message());
+    log::info("wrote " + output);
+  }
+  return kExitOk;
+}
+
+}  // namespace scalebench

@@ -1,0 +1,67 @@
+#pragma once
+// The layout of a `scalebench allreduce` result file (docs/hdf5-layout.md describes it for
+// readers). Only rank 0 writes it; this class knows nothing of MPI or torch. One row of the /sizes
+// table per message size, appended as each size completes, and that size's per-iteration, per-rank
+// times as /iterations/<bytes>.
+#include <cstdint>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "io/h5.hpp"
+
+namespace scalebench::io {
+
+// Root attribute "format": tells an allreduce file from a run file or any other HDF5 file.
+inline constexpr char kAllreduceFormatName[] = "scalebench-allreduce";
+// Bumped on any change a reader of the previous version would misread.
+constexpr std::int64_t kAllreduceSchemaVersion = 1;
+
+// One message size's outcome, as rank 0 computed it from every rank's times.
+struct AllreduceSizeResult {
+  std::uint64_t bytes = 0;
+  std::uint64_t count = 0;    // elements per rank
+  double time_s = 0;          // median over iterations of the slowest rank's time
+  double algbw_gbps = 0;      // bytes / time_s / 1e9
+  double busbw_gbps = 0;      // algbw * 2 (n - 1) / n
+  std::int64_t wrong = -1;    // elements off the known mean, summed over ranks; -1: not checked
+  double max_error = -1;      // largest |result - expected| on any rank; -1: not checked
+  // iters * world_size seconds, iteration-major: times[i * world_size + r] is rank r's i-th.
+  std::vector<double> times_s;
+};
+
+class AllreduceFile {
+ public:
+  // Creates `path` (fails if it exists: the caller writes under a temporary name and renames it
+  // when complete) with format, schema_version, status="running", the empty /sizes table and the
+  // /iterations group.
+  static AllreduceFile create(const std::string& path, int world_size);
+
+  void set_attr(const std::string& name, const std::string& value);
+  void set_attr(const std::string& name, std::int64_t value);
+  void set_attr(const std::string& name, double value);
+  template <class T, class = std::enable_if_t<std::is_integral_v<T>>>
+  void set_attr(const std::string& name, T value) {
+    set_attr(name, static_cast<std::int64_t>(value));
+  }
+  // /ranks/hostname, one per rank.
+  void write_hostnames(const std::vector<std::string>& hostnames);
+
+  // Appends a row to /sizes and writes /iterations/<bytes> [iters, world_size]; flushes, so the
+  // file on disk holds every completed size.
+  void append_size(const AllreduceSizeResult& result);
+
+  // Flushes and closes; idempotent.
+  void close();
+
+ private:
+  AllreduceFile(std::string path, int world_size) noexcept;
+  h5::File& file();
+
+  std::string path_;
+  int world_size_;
+  h5::File file_;  // declared first: destroyed after the datasets that keep it open
+  h5::Dataset bytes_, count_, time_s_, algbw_, busbw_, wrong_, max_error_;
+};
+
+}  // namespace scalebench::io
