@@ -19,6 +19,8 @@ namespace {
 
 // Not --seed: the test split of a folder without test/ must not change between runs.
 constexpr std::uint64_t kTestCarveSeed = 20261125;
+// 64 Mpixel: far above any training image, far below what would exhaust a node's memory.
+constexpr std::int64_t kMaxImagePixels = std::int64_t{1} << 26;
 
 bool is_image(const fs::path& p) {
   std::string ext = p.extension().string();
@@ -92,6 +94,12 @@ void decode_image_into(const std::string& path, std::int64_t channels, std::int6
                        std::int64_t width, std::uint8_t* chw_out) {
   int w = 0, h = 0, file_channels = 0;
   const int c = static_cast<int>(channels);
+  // The header's size first: a small file can claim a huge image (a decompression bomb).
+  if (stbi_info(path.c_str(), &w, &h, &file_channels) &&
+      static_cast<std::int64_t>(w) * h > kMaxImagePixels) {
+    throw DataError(path + ": " + std::to_string(w) + "x" + std::to_string(h) +
+                    " pixels is larger than imagefolder accepts (" + std::to_string(kMaxImagePixels) + ")");
+  }
   std::unique_ptr<stbi_uc, void (*)(void*)> pixels(
       stbi_load(path.c_str(), &w, &h, &file_channels, c), stbi_image_free);
   if (!pixels) {
