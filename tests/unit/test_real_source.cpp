@@ -18,6 +18,7 @@
 #include "datasets/prefetcher.hpp"
 #include "datasets/preprocess.hpp"
 #include "datasets/real_source.hpp"
+#include "models/registry.hpp"
 
 namespace fs = std::filesystem;
 
@@ -285,6 +286,64 @@ TEST_F(Sources, RegistryErrorsNameWhatIsNeeded) {
   EXPECT_EQ(make_batch_source(s)->batch(0).global_samples, s.batch_per_rank * s.world_size);
 }
 
+// Sources filled from real models, as the trainer fills them (src/app/commands.cpp): the batches
+// go through forward, and a model whose classes do not match is refused before reading.
+TEST_F(Sources, FeedsTheReferenceModels) {
+  auto spec_for = [&](const models::Network& net) {
+    SourceSpec s = spec(0, 1, 1);
+    s.input_shape = net.input().shape;
+    s.input_dtype = net.input().dtype;
+    s.vocabulary = net.input().vocabulary;
+    s.num_classes = net.label_classes();
+    return s;
+  };
+  torch::NoGradGuard no_grad;
+  models::ModelOptions grey28;
+  grey28.image_size = 28;
+  grey28.channels = 1;
+  for (const auto& [name, options] : {std::pair<std::string, models::ModelOptions>{"cifar10_cnn", {}},
+                                      {"cifar10_cnn", grey28}, {"fcn_r", {}}}) {
+    auto net = models::find(name)->make(options);
+    net->eval();
+    const Batch b = make_batch_source(spec_for(*net))->batch(0);
+    const torch::Tensor logits = net->forward(b.inputs);
+    EXPECT_EQ(logits.sizes(), (std::vector<std::int64_t>{4, net->outputs()})) << name;
+    EXPECT_TRUE(torch::isfinite(logits).all().item<bool>()) << name;
+  }
+  // A tiny aclImdb tree into the Keras example's CNN-LSTM (one sigmoid unit: 2 label classes).
+  for (const char* split : {"train", "test"}) {
+    for (const char* label : {"pos", "neg"}) {
+      for (int i = 0; i < 3; ++i) {
+        const fs::path f = dir_ / "aclImdb" / split / label / (std::to_string(i) + "_5.txt");
+        fs::create_directories(f.parent_path());
+        std::ofstream(f) << label << " review number " << i << " of the " << split << " set";
+      }
+    }
+  }
+  auto lstm = models::find("imdb_cnn_lstm")->make({});
+  lstm->eval();
+  SourceSpec s = spec_for(*lstm);
+  s.dataset = "imdb";
+  s.data_dir = (dir_ / "aclImdb").string();
+  s.batch_per_rank = 2;
+  s.validation_fraction = 0.0;
+  auto src = make_batch_source(s);
+  EXPECT_EQ(src->steps_per_epoch(), 3);
+  const Batch b = src->batch(0);
+  EXPECT_EQ(b.inputs.sizes(), (std::vector<std::int64_t>{2, lstm->input().shape[0]}));
+  EXPECT_EQ(lstm->forward(b.inputs).sizes(), (std::vector<std::int64_t>{2, 1}));
+  // catsdogs_cnn predicts 2 classes: MNIST's 10 do not fit; only imagefolder could.
+  SourceSpec cats = spec_for(*models::find("catsdogs_cnn")->make({}));
+  try {
+    make_batch_source(cats);
+    FAIL() << "10 classes fed to a 2-class model";
+  } catch (const UsageError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("the model predicts 2"), std::string::npos) << what;
+    EXPECT_NE(what.find("datasets that fit: imagefolder"), std::string::npos) << what;
+  }
+}
+
 // --- The prefetcher alone -----------------------------------------------------------------------
 TEST(Prefetcher, RethrowsTheWorkersErrorThenRecovers) {
   std::atomic<int> fail_at{3};
@@ -331,6 +390,19 @@ TEST(RealData, FashionMnist) {
     EXPECT_TRUE(torch::all(torch::bincount(s->labels) == s->size() / 10).item<bool>());
   }
   EXPECT_GT(tt.train.inputs.max().item<int>(), 200);  // real images, not blank
+  // Through the registry into Model A's input (32x32x3), as the study fed it.
+  SourceSpec s = image_spec({3, 32, 32});
+  s.dataset = "fashion-mnist";
+  s.data_dir = dir;
+  s.batch_per_rank = 64;
+  auto src = make_batch_source(s);
+  EXPECT_EQ(src->steps_per_epoch(), (54000 + 63) / 64);  // 6000 carved for validation
+  const Batch b = src->batch(0);
+  EXPECT_EQ(b.inputs.sizes(), (std::vector<std::int64_t>{64, 3, 32, 32}));
+  EXPECT_GE(b.inputs.min().item<float>(), 0.0f);
+  EXPECT_LE(b.inputs.max().item<float>(), 1.0f);
+  EXPECT_EQ(make_eval_source(s, Split::kValidation)->samples(), 6000);
+  EXPECT_EQ(make_eval_source(s, Split::kTest)->samples(), 10000);
 }
 
 }  // namespace

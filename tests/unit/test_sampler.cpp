@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <numeric>
+#include <ostream>
 #include <set>
 #include <stdexcept>
 
@@ -17,6 +18,10 @@ struct Case {
   std::int64_t n, global_batch;
   int world;
 };
+
+void PrintTo(const Case& c, std::ostream* os) {
+  *os << "n=" << c.n << " global_batch=" << c.global_batch << " world=" << c.world;
+}
 
 class SamplerCases : public ::testing::TestWithParam<Case> {};
 
