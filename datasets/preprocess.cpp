@@ -43,9 +43,16 @@ std::string why_not_fit(const DatasetInfo& data, const SourceSpec& spec) {
   const bool token_model = spec.input_dtype == torch::kInt64;
   if (data.kind == SampleKind::kTokens) {
     if (!token_model || spec.input_shape.size() != 1) return "the model does not take token ids";
+    if (spec.vocabulary < 3) {  // ids 0, 1, 2 are padding, start and out-of-vocabulary (imdb.hpp)
+      return "a vocabulary of " + std::to_string(spec.vocabulary) +
+             " leaves no room for the reserved ids 0 (pad), 1 (start), 2 (out of vocabulary)";
+    }
   } else {
     if (token_model) return "the model takes token ids, not images";
     if (spec.input_shape.size() == 3) {
+      if (data.sample_shape.empty() && spec.input_shape[0] != 1 && spec.input_shape[0] != 3) {
+        return "images decode to 1 (grey) or 3 (RGB) channels, not " + std::to_string(spec.input_shape[0]);
+      }
       if (!data.sample_shape.empty()) {
         const std::int64_t have = data.sample_shape[0], want = spec.input_shape[0];
         if (have != want && !(have == 1 && want == 3)) {

@@ -108,6 +108,11 @@ TEST(Fit, RefusesWithReasonAndWhatFits) {
   EXPECT_NE(classes.find("imagefolder"), std::string::npos) << classes;
   EXPECT_NE(refusal(kKnown[2], image_spec({3, 32, 32})).find("does not take token ids"), std::string::npos);
   EXPECT_NE(refusal(kKnown[1], image_spec({784})).find("flat vectors of 784"), std::string::npos);
+  SourceSpec tiny_vocabulary = token_spec(100);
+  tiny_vocabulary.vocabulary = 2;
+  EXPECT_NE(refusal(kKnown[2], tiny_vocabulary).find("reserved ids"), std::string::npos);
+  EXPECT_NE(refusal({"imagefolder", SampleKind::kImage, {}, 10}, image_spec({4, 32, 32})).find("not 4"),
+            std::string::npos);
 }
 
 // --- A small MNIST folder for the sources -----------------------------------------------------
