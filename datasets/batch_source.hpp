@@ -4,14 +4,21 @@
 #include <torch/types.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
+
+#include "datasets/labelled_set.hpp"
 
 namespace scalebench::datasets {
 
 struct Batch {
   torch::Tensor inputs;   // [batch, input_shape...]
   torch::Tensor targets;  // [batch] class indices (int64); 0/1 for a sigmoid output
+  // Samples in this step's GLOBAL batch, all ranks together. Equal to batch * world_size except in
+  // an epoch's last, smaller batch of a real dataset, where a rank's share may be smaller (even 0
+  // rows): the trainer weights a rank's mean loss/gradient by batch / global_samples.
+  std::int64_t global_samples = 0;
 };
 
 class BatchSource {
@@ -35,10 +42,34 @@ struct SourceSpec {
   std::uint64_t seed = 0;
   torch::Device device = torch::kCPU;
   std::int64_t synthetic_batches = 8;      // distinct global batches the synthetic pool holds
+  // Real datasets (see dataset_names()):
+  std::string data_dir;                    // the dataset's folder (the files are named in errors)
+  double validation_fraction = 0.1;        // of train, carved with `seed` (same on every rank)
+  std::int64_t prefetch = 2;               // batches prepared ahead by a background thread; 0: none
+  double test_fraction = 0.2;              // imagefolder without a test/ folder: carved, fixed seed
 };
 
+// A split (validation or test) for evaluation: this rank's contiguous 1/world shard of it, in file
+// order, no shuffling, so that over all ranks every sample is evaluated exactly once. steps() is
+// the same on every rank (ranks with a smaller shard get an empty batch last), so a collective per
+// step cannot hang.
+class EvalSource {
+ public:
+  virtual ~EvalSource() = default;
+  virtual std::string name() const = 0;     // e.g. "mnist/test"
+  virtual std::int64_t steps() const = 0;
+  virtual std::int64_t samples() const = 0;  // in the whole split, all ranks
+  // This rank's i-th batch (at most batch_per_rank rows, possibly 0), i in [0, steps()).
+  virtual Batch batch(std::int64_t i) = 0;
+};
+
+// "synthetic", "mnist", "fashion-mnist", "cifar10", "imdb", "imagefolder".
 std::vector<std::string> dataset_names();
-// Throws UsageError for an unknown dataset.
+// Throws UsageError for an unknown dataset, a missing --data-dir, a dataset that does not fit the
+// model (the message lists those that do); DataError (a UsageError) for bad files. Real datasets
+// are read once per process and shared with make_eval_source while either is alive.
 std::unique_ptr<BatchSource> make_batch_source(const SourceSpec& spec);
+// Split::kValidation or Split::kTest of a real dataset (UsageError for synthetic or kTrain).
+std::unique_ptr<EvalSource> make_eval_source(const SourceSpec& spec, Split split);
 
 }  // namespace scalebench::datasets

@@ -12,15 +12,9 @@
 #include <string_view>
 #include <vector>
 
-#include "core/errors.hpp"
+#include "datasets/data_error.hpp"
 
 namespace scalebench::datasets {
-
-// Bad input data: reported like a bad option (one line from rank 0, exit 2).
-class DataError : public UsageError {
- public:
-  using UsageError::UsageError;
-};
 
 struct IdxArray {
   std::vector<std::int64_t> dims;  // e.g. {60000, 28, 28}

@@ -31,7 +31,8 @@ SyntheticSource::SyntheticSource(const SourceSpec& spec) {
     torch::Tensor targets = torch::randint(spec.num_classes, {global}, gen, torch::kInt64);
     const std::int64_t first = spec.rank * spec.batch_per_rank;
     pool_.push_back({inputs.narrow(0, first, spec.batch_per_rank).contiguous().to(spec.device),
-                     targets.narrow(0, first, spec.batch_per_rank).contiguous().to(spec.device)});
+                     targets.narrow(0, first, spec.batch_per_rank).contiguous().to(spec.device),
+                     global});
   }
 }
 
