@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
       case CommandKind::kInfo: code = run_info(*world); break;
       case CommandKind::kAllreduce: code = run_allreduce(*world, cmd.allreduce); break;
       case CommandKind::kTrain: code = run_train(*world, cmd.config); break;
+      case CommandKind::kInfer: code = run_infer(*world, cmd.config); break;
     }
   } catch (const UsageError& e) {
     log::usage_error(e.what());

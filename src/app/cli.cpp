@@ -116,7 +116,7 @@ void take_train_args(CLI::App& cmd, RunConfig& c, const TrainArgs& a) {
 }
 
 bool is_subcommand(const std::string& word) {
-  return word == "train" || word == "models" || word == "info" || word == "allreduce";
+  return word == "train" || word == "infer" || word == "models" || word == "info" || word == "allreduce";
 }
 
 }  // namespace
@@ -140,6 +140,14 @@ ParsedCommand parse_command_line(int argc, char** argv) {
   CLI::App* train = app.add_subcommand("train", "Train a model data-parallel and record it (default)");
   TrainArgs targs;
   add_train_options(*train, parsed.config, targs);
+  // Inference takes the options that shape the model and its data (model options, --weights,
+  // --dataset, --data-dir, --batch-size, --device, --threads, --output); the training-only ones
+  // are accepted and ignored, so that a training command line can be turned into an infer one.
+  CLI::App* infer = app.add_subcommand(
+      "infer", "Time model loading and prediction over a dataset's test split (needs --weights)");
+  TrainArgs iargs;
+  RunConfig infer_config;
+  add_train_options(*infer, infer_config, iargs);
   CLI::App* models_cmd = app.add_subcommand("models", "List the reference models");
   models_cmd->add_flag("--json", parsed.json, "JSON output");
   app.add_subcommand("info", "Library versions, devices and ranks");
@@ -167,6 +175,11 @@ ParsedCommand parse_command_line(int argc, char** argv) {
   } else if (allreduce->parsed()) {
     parsed.kind = CommandKind::kAllreduce;
     parsed.allreduce.command_line = command_line;
+  } else if (infer->parsed()) {
+    parsed.kind = CommandKind::kInfer;
+    take_train_args(*infer, infer_config, iargs);
+    parsed.config = infer_config;
+    parsed.config.command_line = command_line;
   } else if (train->parsed()) {
     parsed.kind = CommandKind::kTrain;
     take_train_args(*train, parsed.config, targs);

@@ -8,11 +8,11 @@
 
 namespace scalebench {
 
-enum class CommandKind { kTrain, kModels, kInfo, kAllreduce, kHelp, kVersion };
+enum class CommandKind { kTrain, kInfer, kModels, kInfo, kAllreduce, kHelp, kVersion };
 
 struct ParsedCommand {
   CommandKind kind = CommandKind::kTrain;
-  RunConfig config;        // train
+  RunConfig config;        // train, infer
   bool json = false;       // models --json
   AllreduceOptions allreduce;  // allreduce
   std::string help_text;   // kHelp

@@ -7,6 +7,7 @@
 namespace scalebench {
 
 int run_train(World& world, RunConfig config);
+int run_infer(World& world, RunConfig config);
 int run_models(World& world, bool json);
 int run_info(World& world);
 

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <ctime>
 #include <sstream>
 
@@ -59,8 +60,8 @@ std::string shape_string(const std::vector<std::int64_t>& shape) {
   return out;
 }
 
-std::unique_ptr<datasets::BatchSource> make_data_for_batch(const World& world, const RunConfig& cfg,
-                                                           const LocalSetup& s, std::int64_t batch_per_rank) {
+datasets::SourceSpec source_spec(const World& world, const RunConfig& cfg, const LocalSetup& s,
+                                 std::int64_t batch_per_rank) {
   datasets::SourceSpec spec;
   spec.dataset = cfg.dataset;
   // What the model as built takes (its input size follows --image-size, its tokens the vocabulary).
@@ -74,7 +75,15 @@ std::unique_ptr<datasets::BatchSource> make_data_for_batch(const World& world, c
   spec.seed = cfg.seed;
   spec.device = s.device;
   spec.synthetic_batches = cfg.synthetic_batches;
-  return datasets::make_batch_source(spec);
+  spec.data_dir = cfg.data_dir;
+  spec.validation_fraction = cfg.validation_fraction;
+  spec.prefetch = cfg.prefetch;
+  return spec;
+}
+
+std::unique_ptr<datasets::BatchSource> make_data_for_batch(const World& world, const RunConfig& cfg,
+                                                           const LocalSetup& s, std::int64_t batch_per_rank) {
+  return datasets::make_batch_source(source_spec(world, cfg, s, batch_per_rank));
 }
 
 LocalSetup build_local(const World& world, const RunConfig& cfg, std::int64_t extra_steps) {
@@ -104,17 +113,24 @@ LocalSetup build_local(const World& world, const RunConfig& cfg, std::int64_t ex
   // Same seed on every rank, though rank 0's weights are broadcast anyway; dropout then draws
   // per-rank masks from seed + rank.
   torch::manual_seed(cfg.seed);
+  const auto build_start = std::chrono::steady_clock::now();
   s.model = s.entry->make(model_options(cfg));
   s.params_total = models::count_total_params(*s.model);
   s.params_trainable = models::count_trainable_params(*s.model);
   s.macs_per_sample = s.model->macs_per_sample();
   s.model->to(s.device);
+  s.model_build_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - build_start).count();
   s.model->train();
   torch::manual_seed(cfg.seed + static_cast<std::uint64_t>(world.rank()) + 1);
 
   const std::int64_t batch_per_rank = cfg.global_batch ? *cfg.global_batch / world.size()
                                                       : cfg.batch_size.value_or(s.entry->default_batch);
   s.data = make_data_for_batch(world, cfg, s, batch_per_rank);
+  if (cfg.dataset != "synthetic") {
+    const datasets::SourceSpec spec = source_spec(world, cfg, s, batch_per_rank);
+    if (cfg.validation_fraction > 0.0) s.validation = datasets::make_eval_source(spec, datasets::Split::kValidation);
+    s.test = datasets::make_eval_source(spec, datasets::Split::kTest);
+  }
   s.run = resolve_run(cfg, world.size(), s.data->steps_per_epoch());
   s.run.steps += extra_steps;
 
@@ -183,6 +199,9 @@ void write_metadata(io::RunFile& f, const World& world, const RunConfig& cfg, co
   f.set_attr("model", cfg.model);
   f.set_attr("model_source", s.entry->source);
   f.set_attr("dataset", cfg.dataset);
+  f.set_attr("data_dir", cfg.data_dir);
+  if (s.validation) f.set_attr("validation_samples", s.validation->samples());
+  if (s.test) f.set_attr("test_samples_available", s.test->samples());
   f.set_attr("input_shape", shape_string(s.model->input().shape));  // as built (--image-size, ...)
   f.set_attr("params_total", s.params_total);
   f.set_attr("params_trainable", s.params_trainable);

@@ -31,6 +31,11 @@ struct LocalSetup {
   ResolvedRun run;
   std::shared_ptr<models::Network> model;
   std::unique_ptr<datasets::BatchSource> data;
+  // A real dataset's held-out splits, this rank's shard of each (null for synthetic data, and the
+  // validation split also with --validation-fraction 0).
+  std::unique_ptr<datasets::EvalSource> validation;
+  std::unique_ptr<datasets::EvalSource> test;
+  double model_build_s = 0.0;  // constructing the model and loading --weights (infer's "loading time")
   std::unique_ptr<Optimizer> optimizer;
   std::int64_t params_total = 0;
   std::int64_t params_trainable = 0;
@@ -40,6 +45,9 @@ struct LocalSetup {
 // Validates the options and builds this rank's replica, data source and optimizer. Throws
 // UsageError. `extra_steps` is a test-only skew (fault injection) of the resolved step count.
 LocalSetup build_local(const World& world, const RunConfig& cfg, std::int64_t extra_steps = 0);
+// What the data layer needs to feed this model at `batch_per_rank` (dataset, shape, shard, seed).
+datasets::SourceSpec source_spec(const World& world, const RunConfig& cfg, const LocalSetup& s,
+                                 std::int64_t batch_per_rank);
 // The data source for another per-rank batch size (find-max-batch), same dataset and seed.
 std::unique_ptr<datasets::BatchSource> make_data_for_batch(const World& world, const RunConfig& cfg,
                                                            const LocalSetup& s, std::int64_t batch_per_rank);

@@ -8,6 +8,7 @@
 #include <functional>
 #include <optional>
 
+#include "app/accuracy_tracker.hpp"
 #include "app/progress.hpp"
 #include "app/run_setup.hpp"
 #include "comm/communicator.hpp"
@@ -88,6 +89,26 @@ std::uint64_t install_cpu_budget(const World& world, const RunConfig& cfg) {
   }
   if (budget > 0) set_cpu_tensor_budget(budget);
   return budget;
+}
+
+// --save: rank 0 writes the trained model (all replicas are identical) as a LibTorch archive that
+// --weights loads, under a temporary name renamed when complete, so a crash leaves no half file.
+void save_model(const World& world, models::Network& model, const std::string& path) {
+  std::string error;
+  if (world.is_root()) {
+    const std::string partial = path + ".partial";
+    try {
+      torch::serialize::OutputArchive archive;
+      model.save(archive);
+      archive.save_to(partial);
+      std::filesystem::rename(partial, path);
+    } catch (const std::exception& e) {
+      std::filesystem::remove(partial);
+      error = "cannot save the model to " + path + ": " + e.what();
+    }
+  }
+  error = world.agree_on_error(error);
+  if (!error.empty()) throw std::runtime_error(error);
 }
 
 // Ends a run that every rank agreed to stop after `step`: records why (rank 0), closes the file
@@ -281,6 +302,11 @@ int run_train(World& world, RunConfig cfg) {
             " exists (a run writing it is in progress or was interrupted); remove it or choose "
             "another name";
   }
+  if (error.empty() && world.is_root() && !cfg.save.empty()) {
+    // The same rules as for the run file (never overwritten silently, the folder must exist).
+    error = check_output_path(cfg.save, cfg.overwrite);
+    if (!error.empty()) error = "--save" + error.substr(std::string("--output").size());
+  }
   error = world.agree_on_error(error);
   if (!error.empty()) throw UsageError(error);
 
@@ -353,6 +379,11 @@ int run_train(World& world, RunConfig cfg) {
                                              reducer, inject, memory_limit, final_checksum});
     }
     StopVerdict stop;
+    // Real data: evaluation at each epoch's end, early stopping, time to accuracy, final test.
+    std::unique_ptr<AccuracyTracker> accuracy;
+    if (cfg.dataset != "synthetic") accuracy = std::make_unique<AccuracyTracker>(world, cfg, *s.model, *comm, watchdog);
+    const std::int64_t steps_per_epoch = s.data->steps_per_epoch();
+    std::string early_kind, early_reason;
     std::int64_t step = 0;
     for (; step < s.run.steps; ++step) {
       const bool warmup = step < s.run.warmup_steps;
@@ -369,22 +400,41 @@ int run_train(World& world, RunConfig cfg) {
       stop = agree_on_stop(world, watchdog, step, rec ? (*rec)[StepField::kLoss] : 0.0, !oom.empty());
       // A step that ran out of memory on any rank is complete on none: no rank records it (the
       // records are gathered rank by rank, so every rank must record the same steps).
-      if (rec && !stop.out_of_memory) recorder.record(std::move(*rec));
+      if (rec && !stop.out_of_memory) {
+        if (accuracy) accuracy->add_step((*rec)[StepField::kLoss], static_cast<std::int64_t>((*rec)[StepField::kSamples]));
+        recorder.record(std::move(*rec));
+      }
       if (stop.any()) {
         progress.done();
         return end_early(world, stop, step, oom, s, recorder, board, final_checksum, cfg.output);
       }
       step += inject.step_skew(step);
+      if (accuracy && (step + 1) % steps_per_epoch == 0 &&
+          accuracy->end_epoch(step / steps_per_epoch, step, s.validation.get(), recorder)) {
+        early_kind = accuracy->stop_kind();
+        early_reason = accuracy->stop_reason();
+        break;
+      }
     }
     progress.done();
     board.finish();
     recorder.flush();
+    if (!early_kind.empty()) {
+      recorder.add_event(early_kind, early_reason);
+      log::info(early_reason);
+    }
+    if (accuracy) accuracy->final_test(s.test.get(), recorder);
     const RunSummary summary = summarize(recorder.gathered(), world.size());
-    if (io::RunFile* f = recorder.root_file()) write_summary_attrs(*f, summary);
-    const bool agree = recorder.finish("completed", final_checksum());
+    if (io::RunFile* f = recorder.root_file()) {
+      write_summary_attrs(*f, summary);
+      f->set_attr("stopped_early", static_cast<std::int64_t>(!early_kind.empty()));
+    }
+    const std::string checksum = final_checksum();  // also makes rank 0's buffers everyone's
+    if (!cfg.save.empty()) save_model(world, *s.model, cfg.save);
+    const bool agree = recorder.finish("completed", checksum);
     log::info(format_summary(summary, world.size(), s.run.global_batch));
     if (!agree) log::warn("parameters differ across ranks at the end of the run (see /ranks/param_checksum)");
-    log::info("wrote " + cfg.output);
+    log::info("wrote " + cfg.output + (cfg.save.empty() ? "" : " and the model to " + cfg.save));
   } catch (const std::exception& e) {
     recorder.abandon("failed", e.what());
     throw;

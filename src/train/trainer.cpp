@@ -75,13 +75,34 @@ StepRecord Trainer::step(std::int64_t step, bool warmup, std::int64_t epoch) {
 
     phase = "forward";
     if (p_.inject && p_.inject->fails_allocation(step, "forward")) throw std::bad_alloc();
-    // The study's loss, plus the penalties of its regularisers: Keras minimises (and reports) both.
-    torch::Tensor loss = p_.model->loss(p_.model->forward(batch.inputs), batch.targets);
-    if (const torch::Tensor penalty = p_.model->regularization_loss(); penalty.defined()) loss = loss + penalty;
+    const std::int64_t samples = batch.inputs.size(0);
+    torch::Tensor loss;
+    if (samples > 0) {
+      // The study's loss, plus the penalties of its regularisers: Keras minimises (and reports) both.
+      loss = p_.model->loss(p_.model->forward(batch.inputs), batch.targets);
+      if (const torch::Tensor penalty = p_.model->regularization_loss(); penalty.defined()) loss = loss + penalty;
+    } else {
+      // An empty shard (an epoch's last, smaller global batch on more ranks than samples): this
+      // rank still produces a gradient, zero, for every parameter, so that its buckets are
+      // launched like everyone else's.
+      loss = torch::zeros({}, torch::TensorOptions().device(p_.device));
+      for (auto& param : p_.model->parameters()) {
+        if (param.requires_grad()) loss = loss + (param * 0).sum();
+      }
+    }
     p_.clock->mark(Phase::kForward);
 
     phase = "backward";
-    loss.backward();
+    // The allreduce averages over ranks. When this step's global batch is split unevenly (its last
+    // batch of an epoch), each rank's mean is weighted by its share, so that the average is the
+    // mean over the global batch, as one rank with the whole batch would compute it.
+    const int world = p_.comm ? p_.comm->size() : 1;
+    const std::int64_t even = samples * world;
+    if (p_.reducer && batch.global_samples > 0 && even != batch.global_samples) {
+      (loss * (static_cast<double>(even) / static_cast<double>(batch.global_samples))).backward();
+    } else {
+      loss.backward();
+    }
     p_.clock->mark(Phase::kBackward);
 
     phase = "gradient allreduce";
