@@ -129,6 +129,63 @@ TEST(DataParallel, NRanksEqualOneRankWithNTimesTheBatchOverlapped) { check_equiv
 TEST(DataParallel, NRanksEqualOneRankWithNTimesTheBatchNoOverlap) { check_equivalence(false, 1.0); }
 TEST(DataParallel, NRanksEqualOneRankWithOneBigBucket) { check_equivalence(true, 100.0); }
 
+// A fixed global batch of `inputs`, split contiguously over the ranks as the real-data sampler
+// splits an epoch's last, smaller batch: shares differ by one sample, and a rank may get none.
+class FixedShardSource final : public datasets::BatchSource {
+ public:
+  FixedShardSource(torch::Tensor inputs, torch::Tensor targets, int rank, int world)
+      : inputs_(std::move(inputs)), targets_(std::move(targets)), rank_(rank), world_(world) {}
+  std::string name() const override { return "fixed"; }
+  std::int64_t steps_per_epoch() const override { return 1; }
+  datasets::Batch batch(std::int64_t) override {
+    const std::int64_t n = inputs_.size(0);
+    const std::int64_t lo = n * rank_ / world_, hi = n * (rank_ + 1) / world_;
+    return datasets::Batch{inputs_.slice(0, lo, hi), targets_.slice(0, lo, hi), n};
+  }
+
+ private:
+  torch::Tensor inputs_, targets_;
+  int rank_, world_;
+};
+
+// Uneven shards, weighted by the trainer, must still equal one rank with the whole global batch.
+void check_uneven_equivalence(std::int64_t global) {
+  const World& world = World::get();
+  const models::ModelEntry* entry = models::find("fcn_r");
+  torch::manual_seed(99);
+  std::vector<std::int64_t> shape{global};
+  shape.insert(shape.end(), entry->input_shape.begin(), entry->input_shape.end());
+  const torch::Tensor inputs = torch::rand(shape);
+  const torch::Tensor targets = torch::randint(0, entry->num_classes, {global}, torch::kLong);
+
+  MpiCommunicator self(MPI_COMM_SELF);
+  Replica reference = make_replica(self, ReplicaSpec{});
+  reference.data = std::make_unique<FixedShardSource>(inputs, targets, 0, 1);
+  Replica untrained = make_replica(self, ReplicaSpec{});
+  train(reference, self, kEquivalenceSteps);
+
+  MpiCommunicator comm(MPI_COMM_WORLD);
+  Replica replica = make_replica(comm, ReplicaSpec{});
+  replica.data = std::make_unique<FixedShardSource>(inputs, targets, world.rank(), world.size());
+  const auto records = train(replica, comm, kEquivalenceSteps);
+
+  const double rel = relative_difference(*replica.model, *reference.model);
+  const double moved = relative_difference(*reference.model, *untrained.model);
+  EXPECT_GT(moved, 1e-4) << "training did not move the parameters";
+  EXPECT_LE(rel / moved, kUpdateTolerance) << "global batch " << global << " over " << world.size() << " ranks";
+  for (const auto& rec : records) EXPECT_TRUE(std::isfinite(rec[StepField::kLoss]));
+}
+
+TEST(DataParallel, UnevenShardsEqualOneRankWithTheWholeBatch) {
+  check_uneven_equivalence(2 * World::get().size() + 1);
+}
+
+TEST(DataParallel, EmptyShardStillTakesPartAndChangesNothing) {
+  const int world = World::get().size();
+  if (world < 2) GTEST_SKIP() << "an empty shard needs more ranks than samples";
+  check_uneven_equivalence(world - 1);  // rank 0 gets no sample
+}
+
 TEST(DataParallel, ParametersBitIdenticalAcrossRanksAfterSteps) {
   // cifar10_cnn has dropout: every rank draws its own masks, yet averaged gradients keep replicas
   // identical to the bit.
