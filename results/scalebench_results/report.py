@@ -124,6 +124,20 @@ def _fmt(v: Optional[float], spec: str, none: str = "-") -> str:
     return format(v, spec)
 
 
+def _out_of_memory_record(path: str) -> Optional[Dict[str, Any]]:
+    """What an `oom` run file says about where memory ran out, or None for any other file."""
+    try:
+        run = load_run(path, allow_incomplete=True)
+    except (RunFileError, IncompleteRun, OSError, KeyError, ValueError):
+        return None
+    if run.status != "oom":
+        return None
+    return {"path": path, "model": run.model, "world_size": run.world_size,
+            "batch_per_rank": run.attr("oom_batch_per_rank"), "step": run.attr("oom_step"),
+            "ranks": run.attr("oom_ranks"), "peak_rss_bytes": run.attr("oom_peak_rss_bytes"),
+            "device_peak_allocated_bytes": run.attr("oom_device_peak_allocated_bytes")}
+
+
 def text_table(groups: List[Dict[str, Any]], comparisons: List[Dict[str, Any]]) -> str:
     lines: List[str] = []
     head = (f"{'N':>4}  {'median step ms [95% CI]':<27} {'samples/s':>11} {'speedup':>8} "
@@ -186,18 +200,30 @@ def run_report(args: argparse.Namespace) -> int:
         raise InputError(f"no run files (*.h5, *.hdf5, or their .partial) in "
                          f"{', '.join(args.paths)}")
 
-    runs, summaries, skipped = [], {}, []
+    runs, summaries, skipped, out_of_memory = [], {}, [], []
     for path in files:
         try:
             run = load_run(path)
+            mode = str(run.attr("mode", "train"))
+            if mode != "train":
+                # find_max_batch and infer files are results of their own, not scaling points.
+                skipped.append({"path": path, "reason": f"{path}: mode {mode}, not a training run"})
+                continue
             summaries[path] = analysis.analyze_run(run)
             runs.append(run)
         except IncompleteRun as e:
             skipped.append({"path": path, "reason": str(e)})
+            oom = _out_of_memory_record(path)
+            if oom:
+                out_of_memory.append(oom)
         except analysis.UnusableRun as e:
             skipped.append({"path": path, "reason": f"{path}: {e}"})
     for s in skipped:
         print(f"{PROG}: skipped {s['reason']}", file=sys.stderr)
+    for o in out_of_memory:
+        # The hardware studies counted a batch that does not fit as a result: say so, per run.
+        print(f"out of memory: {o['model']} on {o['world_size']} rank(s), batch {o['batch_per_rank']}/rank, "
+              f"at step {o['step']} on rank(s) {o['ranks']} ({o['path']})")
     if not runs:
         raise InputError(f"no completed runs to report ({len(skipped)} skipped)")
 
@@ -229,6 +255,7 @@ def run_report(args: argparse.Namespace) -> int:
         "groups": group_rows,
         "hardware_comparisons": comparisons,
         "skipped": skipped,
+        "out_of_memory": out_of_memory,
     }
     with open(os.path.join(out, "summary.json"), "w", encoding="utf-8") as f:
         json.dump(_clean(doc), f, indent=2, allow_nan=False)

@@ -353,6 +353,24 @@ class Cli(TempDir):
         self.assertAlmostEqual(float(row["median_step_s"]), 0.125, delta=1e-12)
         self.assertEqual(row["label"], "cpu-t1-np2")
 
+    def test_out_of_memory_runs_are_results_and_other_modes_are_not_scaling_points(self):
+        write_run(self.path("mlp-np1.h5"), world_size=1)
+        write_run(self.path("mlp-np2.h5"), world_size=2)
+        write_run(self.path("mlp-np4.h5.partial"), world_size=4, n_steps=3, status="oom",
+                  attrs={"oom_step": 3, "oom_ranks": "1,3", "oom_batch_per_rank": 32,
+                         "oom_peak_rss_bytes": 5 * MIB, "oom_device_peak_allocated_bytes": -1})
+        write_run(self.path("search.h5"), world_size=2, attrs={"mode": "find_max_batch"})
+        out = self.path("out")
+        r = self.report(self.dir, "--out", out, "--no-plots")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("out of memory: mlp on 4 rank(s), batch 32/rank, at step 3 on rank(s) 1,3", r.stdout)
+        self.assertIn("mode find_max_batch, not a training run", r.stderr)
+        with open(os.path.join(out, "summary.json"), encoding="utf-8") as f:
+            doc = json.load(f)
+        self.assertEqual(len(doc["runs"]), 2)
+        (oom,) = doc["out_of_memory"]
+        self.assertEqual((oom["world_size"], oom["step"], oom["ranks"]), (4, 3, "1,3"))
+
     def test_files_as_arguments_and_svg_only(self):
         a = write_run(self.path("a.h5"), world_size=1)
         b = write_run(self.path("b.h5"), world_size=2)
