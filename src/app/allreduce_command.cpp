@@ -14,12 +14,14 @@
 #include <memory>
 #include <set>
 
+#include "app/run_setup.hpp"
 #include "comm/communicator.hpp"
 #include "core/byte_size.hpp"
 #include "core/config.hpp"
 #include "core/errors.hpp"
 #include "device/device.hpp"
 #include "io/allreduce_file.hpp"
+#include "metrics/summary.hpp"  // median
 #include "runtime/build_info.hpp"
 #include "runtime/log.hpp"
 #include "runtime/versions.hpp"
@@ -103,27 +105,12 @@ Plan make_plan(const World& world, const AllreduceOptions& o) {
   if (o.backend != "auto" && o.backend != "mpi" && o.backend != "nccl") {
     throw UsageError("--backend " + o.backend + ": allowed: auto, mpi, nccl");
   }
-  p.backend = o.backend == "mpi" ? BackendChoice::kMpi
-              : o.backend == "nccl" ? BackendChoice::kNccl : BackendChoice::kAuto;
-  const int gpus = device::cuda_device_count();
-  if (o.device == "cuda" && gpus == 0) {
+  if (o.device == "cuda" && device::cuda_device_count() == 0) {
     throw UsageError("--device cuda: no GPU is visible on " + world.hostname() + "; allowed: cpu, auto");
   }
-  const bool use_cuda = o.device == "cuda" || (o.device == "auto" && gpus > 0);
-  if (use_cuda) {
-    if (world.local_size() > gpus && p.backend != BackendChoice::kMpi) {
-      throw UsageError(std::to_string(world.local_size()) + " ranks share " + std::to_string(gpus) +
-                       " GPU(s) on " + world.hostname() +
-                       ", and NCCL refuses two ranks on one GPU; allowed: at most one rank per GPU, "
-                       "or --backend mpi");
-    }
-    const int index = world.local_rank() % gpus;
-    device::select_cuda_device(index);
-    p.device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
-  } else if (p.backend == BackendChoice::kNccl) {
-    throw UsageError("--backend nccl needs --device cuda (NCCL reduces CUDA tensors only); allowed on "
-                     "cpu: auto, mpi");
-  }
+  const Placement placement = place_rank(world, o.device, o.backend);
+  p.device = placement.device;
+  p.backend = placement.backend;
   return p;
 }
 
@@ -177,12 +164,6 @@ CheckResult check_mean(const torch::Tensor& buffer, int world_size) {
     out.max_error = std::max(out.max_error, error.max().item<double>());
   }
   return out;
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const std::size_t m = v.size() / 2;
-  return v.size() % 2 ? v[m] : 0.5 * (v[m - 1] + v[m]);
 }
 
 // One allreduce, as the trainer runs a bucket's: ranks start together (barrier), and the time is

@@ -86,16 +86,14 @@ std::unique_ptr<datasets::BatchSource> make_data_for_batch(const World& world, c
   return datasets::make_batch_source(source_spec(world, cfg, s, batch_per_rank));
 }
 
-LocalSetup build_local(const World& world, const RunConfig& cfg, std::int64_t extra_steps) {
-  LocalSetup s;
+Placement place_rank(const World& world, const std::string& device, const std::string& backend) {
+  Placement p;
   const int gpus = device::cuda_device_count();
-  validate_options(cfg, world.size(), gpus);
-  s.entry = models::find(cfg.model);
-  const bool use_cuda = cfg.device == "cuda" || (cfg.device == "auto" && gpus > 0);
-  s.backend = cfg.backend == "mpi" ? BackendChoice::kMpi
-              : cfg.backend == "nccl" ? BackendChoice::kNccl : BackendChoice::kAuto;
+  const bool use_cuda = device == "cuda" || (device == "auto" && gpus > 0);
+  p.backend = backend == "mpi" ? BackendChoice::kMpi
+              : backend == "nccl" ? BackendChoice::kNccl : BackendChoice::kAuto;
   if (use_cuda) {
-    if (world.local_size() > gpus && s.backend != BackendChoice::kMpi) {
+    if (world.local_size() > gpus && p.backend != BackendChoice::kMpi) {
       throw UsageError(std::to_string(world.local_size()) + " ranks share " + std::to_string(gpus) +
                        " GPU(s) on " + world.hostname() +
                        ", and NCCL refuses two ranks on one GPU; allowed: at most one rank per GPU, "
@@ -103,11 +101,22 @@ LocalSetup build_local(const World& world, const RunConfig& cfg, std::int64_t ex
     }
     const int index = world.local_rank() % gpus;
     device::select_cuda_device(index);
-    s.device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
-  } else if (s.backend == BackendChoice::kNccl) {
+    p.device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
+  } else if (p.backend == BackendChoice::kNccl) {
     throw UsageError("--backend nccl needs --device cuda (NCCL reduces CUDA tensors only); allowed on "
                      "cpu: auto, mpi");
   }
+  return p;
+}
+
+LocalSetup build_local(const World& world, const RunConfig& cfg, std::int64_t extra_steps) {
+  LocalSetup s;
+  const int gpus = device::cuda_device_count();
+  validate_options(cfg, world.size(), gpus);
+  s.entry = models::find(cfg.model);
+  const Placement placement = place_rank(world, cfg.device, cfg.backend);
+  s.device = placement.device;
+  s.backend = placement.backend;
   if (cfg.threads > 0) torch::set_num_threads(cfg.threads);
 
   // Same seed on every rank, though rank 0's weights are broadcast anyway; dropout then draws

@@ -42,6 +42,15 @@ struct LocalSetup {
   std::int64_t macs_per_sample = 0;
 };
 
+// Where this rank computes and which backend reduces: the GPU of its node-local rank (refusing
+// more ranks than GPUs with NCCL), or the CPU. `device` and `backend` are the validated option
+// values (cpu|cuda|auto, auto|mpi|nccl). Throws UsageError.
+struct Placement {
+  torch::Device device = torch::kCPU;
+  BackendChoice backend = BackendChoice::kAuto;
+};
+Placement place_rank(const World& world, const std::string& device, const std::string& backend);
+
 // Validates the options and builds this rank's replica, data source and optimizer. Throws
 // UsageError. `extra_steps` is a test-only skew (fault injection) of the resolved step count.
 LocalSetup build_local(const World& world, const RunConfig& cfg, std::int64_t extra_steps = 0);
