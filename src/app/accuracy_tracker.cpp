@@ -27,7 +27,8 @@ AccuracyTracker::AccuracyTracker(const World& world, const RunConfig& cfg, model
                                  Communicator& comm, Watchdog& watchdog)
     : world_(world), cfg_(cfg), model_(model), comm_(comm), watchdog_(watchdog) {}
 
-void AccuracyTracker::add_step(double loss, std::int64_t samples) {
+void AccuracyTracker::add_step(double loss, std::int64_t samples, std::int64_t correct) {
+  correct_ += static_cast<double>(correct);
   loss_sum_ += loss * static_cast<double>(samples);
   samples_ += static_cast<double>(samples);
 }
@@ -61,8 +62,8 @@ bool AccuracyTracker::end_epoch(std::int64_t epoch, std::int64_t step, datasets:
                                 RunRecorder& recorder) {
   const auto train_end = std::chrono::steady_clock::now();
   const double train_s = world_.max_over_ranks(seconds_between(epoch_start_, train_end));
-  const auto train = world_.sum_over_ranks({loss_sum_, samples_});
-  loss_sum_ = samples_ = 0.0;
+  const auto train = world_.sum_over_ranks({loss_sum_, samples_, correct_});
+  loss_sum_ = samples_ = correct_ = 0.0;
 
   Reduced val;
   val.loss = std::numeric_limits<double>::quiet_NaN();
@@ -76,6 +77,7 @@ bool AccuracyTracker::end_epoch(std::int64_t epoch, std::int64_t step, datasets:
   row.last_step = step;
   row.train_samples = static_cast<std::int64_t>(train[1]);
   row.train_loss = train[1] > 0 ? train[0] / train[1] : 0.0;
+  row.train_accuracy = train[1] > 0 ? train[2] / train[1] : 0.0;
   row.validation_loss = val.loss;
   row.validation_accuracy = val.accuracy;
   row.validation_samples = static_cast<std::int64_t>(val.samples);
@@ -87,6 +89,7 @@ bool AccuracyTracker::end_epoch(std::int64_t epoch, std::int64_t step, datasets:
     f->flush();
   }
   log::info("epoch " + std::to_string(epoch + 1) + ": train loss " + fixed(row.train_loss, 4) +
+            ", accuracy " + fixed(row.train_accuracy, 4) +
             (validation ? ", validation loss " + fixed(val.loss, 4) + ", accuracy " + fixed(val.accuracy, 4)
                         : std::string()) +
             " (" + fixed(train_s, 1) + " s + " + fixed(val.seconds, 1) + " s)");

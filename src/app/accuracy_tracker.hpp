@@ -22,8 +22,9 @@ class AccuracyTracker {
   AccuracyTracker(const World& world, const RunConfig& cfg, models::Network& model, Communicator& comm,
                   Watchdog& watchdog);
 
-  // Every training step, after it was recorded: this rank's batch mean loss and sample count.
-  void add_step(double loss, std::int64_t samples);
+  // Every training step, after it was recorded: this rank's batch mean loss, sample count and
+  // correct predictions.
+  void add_step(double loss, std::int64_t samples, std::int64_t correct);
   // At the end of epoch `epoch` (after step `step`). Collective. Returns true when training should
   // stop (early stopping or the target reached); the reason is then in stop_reason().
   bool end_epoch(std::int64_t epoch, std::int64_t step, datasets::EvalSource* validation,
@@ -49,7 +50,7 @@ class AccuracyTracker {
   // Made just before the first step: the clock of "total execution time" starts there, not at setup.
   std::chrono::steady_clock::time_point first_step_ = std::chrono::steady_clock::now();
   std::chrono::steady_clock::time_point epoch_start_ = first_step_;
-  double loss_sum_ = 0.0, samples_ = 0.0;  // this rank, this epoch
+  double loss_sum_ = 0.0, samples_ = 0.0, correct_ = 0.0;  // this rank, this epoch
   double validation_total_s_ = 0.0;
   double best_ = -1.0;
   std::int64_t best_epoch_ = -1, wait_ = 0;

@@ -401,7 +401,10 @@ int run_train(World& world, RunConfig cfg) {
       // A step that ran out of memory on any rank is complete on none: no rank records it (the
       // records are gathered rank by rank, so every rank must record the same steps).
       if (rec && !stop.out_of_memory) {
-        if (accuracy) accuracy->add_step((*rec)[StepField::kLoss], static_cast<std::int64_t>((*rec)[StepField::kSamples]));
+        if (accuracy) {
+          accuracy->add_step((*rec)[StepField::kLoss], static_cast<std::int64_t>((*rec)[StepField::kSamples]),
+                             trainer.last_correct());
+        }
         recorder.record(std::move(*rec));
       }
       if (stop.any()) {

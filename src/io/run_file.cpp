@@ -251,6 +251,8 @@ void RunFile::append_epoch(const EpochRecord& r) {
        static_cast<double>(r.train_samples)},
       {"train_loss", {"1", "sample-weighted mean of the epoch's training step losses, all ranks"}, false,
        r.train_loss},
+      {"train_accuracy", {"1", "training accuracy over the epoch's steps (each batch before its update), all ranks"},
+       false, r.train_accuracy},
       {"validation_loss", {"1", "loss on the validation split at the epoch's end (NaN: none)"}, false,
        r.validation_loss},
       {"validation_accuracy", {"1", "accuracy on the validation split at the epoch's end"}, false,

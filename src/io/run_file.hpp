@@ -35,6 +35,7 @@ struct EpochRecord {
   std::int64_t last_step = 0;         // the step that ended the epoch
   std::int64_t train_samples = 0;     // over all ranks
   double train_loss = 0.0;            // sample-weighted mean of the epoch's step losses
+  double train_accuracy = 0.0;        // correct predictions / samples over the epoch's steps
   double validation_loss = 0.0;       // NaN when there is no validation split
   double validation_accuracy = 0.0;
   std::int64_t validation_samples = 0;

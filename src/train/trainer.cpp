@@ -5,6 +5,7 @@
 #include "device/device.hpp"
 #include "metrics/process_stats.hpp"
 #include "runtime/memory_budget.hpp"
+#include "train/evaluator.hpp"
 #include "train/out_of_memory.hpp"
 
 namespace scalebench {
@@ -77,9 +78,15 @@ StepRecord Trainer::step(std::int64_t step, bool warmup, std::int64_t epoch) {
     if (p_.inject && p_.inject->fails_allocation(step, "forward")) throw std::bad_alloc();
     const std::int64_t samples = batch.inputs.size(0);
     torch::Tensor loss;
+    torch::Tensor correct;
     if (samples > 0) {
       // The study's loss, plus the penalties of its regularisers: Keras minimises (and reports) both.
-      loss = p_.model->loss(p_.model->forward(batch.inputs), batch.targets);
+      const torch::Tensor logits = p_.model->forward(batch.inputs);
+      loss = p_.model->loss(logits, batch.targets);
+      {
+        torch::NoGradGuard no_grad;
+        correct = predicted_classes(*p_.model, logits).eq(batch.targets).sum();
+      }
       if (const torch::Tensor penalty = p_.model->regularization_loss(); penalty.defined()) loss = loss + penalty;
     } else {
       // An empty shard (an epoch's last, smaller global batch on more ranks than samples): this
@@ -117,6 +124,7 @@ StepRecord Trainer::step(std::int64_t step, bool warmup, std::int64_t epoch) {
     p_.optimizer->step(step);
     p_.clock->mark(Phase::kOptimizer);
     loss_value = loss.item<double>();
+    last_correct_ = correct.defined() ? correct.item<std::int64_t>() : 0;
   } catch (const std::exception& e) {
     if (!is_out_of_memory(e)) throw;
     // Everything this step allocated is released by now (the exception unwound it), which leaves

@@ -39,6 +39,9 @@ class Trainer {
   // (contributing zero gradients, skipping the optimizer) and then throws StepOutOfMemory, so the
   // caller can agree with the other ranks to stop instead of leaving them in an allreduce.
   StepRecord step(std::int64_t step, bool warmup, std::int64_t epoch);
+  // Samples of the last step's batch whose predicted class was the target (training accuracy,
+  // as Keras reports it: on the batch as it was before the step's update).
+  std::int64_t last_correct() const { return last_correct_; }
 
  private:
   // How far a step got: what recovery from an allocation failure still owes the other ranks.
@@ -51,6 +54,7 @@ class Trainer {
   std::vector<torch::Tensor> buffers_;
   std::chrono::steady_clock::time_point run_start_ = std::chrono::steady_clock::now();
   std::int64_t current_step_ = -1;  // read by the test-only failure hook
+  std::int64_t last_correct_ = 0;
 };
 
 // Broadcasts rank 0's parameters and buffers so that every replica starts identical.

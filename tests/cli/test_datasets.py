@@ -103,6 +103,7 @@ class RealData(unittest.TestCase):
         self.assertEqual(list(e["train_samples"]), [train_n, train_n])
         self.assertEqual(list(e["validation_samples"]), [TRAIN - train_n] * 2)
         self.assertTrue(all(0.0 < v <= 1.0 for v in e["validation_accuracy"]))
+        self.assertTrue(all(0.1 < v <= 1.0 for v in e["train_accuracy"]), e["train_accuracy"])
         self.assertGreater(e["elapsed_s"][1], e["elapsed_s"][0])
         self.assertGreater(e["train_loss"][0], e["train_loss"][1], "Adam lowers the loss")
         # Well above chance (0.1) after two epochs on 1080 images.
