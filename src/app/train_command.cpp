@@ -412,8 +412,10 @@ int run_train(World& world, RunConfig cfg) {
         return end_early(world, stop, step, oom, s, recorder, board, final_checksum, cfg.output);
       }
       step += inject.step_skew(step);
+      // Early stopping (or the target) at the last planned epoch is no early stop: it ends anyway.
       if (accuracy && (step + 1) % steps_per_epoch == 0 &&
-          accuracy->end_epoch(step / steps_per_epoch, step, s.validation.get(), recorder)) {
+          accuracy->end_epoch(step / steps_per_epoch, step, s.validation.get(), recorder) &&
+          step + 1 < s.run.steps) {
         early_kind = accuracy->stop_kind();
         early_reason = accuracy->stop_reason();
         break;
