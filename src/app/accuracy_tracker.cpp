@@ -34,10 +34,7 @@ void AccuracyTracker::add_step(double loss, std::int64_t samples, std::int64_t c
 }
 
 AccuracyTracker::Reduced AccuracyTracker::evaluate_split(datasets::EvalSource& source, std::int64_t step) {
-  std::vector<torch::Tensor> buffers;
-  for (auto& b : model_.buffers()) {
-    if (b.is_floating_point()) buffers.push_back(b);
-  }
+  const std::vector<torch::Tensor> buffers = floating_point_buffers(model_);
   if (!buffers.empty()) {
     // Each rank's BatchNorm statistics drifted with its own batches; rank 0's are the model's.
     Watchdog::Guard guard(&watchdog_, step, "broadcast of model buffers before evaluation");

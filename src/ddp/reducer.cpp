@@ -106,6 +106,14 @@ ReducerStepStats Reducer::step_stats() {
   return stats;
 }
 
+std::vector<torch::Tensor> floating_point_buffers(torch::nn::Module& module) {
+  std::vector<torch::Tensor> out;
+  for (auto& b : module.buffers()) {
+    if (b.is_floating_point()) out.push_back(b);
+  }
+  return out;
+}
+
 void broadcast_tensors(Communicator& comm, const std::vector<torch::Tensor>& tensors, int root) {
   if (tensors.empty()) return;
   torch::NoGradGuard no_grad;

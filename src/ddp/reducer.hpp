@@ -67,6 +67,11 @@ class Reducer {
   bool in_backward_ = false;
 };
 
+// The module's floating-point buffers (BatchNorm running statistics): what rank 0 broadcasts before
+// every forward, before evaluation and before the final checksum, as DDP does. Integer counters
+// (num_batches_tracked) stay per rank.
+std::vector<torch::Tensor> floating_point_buffers(torch::nn::Module& module);
+
 // Overwrites `tensors` on every rank with root's values (coalesced into one flat buffer per call).
 void broadcast_tensors(Communicator& comm, const std::vector<torch::Tensor>& tensors, int root);
 

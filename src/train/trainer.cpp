@@ -10,10 +10,7 @@
 
 namespace scalebench {
 
-Trainer::Trainer(TrainerParts parts) : p_(std::move(parts)) {
-  for (auto& b : p_.model->buffers()) {
-    if (b.is_floating_point()) buffers_.push_back(b);
-  }
+Trainer::Trainer(TrainerParts parts) : p_(std::move(parts)), buffers_(floating_point_buffers(*p_.model)) {
   // A test-injected failure in backward: thrown from the hook of the parameter whose gradient
   // comes last (the first layer's), when later layers' buckets have already been launched.
   if (p_.inject && p_.inject->kind == FaultInjection::Kind::kOutOfMemory && p_.inject->mine &&
