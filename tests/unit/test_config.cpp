@@ -29,6 +29,51 @@ void expect_usage_error(const RunConfig& c, int world, int gpus,
 
 TEST(Config, AcceptsDefaults) { EXPECT_NO_THROW(validate_options(base(), 4, 0)); }
 
+TEST(Config, RejectsBadDataMemoryAndStoppingOptions) {
+  auto c = base();
+  c.validation_fraction = 1.0;
+  expect_usage_error(c, 1, 0, {"--validation-fraction", "up to, not including, 1"});
+  c.validation_fraction = -0.1;
+  expect_usage_error(c, 1, 0, {"--validation-fraction"});
+  c = base();
+  c.prefetch = -1;
+  expect_usage_error(c, 1, 0, {"--prefetch -1", "0 or more"});
+  c = base();
+  c.patience = -2;
+  expect_usage_error(c, 1, 0, {"--patience -2", "0 (off) or more"});
+  c = base();
+  c.min_delta = -0.5;
+  expect_usage_error(c, 1, 0, {"--min-delta", "0 or more"});
+  c = base();
+  c.dataset = "fashion-mnist";
+  c.target_accuracy = 1.5;
+  expect_usage_error(c, 1, 0, {"--target-accuracy", "(0, 1]"});
+  // Monitoring validation accuracy needs a real dataset with a validation split.
+  c = base();
+  c.patience = 3;
+  expect_usage_error(c, 1, 0, {"--patience", "synthetic", "fashion-mnist"});
+  c.dataset = "fashion-mnist";
+  c.validation_fraction = 0.0;
+  expect_usage_error(c, 1, 0, {"--patience", "--validation-fraction must be above 0"});
+  c.validation_fraction = 0.1;
+  EXPECT_NO_THROW(validate_options(c, 1, 0));
+  c = base();
+  c.host_memory_limit_mb = 0;
+  expect_usage_error(c, 1, 0, {"--host-memory-limit 0", "at least 1"});
+  c = base();
+  c.max_batch_limit = 0;
+  expect_usage_error(c, 1, 0, {"--max-batch-limit 0", "at least 1"});
+  c = base();
+  c.find_max_batch = true;
+  c.global_batch = 64;
+  expect_usage_error(c, 2, 0, {"--find-max-batch", "--global-batch"});
+  c = base();
+  c.find_max_batch = true;
+  c.max_batch_limit = 8;
+  c.batch_size = 16;
+  expect_usage_error(c, 1, 0, {"--batch-size 16", "--max-batch-limit 8"});
+}
+
 TEST(Config, RejectsWhatIsNotAllowed) {
   auto c = base();
   c.model = "nope";
