@@ -19,6 +19,7 @@
 #include <string>
 
 #include <nlohmann/json.hpp>
+#include <unistd.h>  // getpid
 
 #include "comm/mpi_communicator.hpp"
 #include "datasets/synthetic.hpp"

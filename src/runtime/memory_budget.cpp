@@ -3,6 +3,7 @@
 #include <c10/core/CPUAllocator.h>
 #include <c10/core/impl/alloc_cpu.h>
 #include <c10/util/Exception.h>
+#include <torch/version.h>
 
 #include <atomic>
 #include <fstream>
@@ -33,9 +34,19 @@ void free_counted(void* data) {
   c10::free_cpu(block);
 }
 
+// c10::Allocator's interface changed in LibTorch 2.3: allocate() is no longer const, and
+// copy_data() is a new pure virtual. Both versions are built (Debian's 1.13, pip's 2.x).
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 3)
+#define SCALEBENCH_ALLOCATE_CONST
+#define SCALEBENCH_ALLOCATOR_HAS_COPY_DATA 1
+#else
+#define SCALEBENCH_ALLOCATE_CONST const
+#define SCALEBENCH_ALLOCATOR_HAS_COPY_DATA 0
+#endif
+
 class BudgetedCpuAllocator final : public c10::Allocator {
  public:
-  c10::DataPtr allocate(std::size_t n) const override {
+  c10::DataPtr allocate(std::size_t n) SCALEBENCH_ALLOCATE_CONST override {
     const c10::Device cpu(c10::DeviceType::CPU);
     if (n == 0) return {nullptr, nullptr, &free_counted, cpu};
     const auto bytes = static_cast<std::int64_t>(n);
@@ -63,6 +74,11 @@ class BudgetedCpuAllocator final : public c10::Allocator {
     return {data, data, &free_counted, cpu};
   }
   c10::DeleterFnPtr raw_deleter() const override { return &free_counted; }
+#if SCALEBENCH_ALLOCATOR_HAS_COPY_DATA
+  void copy_data(void* dest, const void* src, std::size_t count) const override {
+    default_copy_data(dest, src, count);
+  }
+#endif
 };
 
 }  // namespace
