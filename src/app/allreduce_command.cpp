@@ -49,6 +49,7 @@ CLI::App* add_allreduce_subcommand(CLI::App& app, AllreduceOptions& o) {
   cmd->add_flag("--check,!--no-check", o.check,
                 "Verify every element of one extra allreduce per size against the known mean");
   cmd->add_option("-o,--output", o.output, "Result file (HDF5); none when not given");
+  cmd->add_option("--mpi-chunk-mb", o.mpi_chunk_mb, "MPI backend: reduce each bucket in slices of this many MiB (0: one call per bucket)")->capture_default_str();
   cmd->add_option("--comm-timeout", o.comm_timeout_s,
                   "Seconds one allreduce may take before the job is ended as stuck")
       ->capture_default_str();
@@ -81,6 +82,9 @@ Plan make_plan(const World& world, const AllreduceOptions& o) {
   if (o.iters < 1) throw UsageError("--iters " + std::to_string(o.iters) + ": allowed: 1 or more");
   if (o.warmup_iters < 0) {
     throw UsageError("--warmup-iters " + std::to_string(o.warmup_iters) + ": allowed: 0 or more");
+  }
+  if (!(o.mpi_chunk_mb >= 0.0) || o.mpi_chunk_mb > 4096.0) {
+    throw UsageError("--mpi-chunk-mb " + std::to_string(o.mpi_chunk_mb) + ": allowed: 0 (one call per message) to 4096");
   }
   if (!(o.comm_timeout_s > 0)) {
     throw UsageError("--comm-timeout " + std::to_string(o.comm_timeout_s) + ": allowed: > 0 seconds");
@@ -248,7 +252,9 @@ int run_allreduce(World& world, const AllreduceOptions& o) {
   if (!error.empty()) throw UsageError(error);
 
   // Phase 3, collective: communicator, watchdog, file.
-  std::unique_ptr<Communicator> comm = make_communicator(plan.backend, plan.device);
+  CommOptions comm_options;
+  comm_options.mpi_chunk_bytes = static_cast<std::int64_t>(o.mpi_chunk_mb * 1048576.0);
+  std::unique_ptr<Communicator> comm = make_communicator(plan.backend, plan.device, comm_options);
   Watchdog watchdog(o.comm_timeout_s, [&comm](const std::string&) { comm->abort(); });
   const auto hostnames = world.gather_strings_to_root(world.hostname());
   std::unique_ptr<io::AllreduceFile> file;
@@ -282,6 +288,7 @@ int run_allreduce(World& world, const AllreduceOptions& o) {
     file->set_attr("iters", o.iters);
     file->set_attr("check", static_cast<std::int64_t>(o.check ? 1 : 0));
     file->set_attr("comm_timeout_s", o.comm_timeout_s);
+    file->set_attr("mpi_chunk_mb", o.mpi_chunk_mb);
     for (const auto& [name, version] : library_versions()) file->set_attr("version_" + name, version);
     file->write_hostnames(hostnames);
   }

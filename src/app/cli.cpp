@@ -76,6 +76,7 @@ void add_train_options(CLI::App& cmd, RunConfig& c, TrainArgs& a) {
   cmd.add_option("--seed", c.seed, "Seed of initialisation and synthetic data")->capture_default_str();
   cmd.add_option("--threads", c.threads, "Intra-op CPU threads per rank (0: LibTorch's default)")->capture_default_str();
   cmd.add_option("--bucket-mb", c.bucket_mb, "Gradient bucket cap in MiB")->capture_default_str();
+  cmd.add_option("--mpi-chunk-mb", c.mpi_chunk_mb, "MPI backend: reduce each bucket in slices of this many MiB (0: one call per bucket)")->capture_default_str();
   cmd.add_flag("--no-overlap", "Allreduce only after backward (no overlap with backward)");
   cmd.add_option("--output,-o", c.output, "Run file (HDF5); default scalebench-<model>-np<N>-<time>.h5");
   cmd.add_flag("--overwrite", c.overwrite, "Replace an existing --output when the run completes");

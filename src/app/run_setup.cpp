@@ -166,6 +166,7 @@ nlohmann::json run_identity(const RunConfig& cfg, const LocalSetup& s, const Buc
   id["dataset"] = cfg.dataset;
   id["seed"] = cfg.seed;
   id["overlap"] = cfg.overlap;
+  id["mpi_chunk_mb"] = cfg.mpi_chunk_mb;  // ranks that slice differently would mismatch MPI calls
   id["scalebench"] = std::string(scalebench_version()) + " " + scalebench_git_revision();
   id["libtorch"] = TORCH_VERSION;
   return id;
@@ -230,6 +231,7 @@ void write_metadata(io::RunFile& f, const World& world, const RunConfig& cfg, co
   f.set_attr("lr_decay", s.run.lr_decay);
   f.set_attr("overlap", static_cast<std::int64_t>(cfg.overlap ? 1 : 0));
   f.set_attr("bucket_mb", cfg.bucket_mb);
+  f.set_attr("mpi_chunk_mb", cfg.mpi_chunk_mb);
   f.set_attr("n_buckets", static_cast<std::int64_t>(plan.buckets.size()));
   f.set_attr("warmup_steps", s.run.warmup_steps);
   f.set_attr("steps", s.run.steps);

@@ -18,7 +18,8 @@ std::string nccl_version() {
          std::to_string(v % 100);
 }
 
-std::unique_ptr<Communicator> make_communicator(BackendChoice choice, const torch::Device& device) {
+std::unique_ptr<Communicator> make_communicator(BackendChoice choice, const torch::Device& device,
+                                                const CommOptions& options) {
   if (choice == BackendChoice::kNccl && !device.is_cuda()) {
     throw UsageError("--backend nccl needs --device cuda (NCCL reduces CUDA tensors only); "
                      "allowed on cpu: auto, mpi");
@@ -26,7 +27,7 @@ std::unique_ptr<Communicator> make_communicator(BackendChoice choice, const torc
   if (device.is_cuda() && choice != BackendChoice::kMpi) {
     return std::make_unique<NcclCommunicator>(device.index());
   }
-  return std::make_unique<MpiCommunicator>(MPI_COMM_WORLD);
+  return std::make_unique<MpiCommunicator>(MPI_COMM_WORLD, options.mpi_chunk_bytes);
 }
 
 }  // namespace scalebench

@@ -1,5 +1,6 @@
 #include "comm/mpi_communicator.hpp"
 
+#include <algorithm>
 #include <climits>
 #include <exception>
 #include <stdexcept>
@@ -25,15 +26,38 @@ namespace {
 // MPI counts are int: long buffers go in slices of at most this many elements.
 constexpr std::int64_t kMaxElementsPerCall = INT_MAX / 2;
 
-void allreduce_sum_in_place(torch::Tensor& host, MPI_Comm comm) {
+// Divides `count` elements at `data` by `divisor`, on this (the communicator's) thread. A plain
+// loop rather than Tensor::div_: div_ would start LibTorch's intra-op thread pool for every
+// slice, whose spinning workers then compete with the other ranks' MPI progress on the same cores
+// (measured: 2x slower allreduce at 2 ranks on 2 cores). x / n, as div_ computes it.
+template <typename T>
+void divide(T* data, std::int64_t count, int divisor) {
+  const T d = static_cast<T>(divisor);
+  for (std::int64_t i = 0; i < count; ++i) data[i] /= d;
+}
+
+// Sums `host` over the ranks in place, then divides by `divisor` (1: leave the sum), in slices of
+// `slice` elements: each slice is divided right after its reduction, while it is still in cache,
+// instead of in a second pass over the whole tensor. Returns the seconds spent inside MPI.
+double allreduce_mean_in_place(torch::Tensor& host, MPI_Comm comm, std::int64_t slice, int divisor) {
   const MPI_Datatype type = mpi_datatype_of(host);
   auto* base = static_cast<char*>(host.data_ptr());
   const std::int64_t n = host.numel();
-  for (std::int64_t off = 0; off < n; off += kMaxElementsPerCall) {
-    const int count = static_cast<int>(std::min<std::int64_t>(kMaxElementsPerCall, n - off));
-    MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, base + off * host.element_size(), count, type, MPI_SUM,
-                            comm));
+  double in_mpi = 0.0;
+  for (std::int64_t off = 0; off < n; off += slice) {
+    const std::int64_t count = std::min<std::int64_t>(slice, n - off);
+    char* at = base + off * host.element_size();
+    const double start = MPI_Wtime();
+    MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, at, static_cast<int>(count), type, MPI_SUM, comm));
+    in_mpi += MPI_Wtime() - start;
+    if (divisor <= 1) continue;
+    switch (host.scalar_type()) {
+      case torch::kFloat32: divide(reinterpret_cast<float*>(at), count, divisor); break;
+      case torch::kFloat64: divide(reinterpret_cast<double*>(at), count, divisor); break;
+      default: host.view({-1}).narrow(0, off, count).div_(divisor);  // throws for integers, as before
+    }
   }
+  return in_mpi;
 }
 }  // namespace
 
@@ -64,7 +88,9 @@ class MpiCommunicator::MpiWork final : public Work {
   CollectiveTiming timing_;
 };
 
-MpiCommunicator::MpiCommunicator(MPI_Comm comm) : comm_(comm) {
+MpiCommunicator::MpiCommunicator(MPI_Comm comm, std::int64_t chunk_bytes)
+    : comm_(comm), chunk_bytes_(chunk_bytes) {
+  if (chunk_bytes_ < 0) throw std::invalid_argument("MPI chunk size must be >= 0 bytes");
   MPI_CHECK(MPI_Comm_rank(comm_, &rank_));
   MPI_CHECK(MPI_Comm_size(comm_, &size_));
   thread_ = std::thread([this] { comm_thread_loop(); });
@@ -91,14 +117,14 @@ std::shared_ptr<Work> MpiCommunicator::allreduce_mean_async(torch::Tensor tensor
     try {
       // A CUDA tensor goes through host memory: MPI here is not assumed to be CUDA-aware.
       torch::Tensor host = tensor.is_cuda() ? tensor.to(torch::kCPU) : tensor;
+      const std::int64_t elements_per_chunk =
+          chunk_bytes_ == 0 ? kMaxElementsPerCall
+                            : std::clamp<std::int64_t>(chunk_bytes_ / host.element_size(), 1, kMaxElementsPerCall);
       const auto start = Clock::now();
-      allreduce_sum_in_place(host, comm_);
-      const auto end = Clock::now();
+      // The sum of one rank is its mean: no division (bench_overhead's 1-rank data-parallel
+      // path, docs/performance.md). The duration is the time inside MPI, as for NCCL's events.
+      timing.duration_s = allreduce_mean_in_place(host, comm_, elements_per_chunk, size_);
       timing.start_s = std::chrono::duration<double>(start - origin).count();
-      timing.duration_s = std::chrono::duration<double>(end - start).count();
-      // The sum of one rank is its mean: skip a full pass over the bucket (bench_overhead's
-      // 1-rank data-parallel path, docs/performance.md).
-      if (size_ > 1) host.div_(size_);
       if (tensor.is_cuda()) tensor.copy_(host);
     } catch (...) {
       error = std::current_exception();

@@ -20,7 +20,9 @@ namespace scalebench {
 class MpiCommunicator final : public Communicator {
  public:
   // `comm` is used, not owned: MPI_COMM_WORLD for a run, MPI_COMM_SELF for a 1-rank reference.
-  explicit MpiCommunicator(MPI_Comm comm);
+  // `chunk_bytes`: a tensor is reduced in slices of at most this many bytes (0: one call, or as
+  // few as MPI's int counts allow); see CommOptions.
+  explicit MpiCommunicator(MPI_Comm comm, std::int64_t chunk_bytes = CommOptions{}.mpi_chunk_bytes);
   ~MpiCommunicator() override;
 
   std::string backend() const override { return "mpi"; }
@@ -36,6 +38,7 @@ class MpiCommunicator final : public Communicator {
   void comm_thread_loop();
 
   MPI_Comm comm_;
+  std::int64_t chunk_bytes_;
   int rank_ = 0;
   int size_ = 1;
   Clock::time_point step_origin_ = Clock::now();

@@ -116,6 +116,9 @@ void validate_options(const RunConfig& cfg, int world_size, int cuda_devices) {
   if (!(cfg.bucket_mb > 0.0) || cfg.bucket_mb > 4096.0) {
     throw UsageError("--bucket-mb " + str(cfg.bucket_mb) + ": allowed: > 0 and <= 4096");
   }
+  if (!(cfg.mpi_chunk_mb >= 0.0) || cfg.mpi_chunk_mb > 4096.0) {
+    throw UsageError("--mpi-chunk-mb " + str(cfg.mpi_chunk_mb) + ": allowed: 0 (one call per bucket) to 4096");
+  }
   if (!(cfg.comm_timeout_s > 0.0)) {
     throw UsageError("--comm-timeout " + str(cfg.comm_timeout_s) + ": must be > 0 seconds");
   }
@@ -205,6 +208,7 @@ nlohmann::json to_json(const RunConfig& cfg) {
   j["seed"] = cfg.seed;
   j["threads"] = cfg.threads;
   j["bucket_mb"] = cfg.bucket_mb;
+  j["mpi_chunk_mb"] = cfg.mpi_chunk_mb;
   j["overlap"] = cfg.overlap;
   j["output"] = cfg.output;
   j["overwrite"] = cfg.overwrite;

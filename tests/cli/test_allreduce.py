@@ -21,7 +21,7 @@ SIZES = [8, 32, 128, 512, 2048, 8192, 32768]  # -b 8 -e 64K -f 4
 ROOT_ATTRS = ["format", "schema_version", "status", "tool", "tool_version", "git_revision",
               "command_line", "date", "end_time", "backend", "device", "dtype", "redop",
               "world_size", "nodes", "ranks_per_node", "hosts", "min_bytes", "max_bytes",
-              "step_factor", "warmup_iters", "iters", "check", "comm_timeout_s"]
+              "step_factor", "warmup_iters", "iters", "check", "comm_timeout_s", "mpi_chunk_mb"]
 
 
 def table_rows(stdout):
@@ -43,6 +43,7 @@ def attr(f, name):
 class Sweep:
     """A valid sweep at RANKS ranks, run once per class; the tests read its output."""
     RANKS = 2
+    MPI_CHUNK_MB = None  # the default (4 MiB: every message here in one call)
 
     @classmethod
     def setUpClass(cls):
@@ -50,6 +51,8 @@ class Sweep:
         cls.path = os.path.join(cls.tmp.name, "ar.h5")
         args = ["allreduce", "-b", str(MIN), "-e", "64K", "-f", str(FACTOR), "-w", str(WARMUP),
                 "-n", str(ITERS), "--device", "cpu", "-o", cls.path]
+        if cls.MPI_CHUNK_MB is not None:
+            args += ["--mpi-chunk-mb", cls.MPI_CHUNK_MB]
         cls.result = run_scalebench(args, ranks=cls.RANKS, timeout=300)
         cls.listing = sorted(os.listdir(cls.tmp.name))
 
@@ -87,6 +90,7 @@ class Sweep:
             self.assertEqual(attr(f, "dtype"), "float32")
             self.assertEqual(int(attr(f, "world_size")), n)
             self.assertEqual(int(attr(f, "iters")), ITERS)
+            self.assertEqual(float(attr(f, "mpi_chunk_mb")), float(self.MPI_CHUNK_MB or 4))
             self.assertIn("allreduce -b 8 -e 64K", attr(f, "command_line"))
             self.assertRegex(attr(f, "date"), r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
             self.assertTrue(attr(f, "hosts"))
@@ -117,6 +121,9 @@ class TwoRanks(Sweep, unittest.TestCase):
 @require_binary
 class FourRanks(Sweep, unittest.TestCase):
     RANKS = 4
+    # Slices of 1048 bytes: 8 KiB to 64 KiB messages go in many MPI calls, a short last one
+    # included, and every element must still be exact.
+    MPI_CHUNK_MB = "0.001"
 
 
 @require_binary
@@ -177,6 +184,10 @@ class BadInput(unittest.TestCase):
 
     def test_below_one_element(self):
         self.assert_refused(["-b", "2", "-e", "1K"], "--min-bytes 2", "4 bytes")
+
+    def test_negative_mpi_chunk(self):
+        self.assert_refused(["-b", "8", "-e", "1K", "--mpi-chunk-mb", "-1"], "--mpi-chunk-mb -1",
+                            "allowed: 0")
 
     def test_unknown_dtype_and_backend(self):
         self.assert_refused(["-b", "8", "-e", "1K", "--dtype", "int8"], "--dtype int8",

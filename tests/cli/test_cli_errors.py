@@ -74,6 +74,7 @@ class BadInput(unittest.TestCase):
         cases = [({"steps": "0"}, "--steps 0", "at least 1"),
                  ({"threads": "-1"}, "--threads -1", "0 (LibTorch's default) or more"),
                  ({"bucket_mb": "0"}, "--bucket-mb 0", "> 0"),
+                 ({"mpi_chunk_mb": "-1"}, "--mpi-chunk-mb -1", "0 (one call per bucket) to 4096"),
                  ({"lr": "-0.1"}, "--lr -0.1", "> 0"),
                  ({"momentum": "1.5"}, "--momentum 1.5", "0 <= momentum < 1"),
                  ({"comm_timeout": "0"}, "--comm-timeout 0", "> 0")]

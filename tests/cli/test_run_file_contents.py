@@ -32,7 +32,7 @@ ROOT_ATTRS = ["format", "schema_version", "status", "tool", "tool_version", "git
               "model_source", "input_shape", "params_total", "params_trainable",
               "macs_per_sample", "flops_per_sample", "world_size", "nodes", "ranks_per_node",
               "batch_per_rank", "global_batch", "scaling_mode", "device", "backend", "precision",
-              "optimizer", "lr", "lr_decay", "overlap", "bucket_mb", "n_buckets", "warmup_steps",
+              "optimizer", "lr", "lr_decay", "overlap", "bucket_mb", "mpi_chunk_mb", "n_buckets", "warmup_steps",
               "steps", "steps_per_epoch", "threads", "tag", "seed", "comm_timeout_s",
               "flush_every", "slurm_job_id", "slurm_nodelist", "environment", "version_scalebench",
               "version_libtorch", "version_mpi", "version_hdf5", "version_nccl",

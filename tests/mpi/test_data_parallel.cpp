@@ -83,7 +83,8 @@ constexpr double kEquivalenceTolerance = 1e-5;  // relative L2 of final paramete
 constexpr double kUpdateTolerance = 1e-4;       // relative L2 of (final - initial) parameters
 constexpr int kEquivalenceSteps = 4;
 
-void check_equivalence(bool overlap, double bucket_mb) {
+void check_equivalence(bool overlap, double bucket_mb,
+                       std::int64_t mpi_chunk_bytes = CommOptions{}.mpi_chunk_bytes) {
   const World& world = World::get();
   ReplicaSpec spec;
   spec.overlap = overlap;
@@ -95,7 +96,7 @@ void check_equivalence(bool overlap, double bucket_mb) {
   Replica reference = make_replica(self, ref_spec);
   const auto ref_records = train(reference, self, kEquivalenceSteps);
 
-  MpiCommunicator comm(MPI_COMM_WORLD);
+  MpiCommunicator comm(MPI_COMM_WORLD, mpi_chunk_bytes);
   Replica replica = make_replica(comm, spec);
   if (bucket_mb < 10) {
     ASSERT_GE(replica.reducer->plan().buckets.size(), 3u) << "test needs several buckets";
@@ -128,6 +129,31 @@ void check_equivalence(bool overlap, double bucket_mb) {
 TEST(DataParallel, NRanksEqualOneRankWithNTimesTheBatchOverlapped) { check_equivalence(true, 1.0); }
 TEST(DataParallel, NRanksEqualOneRankWithNTimesTheBatchNoOverlap) { check_equivalence(false, 1.0); }
 TEST(DataParallel, NRanksEqualOneRankWithOneBigBucket) { check_equivalence(true, 100.0); }
+// The MPI backend's slicing of a bucket (--mpi-chunk-mb): one call per bucket, and slices of an
+// odd 1000 bytes (250 floats: many slices per tensor, a short last one, slices across tensors).
+TEST(DataParallel, NRanksEqualOneRankWithUnslicedBuckets) { check_equivalence(true, 1.0, 0); }
+TEST(DataParallel, NRanksEqualOneRankWithTinyOddSlices) { check_equivalence(true, 1.0, 1000); }
+
+// The mean itself, exactly: small integers are exact in float32 and float64, and so is their
+// sum and its division by a world size of 1, 2 or 4, whatever the slicing or MPI's algorithm.
+TEST(MpiAllreduce, SlicedMeanIsExactForEverySlicing) {
+  const World& world = World::get();
+  const int n = world.size();
+  for (const auto dtype : {torch::kFloat32, torch::kFloat64}) {
+    for (const std::int64_t chunk : {std::int64_t{0}, std::int64_t{4}, std::int64_t{12}, std::int64_t{1000},
+                                     std::int64_t{4} << 20}) {
+      MpiCommunicator comm(MPI_COMM_WORLD, chunk);
+      const std::int64_t count = 10007;  // prime: no slicing divides it
+      auto index = torch::arange(count, torch::TensorOptions().dtype(torch::kInt64));
+      torch::Tensor t = (index.remainder(13) + world.rank()).to(dtype).reshape({1, count});
+      comm.allreduce_mean_async(t)->wait();
+      torch::Tensor expected = (index.remainder(13).to(torch::kFloat64) + (n - 1) / 2.0).reshape({1, count});
+      EXPECT_TRUE(torch::equal(t.to(torch::kFloat64), expected))
+          << "dtype " << dtype << " chunk " << chunk << ": max error "
+          << (t.to(torch::kFloat64) - expected).abs().max().item<double>();
+    }
+  }
+}
 
 // A fixed global batch of `inputs`, split contiguously over the ranks as the real-data sampler
 // splits an epoch's last, smaller batch: shares differ by one sample, and a rank may get none.

@@ -98,6 +98,12 @@ TEST(Config, RejectsWhatIsNotAllowed) {
   c.bucket_mb = 0;
   expect_usage_error(c, 1, 0, {"--bucket-mb"});
   c = base();
+  c.mpi_chunk_mb = -1;
+  expect_usage_error(c, 1, 0, {"--mpi-chunk-mb", "0 (one call per bucket) to 4096"});
+  c = base();
+  c.mpi_chunk_mb = 0;  // one call per bucket: allowed
+  EXPECT_NO_THROW(validate_options(c, 2, 0));
+  c = base();
   c.optimizer = "lbfgs";
   expect_usage_error(c, 1, 0, {"--optimizer lbfgs", "sgd, adam, rmsprop"});
   c = base();
