@@ -252,9 +252,8 @@ int run_allreduce(World& world, const AllreduceOptions& o) {
   if (!error.empty()) throw UsageError(error);
 
   // Phase 3, collective: communicator, watchdog, file.
-  CommOptions comm_options;
-  comm_options.mpi_chunk_bytes = static_cast<std::int64_t>(o.mpi_chunk_mb * 1048576.0);
-  std::unique_ptr<Communicator> comm = make_communicator(plan.backend, plan.device, comm_options);
+  std::unique_ptr<Communicator> comm =
+      make_communicator(plan.backend, plan.device, CommOptions::from_mpi_chunk_mb(o.mpi_chunk_mb));
   Watchdog watchdog(o.comm_timeout_s, [&comm](const std::string&) { comm->abort(); });
   const auto hostnames = world.gather_strings_to_root(world.hostname());
   std::unique_ptr<io::AllreduceFile> file;

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 
+#include "comm/comm_options.hpp"
 #include "runtime/world.hpp"
 
 namespace CLI {
@@ -25,7 +26,7 @@ struct AllreduceOptions {
   bool check = true;
   std::string output;  // HDF5 file; none when empty
   double comm_timeout_s = 300.0;
-  double mpi_chunk_mb = 4.0;  // as training's --mpi-chunk-mb, so that both measure the same calls
+  double mpi_chunk_mb = kDefaultMpiChunkMb;  // as training's, so that both measure the same calls
   std::string command_line;
 };
 

@@ -311,9 +311,8 @@ int run_train(World& world, RunConfig cfg) {
   if (!error.empty()) throw UsageError(error);
 
   // Phase 3, collective: communicator, identical replicas, gradient buckets, run file.
-  CommOptions comm_options;
-  comm_options.mpi_chunk_bytes = static_cast<std::int64_t>(cfg.mpi_chunk_mb * 1048576.0);
-  std::unique_ptr<Communicator> comm = make_communicator(s.backend, s.device, comm_options);
+  std::unique_ptr<Communicator> comm =
+      make_communicator(s.backend, s.device, CommOptions::from_mpi_chunk_mb(cfg.mpi_chunk_mb));
   ProgressBoard board(world);
   std::vector<std::string> hostnames;  // filled below; the watchdog names ranks by host
   RunRecorder* recorder_for_watchdog = nullptr;  // set once the run file exists

@@ -7,6 +7,8 @@
 #include <memory>
 #include <string>
 
+#include "comm/comm_options.hpp"
+
 namespace scalebench {
 
 // When an allreduce ran, relative to the last Communicator::mark_step_start().
@@ -45,15 +47,6 @@ class Communicator {
 };
 
 enum class BackendChoice { kAuto, kMpi, kNccl };
-
-// Tuning of the backends, from the command line (--mpi-chunk-mb).
-struct CommOptions {
-  // MPI backend: a bucket is reduced in slices of at most this many bytes (0: one call per
-  // bucket). Open MPI over shared memory reduces a few MiB at a time 1.5-2.6x faster than one
-  // call of hundreds of MiB (docs/performance.md), and each slice's averaging pass then runs while
-  // the slice is still in cache.
-  std::int64_t mpi_chunk_bytes = std::int64_t{4} << 20;
-};
 
 // Picks the implementation for the device: NCCL for CUDA tensors when built with it (and not
 // overridden), MPI otherwise. Throws UsageError for a combination that cannot work.

@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "comm/comm_options.hpp"
 #include "models/options.hpp"
 
 namespace scalebench {
@@ -30,7 +31,7 @@ struct RunConfig {
   std::uint64_t seed = 42;
   int threads = 0;                // intra-op threads per rank; 0 = LibTorch's default
   double bucket_mb = 25.0;
-  double mpi_chunk_mb = 4.0;  // CommOptions::mpi_chunk_bytes, in MiB
+  double mpi_chunk_mb = kDefaultMpiChunkMb;  // CommOptions::mpi_chunk_bytes, in MiB
   bool overlap = true;
   std::string output;             // "" = scalebench-<model>-np<N>-<UTC time>.h5
   bool overwrite = false;
