@@ -8,6 +8,7 @@
 
 #include "core/errors.hpp"
 #include "device/device.hpp"
+#include "device/gpu_placement.hpp"
 #include "metrics/process_stats.hpp"
 #include "runtime/build_info.hpp"
 #include "runtime/versions.hpp"
@@ -86,20 +87,51 @@ std::unique_ptr<datasets::BatchSource> make_data_for_batch(const World& world, c
   return datasets::make_batch_source(source_spec(world, cfg, s, batch_per_rank));
 }
 
+namespace {
+// A rank's visible GPUs as one string for the node's gather, and back.
+std::string join_bus_ids(const std::vector<std::string>& ids) {
+  std::string out;
+  for (const auto& id : ids) out += (out.empty() ? "" : ",") + id;
+  return out;
+}
+std::vector<std::string> split_bus_ids(const std::string& joined) {
+  std::vector<std::string> out;
+  std::stringstream in(joined);
+  std::string id;
+  while (std::getline(in, id, ',')) {
+    if (!id.empty()) out.push_back(id);
+  }
+  return out;
+}
+}  // namespace
+
 Placement place_rank(const World& world, const std::string& device, const std::string& backend) {
+  // Collective over the node, first and unconditionally, so that no rank can leave it unmatched by
+  // throwing earlier: each rank's visible GPUs by identity.
+  const std::vector<std::string> mine = device::visible_gpu_bus_ids();
+  std::vector<std::vector<std::string>> visible;
+  for (const auto& joined : world.allgather_strings_in_node(join_bus_ids(mine))) {
+    visible.push_back(split_bus_ids(joined));
+  }
+
   Placement p;
-  const int gpus = device::cuda_device_count();
+  const int gpus = static_cast<int>(mine.size());
   const bool use_cuda = device == "cuda" || (device == "auto" && gpus > 0);
   p.backend = backend == "mpi" ? BackendChoice::kMpi
               : backend == "nccl" ? BackendChoice::kNccl : BackendChoice::kAuto;
   if (use_cuda) {
-    if (world.local_size() > gpus && p.backend != BackendChoice::kMpi) {
-      throw UsageError(std::to_string(world.local_size()) + " ranks share " + std::to_string(gpus) +
-                       " GPU(s) on " + world.hostname() +
+    if (gpus == 0) {
+      throw UsageError("--device cuda: no GPU is visible on " + world.hostname() + " (rank " +
+                       std::to_string(world.rank()) + "); allowed: cpu, auto");
+    }
+    const std::vector<device::GpuAssignment> assigned = device::assign_gpus(visible);
+    const std::string shared = device::describe_shared_gpus(assigned);
+    if (!shared.empty() && p.backend != BackendChoice::kMpi) {
+      throw UsageError("on " + world.hostname() + " " + shared +
                        ", and NCCL refuses two ranks on one GPU; allowed: at most one rank per GPU, "
                        "or --backend mpi");
     }
-    const int index = world.local_rank() % gpus;
+    const int index = assigned[static_cast<std::size_t>(world.local_rank())].visible_index;
     device::select_cuda_device(index);
     p.device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
   } else if (p.backend == BackendChoice::kNccl) {
@@ -111,10 +143,12 @@ Placement place_rank(const World& world, const std::string& device, const std::s
 
 LocalSetup build_local(const World& world, const RunConfig& cfg, std::int64_t extra_steps) {
   LocalSetup s;
+  // Placement first: it is collective within the node, and must not be skipped by a rank whose
+  // validation below throws.
+  const Placement placement = place_rank(world, cfg.device, cfg.backend);
   const int gpus = device::cuda_device_count();
   validate_options(cfg, world.size(), gpus);
   s.entry = models::find(cfg.model);
-  const Placement placement = place_rank(world, cfg.device, cfg.backend);
   s.device = placement.device;
   s.backend = placement.backend;
   if (cfg.threads > 0) torch::set_num_threads(cfg.threads);
@@ -245,12 +279,14 @@ void write_metadata(io::RunFile& f, const World& world, const RunConfig& cfg, co
   f.set_attr("slurm_nodelist", getenv_or("SLURM_JOB_NODELIST", ""));
   f.set_attr("environment", communication_environment().dump());
   for (const auto& [name, version] : library_versions()) f.set_attr("version_" + name, version);
-  std::vector<std::int64_t> bytes, counts;
+  std::vector<std::int64_t> bytes, counts, spans;
   for (const auto& b : plan.buckets) {
     bytes.push_back(b.bytes);
     counts.push_back(static_cast<std::int64_t>(b.slots.size()));
+    // Every bucket is reduced over all ranks: it crosses the network iff they are on several nodes.
+    spans.push_back(world.nodes() > 1 ? 1 : 0);
   }
-  f.write_bucket_layout(bytes, counts);
+  f.write_bucket_layout(bytes, counts, spans);
 }
 
 void write_summary_attrs(io::RunFile& f, const RunSummary& s) {
@@ -268,7 +304,8 @@ namespace {
 std::string describe_rank(const World& world, const torch::Device& device) {
   const device::DeviceInfo info = device::describe(device);
   return world.hostname() + '\x1f' + std::to_string(world.local_rank()) + '\x1f' + info.name + '\x1f' +
-         info.bus_id + '\x1f' + cpu_affinity_string() + '\x1f' + std::to_string(getpid());
+         info.bus_id + '\x1f' + cpu_affinity_string() + '\x1f' + std::to_string(getpid()) + '\x1f' +
+         std::to_string(world.node_index());
 }
 
 std::vector<io::RankInfo> parse_rank_descriptions(const std::vector<std::string>& described) {
@@ -278,7 +315,7 @@ std::vector<io::RankInfo> parse_rank_descriptions(const std::vector<std::string>
     std::stringstream in(d);
     std::string part;
     while (std::getline(in, part, '\x1f')) f.push_back(part);
-    f.resize(6);
+    f.resize(7);
     io::RankInfo info;
     info.hostname = f[0];
     info.local_rank = std::atoi(f[1].c_str());
@@ -286,6 +323,7 @@ std::vector<io::RankInfo> parse_rank_descriptions(const std::vector<std::string>
     info.device_bus_id = f[3];
     info.cpu_affinity = f[4];
     info.pid = std::atoll(f[5].c_str());
+    info.node_index = std::atoi(f[6].c_str());
     out.push_back(info);
   }
   return out;

@@ -48,10 +48,19 @@ class Communicator {
 
 enum class BackendChoice { kAuto, kMpi, kNccl };
 
+// Which ranks a communicator joins (runtime::World knows the groups): every rank (training),
+// the ranks of this rank's node (what shared memory or NVLink gives), or one rank per node (what
+// the network between nodes gives).
+enum class CommGroup { kWorld, kNode, kAcrossNodes };
+const char* comm_group_name(CommGroup group);  // "all", "intra", "inter"
+
 // Picks the implementation for the device: NCCL for CUDA tensors when built with it (and not
-// overridden), MPI otherwise. Throws UsageError for a combination that cannot work.
+// overridden), MPI otherwise. Throws UsageError for a combination that cannot work. Collective
+// over the ranks of `group`; returns null on a rank outside it (kAcrossNodes: every rank but its
+// node's local rank 0).
 std::unique_ptr<Communicator> make_communicator(BackendChoice choice, const torch::Device& device,
-                                                const CommOptions& options = {});
+                                                const CommOptions& options = {},
+                                                CommGroup group = CommGroup::kWorld);
 
 // Whether this build has the NCCL backend, and its version ("" if not).
 bool nccl_compiled_in();

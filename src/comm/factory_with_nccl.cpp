@@ -1,6 +1,7 @@
 // Communicator factory of a build with NCCL: NCCL for CUDA tensors unless --backend mpi.
 #include <nccl.h>
 
+#include "comm/comm_group.hpp"
 #include "comm/communicator.hpp"
 #include "comm/mpi_communicator.hpp"
 #include "comm/nccl_communicator.hpp"
@@ -19,15 +20,17 @@ std::string nccl_version() {
 }
 
 std::unique_ptr<Communicator> make_communicator(BackendChoice choice, const torch::Device& device,
-                                                const CommOptions& options) {
+                                                const CommOptions& options, CommGroup group) {
   if (choice == BackendChoice::kNccl && !device.is_cuda()) {
     throw UsageError("--backend nccl needs --device cuda (NCCL reduces CUDA tensors only); "
                      "allowed on cpu: auto, mpi");
   }
+  const MPI_Comm comm = mpi_comm_of(group);
+  if (comm == MPI_COMM_NULL) return nullptr;
   if (device.is_cuda() && choice != BackendChoice::kMpi) {
-    return std::make_unique<NcclCommunicator>(device.index());
+    return std::make_unique<NcclCommunicator>(device.index(), comm);
   }
-  return std::make_unique<MpiCommunicator>(MPI_COMM_WORLD, options.mpi_chunk_bytes);
+  return std::make_unique<MpiCommunicator>(comm, options.mpi_chunk_bytes);
 }
 
 }  // namespace scalebench

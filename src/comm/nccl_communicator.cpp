@@ -68,13 +68,13 @@ class NcclCommunicator::NcclWork final : public Work {
   cudaEvent_t end_;
 };
 
-NcclCommunicator::NcclCommunicator(int cuda_device) : device_(cuda_device) {
-  MPI_CHECK(MPI_Comm_rank(MPI_COMM_WORLD, &rank_));
-  MPI_CHECK(MPI_Comm_size(MPI_COMM_WORLD, &size_));
+NcclCommunicator::NcclCommunicator(int cuda_device, MPI_Comm group) : device_(cuda_device) {
+  MPI_CHECK(MPI_Comm_rank(group, &rank_));
+  MPI_CHECK(MPI_Comm_size(group, &size_));
   CUDA_CHECK(cudaSetDevice(device_));
   ncclUniqueId id;
   if (rank_ == 0) NCCL_CHECK(ncclGetUniqueId(&id));
-  MPI_CHECK(MPI_Bcast(&id, sizeof(id), MPI_BYTE, 0, MPI_COMM_WORLD));
+  MPI_CHECK(MPI_Bcast(&id, sizeof(id), MPI_BYTE, 0, group));
   NCCL_CHECK(ncclCommInitRank(&comm_, size_, id, rank_));
   CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
   CUDA_CHECK(cudaEventCreate(&step_origin_));

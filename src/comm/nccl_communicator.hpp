@@ -5,6 +5,7 @@
 // default stream is ordered after them again by another event: no host synchronisation inside a
 // step. Start and duration of every collective are measured with events on the NCCL stream.
 #include <cuda_runtime_api.h>
+#include <mpi.h>
 #include <nccl.h>
 
 #include <atomic>
@@ -15,8 +16,8 @@ namespace scalebench {
 
 class NcclCommunicator final : public Communicator {
  public:
-  // Collective over MPI_COMM_WORLD: rank 0 makes the unique id and broadcasts it over MPI.
-  explicit NcclCommunicator(int cuda_device);
+  // Collective over `group` (not owned): its rank 0 makes the unique id and broadcasts it over MPI.
+  NcclCommunicator(int cuda_device, MPI_Comm group);
   ~NcclCommunicator() override;
 
   std::string backend() const override { return "nccl"; }

@@ -6,6 +6,8 @@ namespace scalebench::device {
 
 int cuda_device_count() { return 0; }
 
+std::vector<std::string> visible_gpu_bus_ids() { return {}; }
+
 void select_cuda_device(int) {}
 
 DeviceInfo describe(const torch::Device&) { return {"cpu: " + host_cpu_model(), ""}; }

@@ -77,6 +77,17 @@ int cuda_device_count() {
   return n;
 }
 
+std::vector<std::string> visible_gpu_bus_ids() {
+  std::vector<std::string> out;
+  const int n = cuda_device_count();
+  for (int i = 0; i < n; ++i) {
+    char bus_id[32] = {0};
+    CUDA_CHECK(cudaDeviceGetPCIBusId(bus_id, sizeof(bus_id), i));
+    out.emplace_back(bus_id);
+  }
+  return out;
+}
+
 void select_cuda_device(int index) { CUDA_CHECK(cudaSetDevice(index)); }
 
 DeviceInfo describe(const torch::Device& device) {

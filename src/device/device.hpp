@@ -6,12 +6,16 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "metrics/phase_clock.hpp"
 
 namespace scalebench::device {
 
 int cuda_device_count();  // 0 where CUDA is absent or no GPU is visible
+// The PCI bus id of every GPU this process sees, in CUDA's order (empty without GPUs): the GPUs'
+// identities, which tell ranks that see "one GPU" each apart from ranks that share one.
+std::vector<std::string> visible_gpu_bus_ids();
 
 // Makes `index` the current CUDA device for this process (CUDA runtime and torch).
 void select_cuda_device(int index);

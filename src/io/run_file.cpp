@@ -24,6 +24,9 @@ const Doc kBucketStartDoc{"s",
 const Doc kBucketDurationDoc{"s", "duration of the bucket's gradient allreduce"};
 const Doc kBucketBytesDoc{"B", "gradient bytes in the bucket"};
 const Doc kBucketNumParamsDoc{"1", "parameter tensors in the bucket"};
+const Doc kBucketSpansNodesDoc{"1",
+                               "1 if the bucket's allreduce joins ranks of more than one node (its "
+                               "traffic crosses the network), 0 if it stays within one node"};
 
 const Doc kEventTimeDoc{"s", "when the event happened, seconds since rank 0 created the run file"};
 const Doc kEventRankDoc{"1", "rank that reported the event"};
@@ -32,7 +35,10 @@ const Doc kEventKindDoc{nullptr, "kind of event, e.g. failed, checksum_mismatch"
 const Doc kEventMessageDoc{nullptr, "what happened, in words"};
 
 const Doc kHostnameDoc{nullptr, "host the rank ran on"};
-const Doc kLocalRankDoc{"1", "index of the rank among the ranks on its host"};
+const Doc kLocalRankDoc{"1", "index of the rank among the ranks on its node"};
+const Doc kNodeIndexDoc{"1",
+                        "the rank's node, 0..nodes-1 in the order of each node's lowest rank; a node "
+                        "is what MPI says shares memory (MPI_COMM_TYPE_SHARED)"};
 const Doc kDeviceNameDoc{nullptr,
                          "device the rank trained on: GPU model, or \"cpu: \" and the CPU model"};
 const Doc kDeviceBusIdDoc{nullptr, "PCI bus id of the rank's GPU; empty on CPU"};
@@ -148,10 +154,11 @@ void RunFile::set_attr(const std::string& name, double value) { file().set_attr(
 void RunFile::write_ranks(const std::vector<RankInfo>& ranks) {
   check_length("rank table", ranks.size(), static_cast<std::size_t>(world_size_));
   std::vector<std::string> hostname, device_name, device_bus_id, cpu_affinity;
-  std::vector<std::int64_t> local_rank, pid;
+  std::vector<std::int64_t> local_rank, node_index, pid;
   for (const auto& r : ranks) {
     hostname.push_back(r.hostname);
     local_rank.push_back(r.local_rank);
+    node_index.push_back(r.node_index);
     device_name.push_back(r.device_name);
     device_bus_id.push_back(r.device_bus_id);
     cpu_affinity.push_back(r.cpu_affinity);
@@ -164,6 +171,7 @@ void RunFile::write_ranks(const std::vector<RankInfo>& ranks) {
   };
   write("hostname", hostname, kHostnameDoc);
   write("local_rank", local_rank, kLocalRankDoc);
+  write("node_index", node_index, kNodeIndexDoc);
   write("device_name", device_name, kDeviceNameDoc);
   write("device_bus_id", device_bus_id, kDeviceBusIdDoc);
   write("cpu_affinity", cpu_affinity, kCpuAffinityDoc);
@@ -185,14 +193,18 @@ void RunFile::write_rank_values(const std::string& name, const std::vector<doubl
 }
 
 void RunFile::write_bucket_layout(const std::vector<std::int64_t>& bytes,
-                                  const std::vector<std::int64_t>& num_params) {
+                                  const std::vector<std::int64_t>& num_params,
+                                  const std::vector<std::int64_t>& spans_nodes) {
   check_length("/buckets/bytes", bytes.size(), static_cast<std::size_t>(n_buckets_));
   check_length("/buckets/num_params", num_params.size(), static_cast<std::size_t>(n_buckets_));
+  check_length("/buckets/spans_nodes", spans_nodes.size(), static_cast<std::size_t>(n_buckets_));
   h5::Group group = file().open_group("buckets");
   h5::Dataset b = group.write_dataset("bytes", bytes);
   document(b, kBucketBytesDoc);
   h5::Dataset n = group.write_dataset("num_params", num_params);
   document(n, kBucketNumParamsDoc);
+  h5::Dataset x = group.write_dataset("spans_nodes", spans_nodes);
+  document(x, kBucketSpansNodesDoc);
 }
 
 void RunFile::check_records(const std::vector<StepRecord>& records) const {

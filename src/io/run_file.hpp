@@ -22,6 +22,7 @@ inline constexpr char kFormatName[] = "scalebench-run";
 struct RankInfo {
   std::string hostname;
   int local_rank = 0;
+  int node_index = 0;  // the rank's node as MPI decides it (shared memory), 0..nodes-1
   std::string device_name;
   std::string device_bus_id;
   std::string cpu_affinity;
@@ -69,9 +70,11 @@ class RunFile {
   // /ranks/<name>: one number per rank, with its unit and meaning (e.g. inference timings).
   void write_rank_values(const std::string& name, const std::vector<double>& values, const std::string& unit,
                          const std::string& description);
-  // /buckets/bytes and /buckets/num_params, 1-D of length n_buckets.
+  // /buckets/bytes, /buckets/num_params and /buckets/spans_nodes (1 where the bucket's collective
+  // joins ranks of more than one node, so its traffic crosses the network), 1-D of length n_buckets.
   void write_bucket_layout(const std::vector<std::int64_t>& bytes,
-                           const std::vector<std::int64_t>& num_params);
+                           const std::vector<std::int64_t>& num_params,
+                           const std::vector<std::int64_t>& spans_nodes);
 
   // `records` holds n_steps * world_size records, step-major: records[s * world_size + r] is rank
   // r's record of the s-th appended step, with exactly n_buckets bucket starts and durations.

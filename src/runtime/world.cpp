@@ -44,15 +44,26 @@ World& World::init(int* argc, char*** argv) {
         " but scalebench needs MPI_THREAD_SERIALIZED (its communicator runs on its own thread)");
   }
 
-  // Ranks that share memory share a node: the node-local rank picks the GPU.
-  MPI_Comm node_comm = MPI_COMM_NULL;
+  // Ranks that share memory share a node: the node-local rank picks the GPU. The communicators are
+  // kept for the collectives that measure within a node and across nodes (scalebench allreduce).
   MPI_CHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, world.rank_, MPI_INFO_NULL,
-                                &node_comm));
-  MPI_CHECK(MPI_Comm_rank(node_comm, &world.local_rank_));
-  MPI_CHECK(MPI_Comm_size(node_comm, &world.local_size_));
-  MPI_CHECK(MPI_Comm_free(&node_comm));
-  int is_node_leader = world.local_rank_ == 0 ? 1 : 0;
-  MPI_CHECK(MPI_Allreduce(&is_node_leader, &world.nodes_, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD));
+                                &world.node_comm_));
+  MPI_CHECK(MPI_Comm_set_errhandler(world.node_comm_, MPI_ERRORS_RETURN));
+  MPI_CHECK(MPI_Comm_rank(world.node_comm_, &world.local_rank_));
+  MPI_CHECK(MPI_Comm_size(world.node_comm_, &world.local_size_));
+  const bool leader = world.local_rank_ == 0;
+  MPI_CHECK(MPI_Comm_split(MPI_COMM_WORLD, leader ? 0 : MPI_UNDEFINED, world.rank_,
+                           &world.node_leaders_comm_));
+  if (leader) {
+    MPI_CHECK(MPI_Comm_set_errhandler(world.node_leaders_comm_, MPI_ERRORS_RETURN));
+    MPI_CHECK(MPI_Comm_rank(world.node_leaders_comm_, &world.node_index_));
+    MPI_CHECK(MPI_Comm_size(world.node_leaders_comm_, &world.nodes_));
+  }
+  // The leader's view, on every rank of its node.
+  int counts[2] = {world.node_index_, world.nodes_};
+  MPI_CHECK(MPI_Bcast(counts, 2, MPI_INT, 0, world.node_comm_));
+  world.node_index_ = counts[0];
+  world.nodes_ = counts[1];
   MPI_CHECK(MPI_Allreduce(&world.local_size_, &world.max_ranks_per_node_, 1, MPI_INT, MPI_MAX,
                           MPI_COMM_WORLD));
   g_world = &world;
@@ -133,6 +144,26 @@ std::vector<std::string> World::gather_strings_to_root(const std::string& value)
   return out;
 }
 
+std::vector<std::string> World::allgather_strings_in_node(const std::string& value) const {
+  int len = static_cast<int>(value.size());
+  std::vector<int> lens(static_cast<std::size_t>(local_size_));
+  MPI_CHECK(MPI_Allgather(&len, 1, MPI_INT, lens.data(), 1, MPI_INT, node_comm_));
+  std::vector<int> displs(lens.size(), 0);
+  int total = 0;
+  for (std::size_t r = 0; r < lens.size(); ++r) {
+    displs[r] = total;
+    total += lens[r];
+  }
+  std::string all(static_cast<std::size_t>(total), ' ');
+  MPI_CHECK(MPI_Allgatherv(value.data(), len, MPI_CHAR, all.data(), lens.data(), displs.data(),
+                           MPI_CHAR, node_comm_));
+  std::vector<std::string> out;
+  for (std::size_t r = 0; r < lens.size(); ++r) {
+    out.push_back(all.substr(static_cast<std::size_t>(displs[r]), static_cast<std::size_t>(lens[r])));
+  }
+  return out;
+}
+
 double World::max_over_ranks(double value) const {
   double out = value;
   MPI_CHECK(MPI_Allreduce(&value, &out, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD));
@@ -161,6 +192,8 @@ void World::abort(int exit_code) const {
 void World::finalize() {
   if (finalized_) return;
   finalized_ = true;
+  if (node_leaders_comm_ != MPI_COMM_NULL) MPI_Comm_free(&node_leaders_comm_);
+  if (node_comm_ != MPI_COMM_NULL) MPI_Comm_free(&node_comm_);
   MPI_Finalize();
 }
 

@@ -12,8 +12,8 @@ namespace scalebench {
 
 class World {
  public:
-  // MPI_Init_thread asking for MPI_THREAD_SERIALIZED: the MPI communicator's thread and the main
-  // thread both call MPI, never at the same time.
+  // MPI_Init_thread asking for MPI_THREAD_MULTIPLE, needing at least MPI_THREAD_SERIALIZED (see
+  // world.cpp): the MPI communicator's thread and the main thread both call MPI.
   static World& init(int* argc, char*** argv);
   static World& get();
 
@@ -23,11 +23,20 @@ class World {
   int local_rank() const { return local_rank_; }
   int local_size() const { return local_size_; }
   int nodes() const { return nodes_; }
+  // This rank's node, numbered 0..nodes()-1 in the order of each node's lowest world rank. A node
+  // is what MPI says shares memory with this rank (MPI_COMM_TYPE_SHARED), not a hostname: two
+  // hosts that report one name are still two nodes, as MPI treats them.
+  int node_index() const { return node_index_; }
   int max_ranks_per_node() const { return max_ranks_per_node_; }
   // The thread level MPI provides (MPI_THREAD_SERIALIZED or MPI_THREAD_MULTIPLE).
   int thread_level() const { return thread_level_; }
   const std::string& hostname() const { return hostname_; }
   MPI_Comm comm() const { return MPI_COMM_WORLD; }
+  // The ranks of this rank's node (local_size() of them, ordered by world rank).
+  MPI_Comm node_comm() const { return node_comm_; }
+  // One rank per node (each node's local rank 0, ordered by node index); MPI_COMM_NULL on the
+  // other ranks.
+  MPI_Comm node_leaders_comm() const { return node_leaders_comm_; }
   std::string mpi_library_version() const;
 
   // Every rank passes its own error message ("" = fine). All ranks return the message of the
@@ -41,6 +50,9 @@ class World {
   // must pass the same count.
   std::vector<double> gather_to_root(const std::vector<double>& values) const;
   std::vector<std::string> gather_strings_to_root(const std::string& value) const;
+  // Every node-local rank's string, indexed by local rank, on every rank of the node (collective
+  // over the node's ranks only).
+  std::vector<std::string> allgather_strings_in_node(const std::string& value) const;
   double max_over_ranks(double value) const;
   // Element-wise maximum over ranks, on every rank. Every rank passes the same count.
   std::vector<double> max_over_ranks(std::vector<double> values) const;
@@ -59,6 +71,9 @@ class World {
   int local_rank_ = 0;
   int local_size_ = 1;
   int nodes_ = 1;
+  int node_index_ = 0;
+  MPI_Comm node_comm_ = MPI_COMM_NULL;
+  MPI_Comm node_leaders_comm_ = MPI_COMM_NULL;
   int max_ranks_per_node_ = 1;
   int thread_level_ = 0;
   std::string hostname_;

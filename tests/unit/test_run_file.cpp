@@ -111,9 +111,9 @@ TEST_F(RunFileTest, WritesTheLayoutAndReadsItBack) {
   run.set_attr("global_batch", std::int64_t{256});
   run.set_attr("bucket_mb", 25.5);
   run.set_attr("world_size", kRanks);  // an int, through the template overload
-  run.write_ranks({{"node-a", 0, "cpu: Xeon", "", "0-3", 4242},
-                   {"node-b", 1, "H100", "0000:3B:00.0", "4-7", 4343}});
-  run.write_bucket_layout({1000, 2000, 3000}, {2, 1, 4});
+  run.write_ranks({{"node-a", 0, 0, "cpu: Xeon", "", "0-3", 4242},
+                   {"node-b", 0, 1, "H100", "0000:3B:00.0", "4-7", 4343}});
+  run.write_bucket_layout({1000, 2000, 3000}, {2, 1, 4}, {1, 1, 1});
   run.append_steps(make_steps(0, 2));
   EXPECT_EQ(run.steps_written(), 2);
   run.append_steps(make_steps(2, 3));
@@ -142,11 +142,13 @@ TEST_F(RunFileTest, WritesTheLayoutAndReadsItBack) {
             (std::vector<std::int64_t>{1000, 2000, 3000}));
   EXPECT_EQ(file.open_dataset("buckets/num_params").read_int64(),
             (std::vector<std::int64_t>{2, 1, 4}));
+  EXPECT_EQ(file.open_dataset("buckets/spans_nodes").read_int64(), (std::vector<std::int64_t>{1, 1, 1}));
   EXPECT_EQ(file.open_dataset("buckets/bytes").attr_string("unit"), "B");
 
   EXPECT_EQ(file.open_dataset("ranks/hostname").read_strings(),
             (std::vector<std::string>{"node-a", "node-b"}));
-  EXPECT_EQ(file.open_dataset("ranks/local_rank").read_int64(), (std::vector<std::int64_t>{0, 1}));
+  EXPECT_EQ(file.open_dataset("ranks/local_rank").read_int64(), (std::vector<std::int64_t>{0, 0}));
+  EXPECT_EQ(file.open_dataset("ranks/node_index").read_int64(), (std::vector<std::int64_t>{0, 1}));
   EXPECT_EQ(file.open_dataset("ranks/device_bus_id").read_strings(),
             (std::vector<std::string>{"", "0000:3B:00.0"}));
   EXPECT_EQ(file.open_dataset("ranks/cpu_affinity").read_strings(),
@@ -231,7 +233,7 @@ TEST_F(RunFileTest, AppendsAcrossManyChunks) {
 TEST_F(RunFileTest, ZeroBucketsIsAllowed) {
   const std::string file_path = path("nobuckets.h5");
   RunFile run = RunFile::create(file_path, 1, 0);
-  run.write_bucket_layout({}, {});
+  run.write_bucket_layout({}, {}, {});
   run.append_steps(make_steps(0, 3, 1, 0));
   run.close();
 
@@ -247,7 +249,8 @@ TEST_F(RunFileTest, RejectsMisshapenInput) {
   EXPECT_THROW(run.append_steps(make_steps(0, 1, 1)), std::invalid_argument);  // one rank short
   EXPECT_THROW(run.append_steps(make_steps(0, 1, kRanks, kBuckets - 1)), std::invalid_argument);
   EXPECT_THROW(run.write_rank_column("param_checksum", {"only-one"}), std::invalid_argument);
-  EXPECT_THROW(run.write_bucket_layout({1, 2}, {1, 2}), std::invalid_argument);
+  EXPECT_THROW(run.write_bucket_layout({1, 2}, {1, 2}, {0, 0}), std::invalid_argument);
+  EXPECT_THROW(run.write_bucket_layout({1, 2, 3}, {1, 2, 3}, {0, 0}), std::invalid_argument);
   EXPECT_EQ(run.steps_written(), 0);
   run.close();
   EXPECT_THROW(run.set_attr("status", std::string("failed")), std::logic_error);
