@@ -108,5 +108,9 @@ def run_allreduce(binary, ranks, out, min_bytes, max_bytes, iters=20, warmup=5, 
         "-f", str(factor), "-n", str(iters), "-w", str(warmup), "-o", out]
     run_job(cmd, timeout=timeout)
     with h5py.File(out, "r") as f:
-        return {int(b): (float(t), float(bw)) for b, t, bw in
-                zip(f["sizes/bytes"][()], f["sizes/time_s"][()], f["sizes/busbw_gbps"][()])}
+        n = len(f["sizes/bytes"])
+        # Schema 2 has rows per scope; one host runs only "all", the scope training reduces over.
+        scopes = f["sizes/scope"].asstr()[()] if "scope" in f["sizes"] else ["all"] * n
+        return {int(b): (float(t), float(bw)) for b, t, bw, s in
+                zip(f["sizes/bytes"][()], f["sizes/time_s"][()], f["sizes/busbw_gbps"][()], scopes)
+                if s == "all"}

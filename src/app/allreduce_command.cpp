@@ -13,6 +13,7 @@
 #include <limits>
 #include <memory>
 #include <set>
+#include <sstream>
 
 #include "app/run_setup.hpp"
 #include "comm/communicator.hpp"
@@ -46,6 +47,11 @@ CLI::App* add_allreduce_subcommand(CLI::App& app, AllreduceOptions& o) {
   cmd->add_option("--backend", o.backend, "auto | mpi | nccl (auto: nccl for cuda, mpi for cpu)")
       ->capture_default_str();
   cmd->add_option("--dtype", o.dtype, "float32 | float64")->capture_default_str();
+  cmd->add_option("--scope", o.scope,
+                  "auto | a list of intra (the ranks of each node, all nodes at once), inter (one "
+                  "rank per node: the network), all (every rank); auto: all, with intra and inter "
+                  "first when several nodes hold several ranks each")
+      ->capture_default_str();
   cmd->add_flag("--check,!--no-check", o.check,
                 "Verify every element of one extra allreduce per size against the known mean");
   cmd->add_option("-o,--output", o.output, "Result file (HDF5); none when not given");
@@ -65,10 +71,47 @@ struct Plan {
   const char* type_name = "float";   // as nccl-tests prints it
   torch::Device device = torch::kCPU;
   BackendChoice backend = BackendChoice::kAuto;
+  std::vector<CommGroup> scopes;     // swept in this order
 };
+
+std::vector<CommGroup> parse_scopes(const World& world, const std::string& text) {
+  if (text == "auto") {
+    if (world.nodes() > 1 && world.max_ranks_per_node() > 1) {
+      return {CommGroup::kNode, CommGroup::kAcrossNodes, CommGroup::kWorld};
+    }
+    return {CommGroup::kWorld};
+  }
+  std::vector<CommGroup> out;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    CommGroup g;
+    if (item == "intra") {
+      g = CommGroup::kNode;
+    } else if (item == "inter") {
+      g = CommGroup::kAcrossNodes;
+    } else if (item == "all") {
+      g = CommGroup::kWorld;
+    } else {
+      throw UsageError("--scope " + text + ": '" + item + "' is not a scope; allowed: auto, or a "
+                       "comma-separated list of intra, inter, all");
+    }
+    if (std::find(out.begin(), out.end(), g) != out.end()) {
+      throw UsageError("--scope " + text + ": '" + item + "' is listed twice");
+    }
+    out.push_back(g);
+  }
+  if (out.empty()) throw UsageError("--scope is empty; allowed: auto, or a list of intra, inter, all");
+  return out;
+}
 
 Plan make_plan(const World& world, const AllreduceOptions& o) {
   Plan p;
+  // Collective within the node: before anything that may throw on one rank only.
+  const Placement placement = place_rank(world, o.device, o.backend);
+  p.device = placement.device;
+  p.backend = placement.backend;
+  p.scopes = parse_scopes(world, o.scope);
   if (o.dtype == "float32") {
     p.dtype = torch::kFloat32;
     p.type_name = "float";
@@ -109,12 +152,6 @@ Plan make_plan(const World& world, const AllreduceOptions& o) {
   if (o.backend != "auto" && o.backend != "mpi" && o.backend != "nccl") {
     throw UsageError("--backend " + o.backend + ": allowed: auto, mpi, nccl");
   }
-  if (o.device == "cuda" && device::cuda_device_count() == 0) {
-    throw UsageError("--device cuda: no GPU is visible on " + world.hostname() + "; allowed: cpu, auto");
-  }
-  const Placement placement = place_rank(world, o.device, o.backend);
-  p.device = placement.device;
-  p.backend = placement.backend;
   return p;
 }
 
@@ -177,14 +214,57 @@ std::string bytes_what(std::int64_t bytes) {
   return "allreduce of " + std::to_string(bytes) + " bytes";
 }
 
-double timed_allreduce(const World& world, Communicator& comm, Watchdog& watchdog,
+// `comm` is null on a rank outside the scope: it joins the barrier only, and its time is NaN.
+double timed_allreduce(const World& world, Communicator* comm, Watchdog& watchdog,
                        torch::Tensor& buffer, std::int64_t bytes) {
   world.barrier();
+  if (!comm) return std::numeric_limits<double>::quiet_NaN();
   Watchdog::Guard guard(&watchdog, -1, bytes_what(bytes).c_str());
-  comm.mark_step_start();
-  const auto work = comm.allreduce_mean_async(buffer);
+  comm->mark_step_start();
+  const auto work = comm->allreduce_mean_async(buffer);
   work->wait();
   return work->timing().duration_s;
+}
+
+// One scope's communicator (null on ranks outside it) and its shape.
+struct Scope {
+  CommGroup group = CommGroup::kWorld;
+  std::unique_ptr<Communicator> comm;
+  int group_size = 1;  // ranks in one collective (intra: the largest node's)
+  int groups = 1;      // collectives side by side
+};
+
+Scope make_scope(const World& world, const Plan& plan, const AllreduceOptions& o, CommGroup group) {
+  Scope sc;
+  sc.group = group;
+  sc.comm = make_communicator(plan.backend, plan.device, CommOptions::from_mpi_chunk_mb(o.mpi_chunk_mb), group);
+  switch (group) {
+    case CommGroup::kWorld: sc.group_size = world.size(); break;
+    case CommGroup::kNode:
+      sc.group_size = world.max_ranks_per_node();
+      sc.groups = world.nodes();
+      break;
+    case CommGroup::kAcrossNodes: sc.group_size = world.nodes(); break;
+  }
+  return sc;
+}
+
+std::string scope_description(const Scope& sc) {
+  const std::string n = std::to_string(sc.group_size);
+  switch (sc.group) {
+    case CommGroup::kWorld: return "all ranks in one allreduce (" + n + " ranks)";
+    case CommGroup::kNode:
+      return "the ranks of each node, " + std::to_string(sc.groups) + " node(s) at once (up to " + n +
+             " ranks each)";
+    case CommGroup::kAcrossNodes: return "one rank per node, across the network (" + n + " ranks)";
+  }
+  return "";
+}
+
+std::string scopes_attr(const std::vector<CommGroup>& scopes) {
+  std::string out;
+  for (const CommGroup g : scopes) out += (out.empty() ? "" : ",") + std::string(comm_group_name(g));
+  return out;
 }
 
 std::string hosts_attr(const std::vector<std::string>& hostnames) {
@@ -196,13 +276,14 @@ std::string hosts_attr(const std::vector<std::string>& hostnames) {
   return out;
 }
 
-void print_header(const World& world, const AllreduceOptions& o, const Plan& p, const Communicator& comm) {
+void print_header(const World& world, const AllreduceOptions& o, const Plan& p, const std::string& backend) {
   std::printf("# scalebench allreduce: %d rank(s) on %d node(s), backend %s, device %s, %s, "
               "%lld warm-up + %lld timed iteration(s) per size, check %s\n",
-              world.size(), world.nodes(), comm.backend().c_str(), p.device.is_cuda() ? "cuda" : "cpu",
+              world.size(), world.nodes(), backend.c_str(), p.device.is_cuda() ? "cuda" : "cpu",
               o.dtype.c_str(), static_cast<long long>(o.warmup_iters), static_cast<long long>(o.iters),
               o.check ? "on" : "off");
-  std::printf("# time: median over iterations of the slowest rank; busbw = algbw * 2(n-1)/n\n#\n");
+  std::printf("# time: median over iterations of the slowest rank taking part; busbw = algbw * "
+              "2(n-1)/n, n = ranks in one collective\n#\n");
   std::printf("# %10s %12s %8s %6s %10s %9s %9s %7s\n", "size", "count", "type", "redop", "time",
               "algbw", "busbw", "#wrong");
   std::printf("# %10s %12s %8s %6s %10s %9s %9s %7s\n", "(B)", "(elements)", "", "", "(us)", "(GB/s)",
@@ -251,10 +332,19 @@ int run_allreduce(World& world, const AllreduceOptions& o) {
   error = world.agree_on_error(error);
   if (!error.empty()) throw UsageError(error);
 
-  // Phase 3, collective: communicator, watchdog, file.
-  std::unique_ptr<Communicator> comm =
-      make_communicator(plan.backend, plan.device, CommOptions::from_mpi_chunk_mb(o.mpi_chunk_mb));
-  Watchdog watchdog(o.comm_timeout_s, [&comm](const std::string&) { comm->abort(); });
+  // Phase 3, collective: one communicator per scope, watchdog, file.
+  std::vector<Scope> scopes;
+  for (const CommGroup g : plan.scopes) scopes.push_back(make_scope(world, plan, o, g));
+  // Rank 0 (the only one that prints and writes) takes part in every scope.
+  std::string backend;
+  for (const auto& sc : scopes) {
+    if (sc.comm) backend = sc.comm->backend();
+  }
+  Watchdog watchdog(o.comm_timeout_s, [&scopes](const std::string&) {
+    for (auto& sc : scopes) {
+      if (sc.comm) sc.comm->abort();
+    }
+  });
   const auto hostnames = world.gather_strings_to_root(world.hostname());
   std::unique_ptr<io::AllreduceFile> file;
   if (world.is_root() && !output.empty()) {
@@ -272,7 +362,7 @@ int run_allreduce(World& world, const AllreduceOptions& o) {
     file->set_attr("git_revision", std::string(scalebench_git_revision()));
     file->set_attr("command_line", o.command_line);
     file->set_attr("date", utc_timestamp_iso());
-    file->set_attr("backend", comm->backend());
+    file->set_attr("backend", backend);
     file->set_attr("device", std::string(plan.device.is_cuda() ? "cuda" : "cpu"));
     file->set_attr("dtype", o.dtype);
     file->set_attr("redop", std::string("avg"));
@@ -280,6 +370,7 @@ int run_allreduce(World& world, const AllreduceOptions& o) {
     file->set_attr("nodes", world.nodes());
     file->set_attr("ranks_per_node", world.max_ranks_per_node());
     file->set_attr("hosts", hosts_attr(hostnames));
+    file->set_attr("scopes", scopes_attr(plan.scopes));
     file->set_attr("min_bytes", static_cast<std::int64_t>(plan.sizes.front()));
     file->set_attr("max_bytes", static_cast<std::int64_t>(plan.sizes.back()));
     file->set_attr("step_factor", o.step_factor);
@@ -291,73 +382,100 @@ int run_allreduce(World& world, const AllreduceOptions& o) {
     for (const auto& [name, version] : library_versions()) file->set_attr("version_" + name, version);
     file->write_hostnames(hostnames);
   }
-  if (world.is_root()) print_header(world, o, plan, *comm);
+  if (world.is_root()) print_header(world, o, plan, backend);
 
-  // Phase 4: the sweep.
+  // Phase 4: the sweep, scope by scope.
   const int n = world.size();
-  const double bus_factor = 2.0 * (n - 1) / n;
   const std::int64_t element = plan.dtype == torch::kFloat32 ? 4 : 8;
-  double busbw_sum = 0;
-  for (const std::uint64_t bytes : plan.sizes) {
-    const auto count = static_cast<std::int64_t>(bytes) / element;
-    torch::Tensor buffer = torch::empty({count}, torch::TensorOptions().dtype(plan.dtype).device(plan.device));
-    // Defined values even without --check: uninitialised memory may hold denormals or NaNs, which
-    // slow a CPU reduction down.
-    fill_pattern(buffer, world.rank());
-    for (std::int64_t i = 0; i < o.warmup_iters; ++i) {
-      timed_allreduce(world, *comm, watchdog, buffer, static_cast<std::int64_t>(bytes));
-    }
-    std::vector<double> times;
-    for (std::int64_t i = 0; i < o.iters; ++i) {
-      times.push_back(timed_allreduce(world, *comm, watchdog, buffer, static_cast<std::int64_t>(bytes)));
-    }
-    io::AllreduceSizeResult r;
-    r.bytes = bytes;
-    r.count = static_cast<std::uint64_t>(count);
-    if (o.check) {
-      // One more allreduce on fresh rank-dependent input, every element verified on every rank.
-      fill_pattern(buffer, world.rank());
-      timed_allreduce(world, *comm, watchdog, buffer, static_cast<std::int64_t>(bytes));
-      const CheckResult c = check_mean(buffer, n);
-      const auto per_rank = world.gather_to_root({static_cast<double>(c.wrong)});
-      const auto worst = world.max_over_ranks(std::vector<double>{static_cast<double>(c.wrong), c.max_error});
-      r.wrong = 0;
-      for (const double w : per_rank) r.wrong += static_cast<std::int64_t>(w);
-      if (!world.is_root()) r.wrong = static_cast<std::int64_t>(worst[0]);  // > 0 iff any rank's is
-      r.max_error = worst[1];
-    }
-    // The slowest rank sets each iteration's time; the size's time is the median of those.
-    r.time_s = median(world.max_over_ranks(times));
-    r.algbw_gbps = static_cast<double>(bytes) / r.time_s / 1e9;
-    r.busbw_gbps = r.algbw_gbps * bus_factor;
-    const auto gathered = world.gather_to_root(times);  // rank-major
+  std::vector<std::pair<std::string, double>> busbw_means;  // per scope
+  double busbw_total = 0;
+  std::size_t rows = 0;
+  for (Scope& sc : scopes) {
+    Communicator* comm = sc.comm.get();
+    const double bus_factor = 2.0 * (sc.group_size - 1) / sc.group_size;
+    const char* scope_name = comm_group_name(sc.group);
     if (world.is_root()) {
-      const auto iters = static_cast<std::size_t>(o.iters);
-      r.times_s.resize(gathered.size());
-      for (std::size_t rank = 0; rank < static_cast<std::size_t>(n); ++rank) {
-        for (std::size_t i = 0; i < iters; ++i) r.times_s[i * n + rank] = gathered[rank * iters + i];
-      }
-      print_row(r, plan.type_name);
-      if (file) file->append_size(r);
+      std::printf("# scope %s: %s\n", scope_name, scope_description(sc).c_str());
+      std::fflush(stdout);
     }
-    busbw_sum += r.busbw_gbps;
-    if (r.wrong > 0) {
-      if (file) {
-        file->set_attr("status", std::string("wrong_results"));
-        file->set_attr("end_time", utc_timestamp_iso());
-        file->close();
+    double busbw_sum = 0;
+    for (const std::uint64_t bytes : plan.sizes) {
+      const auto count = static_cast<std::int64_t>(bytes) / element;
+      torch::Tensor buffer = torch::empty({count}, torch::TensorOptions().dtype(plan.dtype).device(plan.device));
+      // Defined values even without --check: uninitialised memory may hold denormals or NaNs, which
+      // slow a CPU reduction down.
+      if (comm) fill_pattern(buffer, comm->rank());
+      for (std::int64_t i = 0; i < o.warmup_iters; ++i) {
+        timed_allreduce(world, comm, watchdog, buffer, static_cast<std::int64_t>(bytes));
       }
+      std::vector<double> times;
+      for (std::int64_t i = 0; i < o.iters; ++i) {
+        times.push_back(timed_allreduce(world, comm, watchdog, buffer, static_cast<std::int64_t>(bytes)));
+      }
+      io::AllreduceSizeResult r;
+      r.scope = scope_name;
+      r.group_size = sc.group_size;
+      r.groups = sc.groups;
+      r.bytes = bytes;
+      r.count = static_cast<std::uint64_t>(count);
+      if (o.check) {
+        // One more allreduce on fresh rank-dependent input, every element verified on every rank.
+        CheckResult c;
+        if (comm) fill_pattern(buffer, comm->rank());
+        timed_allreduce(world, comm, watchdog, buffer, static_cast<std::int64_t>(bytes));
+        if (comm) c = check_mean(buffer, comm->size());
+        const auto per_rank = world.gather_to_root({static_cast<double>(c.wrong)});
+        const auto worst = world.max_over_ranks(std::vector<double>{static_cast<double>(c.wrong), c.max_error});
+        r.wrong = 0;
+        for (const double w : per_rank) r.wrong += static_cast<std::int64_t>(w);
+        if (!world.is_root()) r.wrong = static_cast<std::int64_t>(worst[0]);  // > 0 iff any rank's is
+        r.max_error = worst[1];
+      }
+      // The slowest rank taking part sets each iteration's time; the size's time is the median.
+      std::vector<double> for_max = times;
+      for (double& t : for_max) {
+        if (std::isnan(t)) t = -1.0;  // took no part: never the slowest
+      }
+      r.time_s = median(world.max_over_ranks(for_max));
+      r.algbw_gbps = static_cast<double>(bytes) / r.time_s / 1e9;
+      r.busbw_gbps = r.algbw_gbps * bus_factor;
+      const auto gathered = world.gather_to_root(times);  // rank-major
       if (world.is_root()) {
-        log::error("allreduce gave " + std::to_string(r.wrong) + " wrong element(s) at " +
-                   std::to_string(bytes) + " bytes (largest error " + std::to_string(r.max_error) +
-                   ")" + (file ? "; recorded sizes are in " + partial : std::string()));
+        const auto iters = static_cast<std::size_t>(o.iters);
+        r.times_s.resize(gathered.size());
+        for (std::size_t rank = 0; rank < static_cast<std::size_t>(n); ++rank) {
+          for (std::size_t i = 0; i < iters; ++i) r.times_s[i * n + rank] = gathered[rank * iters + i];
+        }
+        print_row(r, plan.type_name);
+        if (file) file->append_size(r);
       }
-      return kExitFault;
+      busbw_sum += r.busbw_gbps;
+      if (r.wrong > 0) {
+        if (file) {
+          file->set_attr("status", std::string("wrong_results"));
+          file->set_attr("end_time", utc_timestamp_iso());
+          file->close();
+        }
+        if (world.is_root()) {
+          log::error("allreduce (scope " + std::string(scope_name) + ") gave " + std::to_string(r.wrong) +
+                     " wrong element(s) at " + std::to_string(bytes) + " bytes (largest error " +
+                     std::to_string(r.max_error) + ")" +
+                     (file ? "; recorded sizes are in " + partial : std::string()));
+        }
+        return kExitFault;
+      }
     }
+    busbw_means.emplace_back(scope_name, busbw_sum / static_cast<double>(plan.sizes.size()));
+    busbw_total += busbw_sum;
+    rows += plan.sizes.size();
   }
   if (world.is_root()) {
     std::printf("# Out of bounds values : %s\n", o.check ? "0 OK" : "not checked");
-    std::printf("# Avg bus bandwidth    : %.4f\n#\n", busbw_sum / static_cast<double>(plan.sizes.size()));
+    std::printf("# Avg bus bandwidth    : %.4f\n", busbw_total / static_cast<double>(rows));
+    if (busbw_means.size() > 1) {
+      for (const auto& [name, mean] : busbw_means) std::printf("#   scope %-5s       : %.4f\n", name.c_str(), mean);
+    }
+    std::printf("#\n");
     std::fflush(stdout);
   }
   if (file) {

@@ -23,6 +23,10 @@ struct AllreduceOptions {
   std::string device = "auto";   // cpu | cuda | auto
   std::string backend = "auto";  // auto | mpi | nccl
   std::string dtype = "float32";  // float32 | float64
+  // Which ranks reduce together, one sweep each: "auto" or a list of intra (the ranks of each
+  // node), inter (one rank per node), all. auto: all, and intra and inter first when there are
+  // several nodes with several ranks each (so the network is seen beside shared memory).
+  std::string scope = "auto";
   bool check = true;
   std::string output;  // HDF5 file; none when empty
   double comm_timeout_s = 300.0;

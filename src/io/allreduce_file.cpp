@@ -28,13 +28,20 @@ AllreduceFile AllreduceFile::create(const std::string& path, int world_size) {
   f.set_attr("schema_version", kAllreduceSchemaVersion);
   f.set_attr("status", std::string("running"));
   h5::Group sizes = f.create_group("sizes");
+  out.scope_ = column(sizes, "scope", h5::Type::kString, "",
+                      "which ranks reduced together: intra (the ranks of each node, all nodes at "
+                      "once), inter (one rank per node), all (every rank)");
+  out.group_size_ = column(sizes, "group_size", h5::Type::kInt64, "1",
+                           "ranks in one collective (intra: the largest node's)");
+  out.groups_ = column(sizes, "groups", h5::Type::kInt64, "1",
+                       "collectives run side by side (intra: one per node)");
   out.bytes_ = column(sizes, "bytes", h5::Type::kInt64, "B", "message size per rank");
   out.count_ = column(sizes, "count", h5::Type::kInt64, "1", "elements per rank");
   out.time_s_ = column(sizes, "time_s", h5::Type::kFloat64, "s",
                        "median over the timed iterations of the slowest rank's allreduce time");
   out.algbw_ = column(sizes, "algbw_gbps", h5::Type::kFloat64, "GB/s", "bytes / time_s / 1e9");
   out.busbw_ = column(sizes, "busbw_gbps", h5::Type::kFloat64, "GB/s",
-                      "algbw * 2 (n - 1) / n, n = world size (nccl-tests' bus bandwidth)");
+                      "algbw * 2 (n - 1) / n, n = group_size (nccl-tests' bus bandwidth)");
   out.wrong_ = column(sizes, "wrong", h5::Type::kInt64, "1",
                       "elements that differ from the known mean, summed over ranks; -1: not checked");
   out.max_error_ = column(sizes, "max_error", h5::Type::kFloat64, "1",
@@ -73,6 +80,9 @@ void AllreduceFile::append_size(const AllreduceSizeResult& r) {
                                 " times is not a positive multiple of the world size");
   }
   h5::File& f = file();
+  scope_.append(1, std::vector<std::string>{r.scope});
+  group_size_.append(1, std::vector<std::int64_t>{r.group_size});
+  groups_.append(1, std::vector<std::int64_t>{r.groups});
   bytes_.append(1, std::vector<std::int64_t>{static_cast<std::int64_t>(r.bytes)});
   count_.append(1, std::vector<std::int64_t>{static_cast<std::int64_t>(r.count)});
   time_s_.append(1, std::vector<double>{r.time_s});
@@ -80,13 +90,16 @@ void AllreduceFile::append_size(const AllreduceSizeResult& r) {
   busbw_.append(1, std::vector<double>{r.busbw_gbps});
   wrong_.append(1, std::vector<std::int64_t>{r.wrong});
   max_error_.append(1, std::vector<double>{r.max_error});
-  h5::Group iterations = f.open_group("iterations");
+  h5::Group all_scopes = f.open_group("iterations");
+  h5::Group iterations = all_scopes.exists(r.scope) ? all_scopes.open_group(r.scope)
+                                                    : all_scopes.create_group(r.scope);
   h5::Dataset d = iterations.create_appendable(std::to_string(r.bytes), h5::Type::kFloat64,
                                                {static_cast<hsize_t>(ranks)});
   d.append(r.times_s.size() / ranks, r.times_s);
   d.set_attr("unit", std::string("s"));
   d.set_attr("description",
-             std::string("allreduce time of each timed iteration [iteration, rank]"));
+             std::string("allreduce time of each timed iteration [iteration, rank]; NaN: the rank "
+                         "took no part in this scope"));
   d.set_attr("bytes", static_cast<std::int64_t>(r.bytes));
   d.set_attr("count", static_cast<std::int64_t>(r.count));
   f.flush();
@@ -95,6 +108,9 @@ void AllreduceFile::append_size(const AllreduceSizeResult& r) {
 void AllreduceFile::close() {
   if (!file_.is_open()) return;
   file_.flush();
+  scope_ = {};
+  group_size_ = {};
+  groups_ = {};
   bytes_ = {};
   count_ = {};
   time_s_ = {};

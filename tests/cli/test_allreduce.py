@@ -20,7 +20,7 @@ MIN, MAX, FACTOR, WARMUP, ITERS = 8, 64 * 1024, 4, 1, 5
 SIZES = [8, 32, 128, 512, 2048, 8192, 32768]  # -b 8 -e 64K -f 4
 ROOT_ATTRS = ["format", "schema_version", "status", "tool", "tool_version", "git_revision",
               "command_line", "date", "end_time", "backend", "device", "dtype", "redop",
-              "world_size", "nodes", "ranks_per_node", "hosts", "min_bytes", "max_bytes",
+              "world_size", "nodes", "ranks_per_node", "hosts", "scopes", "min_bytes", "max_bytes",
               "step_factor", "warmup_iters", "iters", "check", "comm_timeout_s", "mpi_chunk_mb"]
 
 
@@ -84,6 +84,9 @@ class Sweep:
             for name in ROOT_ATTRS:
                 self.assertIn(name, f.attrs, name)
             self.assertEqual(attr(f, "format"), "scalebench-allreduce")
+            self.assertEqual(int(attr(f, "schema_version")), 2)
+            # One host: the default scope is every rank in one allreduce.
+            self.assertEqual(attr(f, "scopes"), "all")
             self.assertEqual(attr(f, "status"), "completed")
             self.assertEqual(attr(f, "tool"), "scalebench")
             self.assertEqual(attr(f, "backend"), "mpi")
@@ -99,6 +102,9 @@ class Sweep:
             sizes = f["sizes"]
             nbytes = sizes["bytes"][()]
             self.assertEqual(list(nbytes), SIZES)
+            self.assertEqual(list(sizes["scope"].asstr()[()]), ["all"] * len(SIZES))
+            self.assertEqual(list(sizes["group_size"][()]), [n] * len(SIZES))
+            self.assertEqual(list(sizes["groups"][()]), [1] * len(SIZES))
             self.assertEqual(list(sizes["count"][()]), [s // 4 for s in SIZES])
             self.assertEqual(list(sizes["wrong"][()]), [0] * len(SIZES))
             self.assertTrue(np.all(sizes["max_error"][()] == 0.0), "the MPI path is exact")
@@ -106,7 +112,7 @@ class Sweep:
             np.testing.assert_allclose(busbw, algbw * 2 * (n - 1) / n, rtol=1e-9, atol=0)
             np.testing.assert_allclose(algbw, nbytes / time_s / 1e9, rtol=1e-9, atol=0)
             for size, t in zip(SIZES, time_s):
-                per_rank = f["iterations"][str(size)][()]
+                per_rank = f["iterations"]["all"][str(size)][()]
                 self.assertEqual(per_rank.shape, (ITERS, n))
                 self.assertTrue(np.all(per_rank > 0))
                 # The slowest rank of each iteration, then the median over iterations.
@@ -141,6 +147,67 @@ class WithoutCheck(unittest.TestCase):
                 with h5py.File(path, "r") as f:
                     self.assertEqual(list(f["sizes/wrong"][()]), [-1, -1, -1])
                     self.assertEqual(int(f.attrs["check"]), 0)
+
+
+def scope_sections(stdout):
+    """{scope: [rows]} from the table, split at the '# scope NAME: ...' lines."""
+    out, current = {}, None
+    for line in stdout.splitlines():
+        if line.startswith("# scope "):
+            current = line.split()[2].rstrip(":")
+            out[current] = []
+        elif current is not None and table_rows(line):
+            out[current] += table_rows(line)
+    return out
+
+
+@require_binary
+class Scopes(unittest.TestCase):
+    """Every scope on one host (4 ranks, 1 node): within the node = all ranks, across nodes = one
+    rank (node 0's leader). The multi-host case runs in tests/cluster on the emulated cluster."""
+
+    def test_three_scopes_rows_and_file(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "s.h5")
+            res = run_scalebench(["allreduce", "-b", "1K", "-e", "4K", "-n", "3", "-w", "1",
+                                  "--device", "cpu", "--scope", "intra,inter,all", "-o", path],
+                                 ranks=4, timeout=300)
+            self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
+            sections = scope_sections(res.stdout)
+            self.assertEqual(list(sections), ["intra", "inter", "all"], res.stdout)
+            for rows in sections.values():
+                self.assertEqual([int(r[0]) for r in rows], [1024, 2048, 4096])
+                self.assertEqual({r[7] for r in rows}, {"0"}, "every element exact")
+            # One rank across nodes reduces with nobody: bus bandwidth 0 by definition.
+            self.assertEqual({float(r[6]) for r in sections["inter"]}, {0.0})
+            self.assertIn("#   scope intra", res.stdout)
+            if h5py is None:
+                return
+            with h5py.File(path, "r") as f:
+                self.assertEqual(attr(f, "scopes"), "intra,inter,all")
+                sizes = f["sizes"]
+                self.assertEqual(list(sizes["scope"].asstr()[()]),
+                                 ["intra"] * 3 + ["inter"] * 3 + ["all"] * 3)
+                self.assertEqual(list(sizes["group_size"][()]), [4] * 3 + [1] * 3 + [4] * 3)
+                self.assertEqual(list(sizes["groups"][()]), [1] * 9)
+                inter = f["iterations/inter/1024"][()]
+                self.assertEqual(inter.shape, (3, 4))
+                # Only node 0's first rank takes part across nodes; the others are NaN.
+                self.assertTrue(np.all(inter[:, 0] > 0))
+                self.assertTrue(np.all(np.isnan(inter[:, 1:])))
+                self.assertTrue(np.all(f["iterations/intra/1024"][()] > 0))
+
+    def test_bad_scope_refused(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            res = run_scalebench(["allreduce", "--device", "cpu", "-b", "8", "-e", "1K",
+                                  "--scope", "intra,bogus", "-o", os.path.join(tmp, "x.h5")],
+                                 ranks=2, timeout=120)
+            self.assertEqual(res.returncode, 2, res.stdout + res.stderr)
+            errors = [l for l in res.stderr.splitlines() if l.startswith("scalebench: error")]
+            self.assertEqual(len(errors), 1, res.stderr)
+            self.assertIn("--scope intra,bogus", errors[0])
+            self.assertIn("allowed: auto", errors[0])
+            self.assertEqual(os.listdir(tmp), [])
 
 
 @require_binary
