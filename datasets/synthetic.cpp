@@ -7,8 +7,13 @@
 
 namespace scalebench::datasets {
 namespace {
-// Seeds of different global batches must not collide for nearby user seeds.
-constexpr std::uint64_t kBatchSeedStride = 0x9E3779B97F4A7C15ULL;
+// Seeds of different samples must not collide for nearby user seeds (a 64-bit mix of both).
+std::uint64_t sample_seed(std::uint64_t seed, std::int64_t sample) {
+  std::uint64_t z = seed + 0x9E3779B97F4A7C15ULL * (static_cast<std::uint64_t>(sample) + 1);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;  // splitmix64's finaliser
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31);
+}
 }  // namespace
 
 SyntheticSource::SyntheticSource(const SourceSpec& spec) {
@@ -19,20 +24,27 @@ SyntheticSource::SyntheticSource(const SourceSpec& spec) {
     throw std::invalid_argument("synthetic token ids need a vocabulary of at least 1");
   }
   const std::int64_t global = spec.batch_per_rank * spec.world_size;
-  std::vector<std::int64_t> shape{global};
+  const std::int64_t b = spec.batch_per_rank;
+  std::vector<std::int64_t> shape{b};
   shape.insert(shape.end(), spec.input_shape.begin(), spec.input_shape.end());
+  const std::vector<std::int64_t> sample_shape(spec.input_shape.begin(), spec.input_shape.end());
   for (std::int64_t k = 0; k < spec.synthetic_batches; ++k) {
-    auto gen = at::make_generator<at::CPUGeneratorImpl>(spec.seed + kBatchSeedStride * (k + 1));
-    // Generated whole on the CPU so the values do not depend on rank count or device; only this
-    // rank's rows are kept and moved to the device.
-    torch::Tensor inputs = spec.input_dtype == torch::kInt64
-                               ? torch::randint(spec.vocabulary, shape, gen, torch::kInt64)
-                               : torch::rand(shape, gen);  // images scaled to [0, 1) as the studies did
-    torch::Tensor targets = torch::randint(spec.num_classes, {global}, gen, torch::kInt64);
-    const std::int64_t first = spec.rank * spec.batch_per_rank;
-    pool_.push_back({inputs.narrow(0, first, spec.batch_per_rank).contiguous().to(spec.device),
-                     targets.narrow(0, first, spec.batch_per_rank).contiguous().to(spec.device),
-                     global});
+    // Made on the CPU (values independent of the device), only this rank's rows, then moved.
+    torch::Tensor inputs = torch::empty(shape, torch::TensorOptions().dtype(spec.input_dtype));
+    torch::Tensor targets = torch::empty({b}, torch::kInt64);
+    auto* target = targets.data_ptr<std::int64_t>();
+    for (std::int64_t row = 0; row < b; ++row) {
+      const std::int64_t sample = k * global + spec.rank * b + row;
+      auto gen = at::make_generator<at::CPUGeneratorImpl>(sample_seed(spec.seed, sample));
+      torch::Tensor x = inputs[row];
+      if (spec.input_dtype == torch::kInt64) {
+        x.random_(0, spec.vocabulary, gen);
+      } else {
+        x.uniform_(0.0, 1.0, gen);  // images scaled to [0, 1) as the studies did
+      }
+      target[row] = torch::randint(spec.num_classes, {1}, gen, torch::kInt64).item<std::int64_t>();
+    }
+    pool_.push_back({inputs.to(spec.device), targets.to(spec.device), global});
   }
 }
 

@@ -736,6 +736,47 @@ TEST(Synthetic, TokenModelsGetIntegerIdsInTheVocabulary) {
   EXPECT_LT(batch.targets.max().item<std::int64_t>(), 2);
 }
 
+// Rank r of N ranks must see exactly rows [r*b, (r+1)*b) of the global batch one rank with batch
+// N*b sees, every batch of the pool, while making only its own rows (issue: bounded cost per rank).
+TEST(Synthetic, EachRankMakesOnlyItsRowsOfTheSameGlobalSamples) {
+  for (const bool tokens : {false, true}) {
+    datasets::SourceSpec one;
+    one.input_shape = tokens ? std::vector<std::int64_t>{9} : std::vector<std::int64_t>{3, 4, 4};
+    one.input_dtype = tokens ? torch::kInt64 : torch::kFloat32;
+    one.vocabulary = 11;
+    one.num_classes = 5;
+    one.batch_per_rank = 12;  // 1 rank: the whole global batch
+    one.seed = 99;
+    one.synthetic_batches = 3;
+    datasets::SyntheticSource whole(one);
+    for (const int ranks : {2, 3, 4}) {
+      for (int r = 0; r < ranks; ++r) {
+        datasets::SourceSpec part = one;
+        part.world_size = ranks;
+        part.rank = r;
+        part.batch_per_rank = 12 / ranks;
+        datasets::SyntheticSource mine(part);
+        for (std::int64_t k = 0; k < 3; ++k) {
+          const auto b = mine.batch(k);
+          const auto g = whole.batch(k);
+          EXPECT_EQ(b.inputs.size(0), part.batch_per_rank);
+          EXPECT_EQ(b.global_samples, 12);
+          EXPECT_TRUE(torch::equal(b.inputs, g.inputs.narrow(0, r * part.batch_per_rank, part.batch_per_rank)))
+              << "ranks " << ranks << " rank " << r << " batch " << k;
+          EXPECT_TRUE(torch::equal(b.targets, g.targets.narrow(0, r * part.batch_per_rank, part.batch_per_rank)));
+          // A rank's batch owns its memory: no view that keeps a larger global tensor alive.
+          EXPECT_EQ(b.inputs.storage().nbytes(), static_cast<std::size_t>(b.inputs.numel() * b.inputs.element_size()));
+        }
+      }
+    }
+    // Other seeds, other samples; batches of the pool differ from each other.
+    datasets::SourceSpec other = one;
+    other.seed = 100;
+    EXPECT_FALSE(torch::equal(datasets::SyntheticSource(other).batch(0).inputs, whole.batch(0).inputs));
+    EXPECT_FALSE(torch::equal(whole.batch(0).inputs, whole.batch(1).inputs));
+  }
+}
+
 TEST(Models, KerasInitialisationZeroesBiases) {
   auto model = find("cifar10_cnn")->make();
   for (const auto& p : model->named_parameters()) {
