@@ -26,10 +26,28 @@ Definitions (the report's documentation refers here):
 - Allreduce bandwidth per message size: the median over measured steps, ranks and buckets of
   that size of the bucket allreduce duration; algbw = bytes / median duration,
   busbw = algbw * 2(n-1)/n (the ring allreduce's bus factor, as in nccl-tests); none for n=1.
-- Repeats (runs of one group with the same world size) are pooled step by step.
-- Speedup S(N) = X(N) / X(N_min), efficiency E(N) = S(N) * N_min / N, with X the throughput and
-  N_min the smallest world size in the group (normally 1); for weak scaling also
-  T(N) / T(N_min), the growth of the step time.
+- Nodes of a run: the root attribute `nodes`; where a file lacks it, the distinct
+  `/ranks/node_index` values, else the distinct hostnames. Ranks per node: the attribute
+  `ranks_per_node` (most ranks on one node), else the largest count of ranks on one node.
+  Hosts: the distinct `/ranks/hostname` values in rank order.
+- Communication crossed nodes (`crosses_nodes`): some bucket's `/buckets/spans_nodes` is 1;
+  in files without that dataset (older ones), or without buckets, whenever nodes > 1.
+- Repeats (runs of one group with the same world size on the same number of nodes) are pooled
+  step by step. Runs with the same world size on different node counts are not repeats: they
+  are separate points.
+- Scaling groups are keyed by model, mode, device, threads and the variant settings; the node
+  count is not part of the key, so a multi-node study (the same configuration on 1, 2, 4 ...
+  nodes) is one group. Only where a group could be drawn neither against ranks nor against
+  nodes (one world size on several node counts, and several world sizes on one node count:
+  e.g. two node studies at different ranks per node) is it split by ranks per node.
+- X axis of a group (`x_axis`): "nodes" when its points differ in node count and each node
+  count has one point (a node series at fixed ranks per node); otherwise "ranks" (world size
+  N), which is every single-node study.
+- Speedup S = X / X_base, efficiency E = S * N_base / N, with X the throughput, N the world
+  size and base the group's first point: the smallest node count on a nodes axis, the
+  smallest world size (normally 1) on a ranks axis. Efficiency is per rank on either axis (at
+  fixed ranks per node, N_base / N = nodes_base / nodes). For weak scaling also
+  T / T_base, the growth of the step time.
 """
 
 from __future__ import annotations
@@ -266,6 +284,72 @@ def summarize_series(s: StepSeries) -> Dict[str, Any]:
     }
 
 
+# --- nodes ------------------------------------------------------------------------------------
+
+def _positive_int(value: Any) -> Optional[int]:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
+def _rank_column(run: Any, name: str) -> Optional[List[Any]]:
+    """A /ranks column as a list, or None where the file lacks it or it has the wrong length."""
+    col = run.ranks.get(name)
+    if col is None or len(col) != run.world_size:
+        return None
+    return list(col)
+
+
+def run_hosts(run: Any) -> List[str]:
+    """Distinct hostnames in rank order (the first rank on each host first)."""
+    return list(dict.fromkeys(str(h) for h in (_rank_column(run, "hostname") or [])))
+
+
+def _ranks_on_each_node(run: Any) -> List[int]:
+    """Ranks per node from /ranks/node_index (newer files), else from the hostnames."""
+    column = _rank_column(run, "node_index") or _rank_column(run, "hostname") or []
+    counts: Dict[Any, int] = {}
+    for v in column:
+        key = int(v) if isinstance(v, (int, np.integer)) else str(v)
+        counts[key] = counts.get(key, 0) + 1
+    return list(counts.values())
+
+
+def run_nodes(run: Any) -> int:
+    """Nodes the run used: the `nodes` attribute, which the trainer writes from MPI's view of
+    shared memory; the /ranks columns only stand in for files without it."""
+    return _positive_int(run.attr("nodes")) or len(_ranks_on_each_node(run)) or 1
+
+
+def run_ranks_per_node(run: Any) -> int:
+    """Most ranks on one node (attribute `ranks_per_node`, else counted from /ranks)."""
+    counted = _ranks_on_each_node(run)
+    return (_positive_int(run.attr("ranks_per_node")) or (max(counted) if counted else None)
+            or run.world_size)
+
+
+def crosses_nodes(run: Any) -> Tuple[bool, Optional[int]]:
+    """Whether the run's gradient allreduces crossed nodes, and how many buckets did (None
+    where the file has no /buckets/spans_nodes). The dataset says it per bucket, which a
+    hierarchical allreduce may make differ; without it every bucket is reduced over all ranks,
+    so communication crosses nodes exactly when there are several."""
+    spans = getattr(run, "bucket_spans_nodes", None)
+    if spans is None or np.size(spans) == 0:
+        return run_nodes(run) > 1, None
+    crossing = int(np.count_nonzero(np.asarray(spans) != 0))
+    return crossing > 0, crossing
+
+
+def run_topology(run: Any) -> Dict[str, Any]:
+    """The node columns every summary row carries."""
+    crosses, crossing_buckets = crosses_nodes(run)
+    return {
+        "nodes": run_nodes(run),
+        "ranks_per_node": run_ranks_per_node(run),
+        "hosts": run_hosts(run),
+        "crosses_nodes": crosses,
+        "buckets_crossing_nodes": crossing_buckets,
+    }
+
+
 # --- grouping ---------------------------------------------------------------------------------
 
 def _slug(text: str) -> str:
@@ -274,7 +358,8 @@ def _slug(text: str) -> str:
 
 def variant_of(run: Any) -> Dict[str, Any]:
     """Settings besides model, mode, device and threads that change what a step measures.
-    Runs that differ in one of them are not repeats of each other and go to separate groups."""
+    Runs that differ in one of them are not repeats of each other and go to separate groups.
+    The node count is deliberately not one: a node study's runs form one scaling group."""
     v: Dict[str, Any] = {
         "dataset": run.attr("dataset"),
         "backend": run.attr("backend"),
@@ -291,6 +376,9 @@ def variant_of(run: Any) -> Dict[str, Any]:
     return v
 
 
+PointKey = Tuple[int, int]  # (nodes, world size)
+
+
 @dataclass
 class Group:
     key: Tuple
@@ -301,37 +389,79 @@ class Group:
     variant: Dict[str, Any]
     label: str = ""                      # e.g. "resnet18 weak cpu-t4"
     hw_label: str = ""                   # e.g. "cpu-t4": the name --price/--baseline use
-    runs_by_n: Dict[int, List[Any]] = field(default_factory=dict)
+    runs_by_point: Dict[PointKey, List[Any]] = field(default_factory=dict)
+
+    @property
+    def x_axis(self) -> str:
+        """Axis of the group's curves: "nodes" for a node series (see the module docstring),
+        else "ranks"."""
+        nodes = [k[0] for k in self.runs_by_point]
+        return "nodes" if len(set(nodes)) > 1 and len(set(nodes)) == len(nodes) else "ranks"
+
+    def point_keys(self) -> List[PointKey]:
+        """Points in axis order: the first is the speedup baseline."""
+        if self.x_axis == "nodes":
+            return sorted(self.runs_by_point)
+        return sorted(self.runs_by_point, key=lambda k: (k[1], k[0]))
+
+
+def _family_key(run: Any, variant: Dict[str, Any]) -> Tuple:
+    return (run.model, run.mode, run.device, run.threads,
+            tuple(sorted((k, repr(v)) for k, v in variant.items())))
+
+
+def _families_to_split(runs: List[Any], variants: List[Dict[str, Any]]) -> set:
+    """Family keys that hold one world size on several node counts and several world sizes
+    on one node count (e.g. two node studies at 2 and 4 ranks per node): one curve can show
+    them neither against ranks (points would share an x and a baseline) nor against nodes.
+    Those families split by ranks per node, one node series each. One world size spread over
+    1, 2, ... nodes stays one group: a node series at fixed N."""
+    pairs: Dict[Tuple, set] = {}
+    for run, variant in zip(runs, variants):
+        pairs.setdefault(_family_key(run, variant), set()).add((run_nodes(run), run.world_size))
+
+    def ambiguous(points: set) -> bool:
+        nodes = [k for k, _ in points]
+        sizes = [n for _, n in points]
+        return len(set(sizes)) < len(sizes) and len(set(nodes)) < len(nodes)
+
+    return {key for key, points in pairs.items() if ambiguous(points)}
 
 
 def group_runs(runs: Iterable[Any]) -> List[Group]:
+    runs = list(runs)
+    variants = [variant_of(r) for r in runs]
+    split = _families_to_split(runs, variants)
     groups: Dict[Tuple, Group] = {}
-    for run in runs:
-        variant = variant_of(run)
-        key = (run.model, run.mode, run.device, run.threads,
-               tuple(sorted((k, repr(v)) for k, v in variant.items())))
+    for run, variant in zip(runs, variants):
+        if _family_key(run, variant) in split:
+            variant = dict(variant, rpn=run_ranks_per_node(run))
+        key = _family_key(run, variant)
         g = groups.get(key)
         if g is None:
             g = groups[key] = Group(key, run.model, run.mode, run.device, run.threads, variant)
-        g.runs_by_n.setdefault(run.world_size, []).append(run)
+        g.runs_by_point.setdefault((run_nodes(run), run.world_size), []).append(run)
 
     # Name variant settings only where they tell groups of one family apart.
     families: Dict[Tuple, List[Group]] = {}
     for g in groups.values():
         families.setdefault((g.model, g.mode, g.device, g.threads), []).append(g)
     for fam in families.values():
-        varying = [k for k in fam[0].variant
-                   if len({repr(g.variant.get(k)) for g in fam}) > 1]
+        keys = list(dict.fromkeys(k for g in fam for k in g.variant))
+        varying = [k for k in keys if len({repr(g.variant.get(k)) for g in fam}) > 1]
         for g in fam:
-            suffix = "".join(f"-{k}{_slug(str(g.variant.get(k)))}" for k in varying)
+            suffix = "".join(f"-{k}{_slug(str(g.variant[k]))}" for k in varying
+                             if k in g.variant)
             g.hw_label = f"{g.device}-t{g.threads}{suffix}"
             g.label = f"{g.model} {g.mode} {g.hw_label}"
     return sorted(groups.values(), key=lambda g: (g.model, g.mode, g.device != "cpu",
                                                   g.device, g.threads, g.hw_label))
 
 
-def point_label(group: Group, n: int) -> str:
-    return f"{group.hw_label}-np{n}"
+def point_label(group: Group, nodes: int, n: int) -> str:
+    """cpu-t4-np8 on one node (as before nodes were reported), cpu-t4-nodes2-np8 on several,
+    so that points of one group never share a label (--price and --baseline name them)."""
+    return f"{group.hw_label}-nodes{nodes}-np{n}" if nodes > 1 else f"{group.hw_label}-np{n}"
 
 
 def run_identity(run: Any) -> Dict[str, Any]:
@@ -345,7 +475,7 @@ def run_identity(run: Any) -> Dict[str, Any]:
         "device_name": run.device_name,
         "threads": run.threads,
         "world_size": run.world_size,
-        "nodes": run.attr("nodes"),
+        **run_topology(run),
         "tag": run.attr("tag", ""),
         "steps_recorded": run.n_steps,
         "epoch_samples": run.epoch_samples(),
@@ -359,42 +489,62 @@ def analyze_run(run: Any) -> Dict[str, Any]:
 
 def run_labels(groups: List[Group]) -> Dict[str, Tuple[str, str]]:
     """Run path -> (group label, point label)."""
-    return {r.path: (g.label, point_label(g, n))
-            for g in groups for n, runs in g.runs_by_n.items() for r in runs}
+    return {r.path: (g.label, point_label(g, nodes, n))
+            for g in groups for (nodes, n), runs in g.runs_by_point.items() for r in runs}
+
+
+def _point_topology(runs: List[Any]) -> Dict[str, Any]:
+    """Node columns of a point from its repeats: hosts pooled, crossing if any repeat crossed."""
+    tops = [run_topology(r) for r in runs]
+    counts = [t["buckets_crossing_nodes"] for t in tops]
+    return {
+        "nodes": tops[0]["nodes"],
+        "ranks_per_node": max(t["ranks_per_node"] for t in tops),
+        "hosts": list(dict.fromkeys(h for t in tops for h in t["hosts"])),
+        "crosses_nodes": any(t["crosses_nodes"] for t in tops),
+        "buckets_crossing_nodes": None if None in counts else max(counts),
+    }
+
+
+def _analyze_point(g: Group, key: PointKey) -> Dict[str, Any]:
+    """One point of a group: its repeats pooled, with their spread."""
+    runs = g.runs_by_point[key]
+    series = [measured_series(r) for r in runs]
+    point = summarize_series(pool_series(series))
+    epoch = {r.epoch_samples() for r in runs} - {None}
+    repeat_medians = [float(np.median(s.slowest_step_s)) for s in series]
+    return {
+        "group": g.label,
+        "label": point_label(g, *key),
+        "hw_label": g.hw_label,
+        "model": g.model,
+        "mode": g.mode,
+        "device": g.device,
+        "threads": g.threads,
+        "x_axis": g.x_axis,
+        "repeats": len(runs),
+        "files": [r.name for r in runs],
+        "repeat_median_step_s": repeat_medians,
+        "repeat_spread": (max(repeat_medians) / min(repeat_medians) - 1.0
+                          if min(repeat_medians) > 0 else None),
+        "epoch_samples": epoch.pop() if len(epoch) == 1 else None,
+        **point,
+        **_point_topology(runs),
+    }
 
 
 def analyze_groups(groups: List[Group]) -> List[Dict[str, Any]]:
-    """Per group: one point per world size with repeats pooled, speedup and efficiency."""
+    """Per group: one point per (nodes, world size) with repeats pooled, speedup and
+    efficiency over the group's first point (see the module docstring)."""
     out = []
     for g in groups:
-        points = []
-        for n in sorted(g.runs_by_n):
-            runs = g.runs_by_n[n]
-            series = [measured_series(r) for r in runs]
-            point = summarize_series(pool_series(series))
-            epoch = {r.epoch_samples() for r in runs} - {None}
-            repeat_medians = [float(np.median(s.slowest_step_s)) for s in series]
-            points.append({
-                "group": g.label,
-                "label": point_label(g, n),
-                "hw_label": g.hw_label,
-                "model": g.model,
-                "mode": g.mode,
-                "device": g.device,
-                "threads": g.threads,
-                "repeats": len(runs),
-                "files": [r.name for r in runs],
-                "repeat_median_step_s": repeat_medians,
-                "repeat_spread": (max(repeat_medians) / min(repeat_medians) - 1.0
-                                  if min(repeat_medians) > 0 else None),
-                "epoch_samples": epoch.pop() if len(epoch) == 1 else None,
-                **point,
-            })
+        points = [_analyze_point(g, key) for key in g.point_keys()]
         base = points[0]
         n_min = base["world_size"]
         for p in points:
             speedup = p["throughput_samples_per_s"] / base["throughput_samples_per_s"]
             p["baseline_world_size"] = n_min
+            p["baseline_nodes"] = base["nodes"]
             p["speedup"] = speedup
             p["efficiency"] = speedup * n_min / p["world_size"]
             p["step_time_ratio"] = (p["median_step_s"] / base["median_step_s"]
@@ -407,7 +557,9 @@ def analyze_groups(groups: List[Group]) -> List[Dict[str, Any]]:
             "device": g.device,
             "threads": g.threads,
             "variant": g.variant,
+            "x_axis": g.x_axis,
             "baseline_world_size": n_min,
+            "baseline_nodes": base["nodes"],
             "points": points,
         })
     return out

@@ -52,15 +52,74 @@ def _n_axis(ax: Any, ns: Sequence[int]) -> None:
     ax.set_xlabel("ranks N")
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'s' * (n != 1)}"
+
+
+def _x(g: Dict[str, Any], p: Dict[str, Any]) -> int:
+    """A point's x: its node count in a node series, else its world size."""
+    return p["nodes"] if g.get("x_axis") == "nodes" else p["world_size"]
+
+
+def _xs(g: Dict[str, Any]) -> List[int]:
+    return [_x(g, p) for p in g["points"]]
+
+
+def _tick_text(kind: str, x: int, points: List[Dict[str, Any]]) -> str:
+    """A tick's text: on a nodes axis the nodes with the ranks below ("2 nodes", "4 ranks");
+    on a ranks axis the bare N, with the nodes below only where some run spans several (a
+    single-node study looks as it always did)."""
+    if kind == "nodes":
+        ranks = sorted({p["world_size"] for p in points})
+        return f"{_plural(x, 'node')}\n{', '.join(map(str, ranks))} rank{'s' * (ranks != [1])}"
+    nodes = sorted({p.get("nodes", 1) for p in points})
+    if nodes == [1]:
+        return f"{x:g}"
+    return f"{x:g}\n{', '.join(map(str, nodes))} node{'s' * (nodes != [1])}"
+
+
+def _x_axis(ax: Any, kind: str, groups: List[Dict[str, Any]]) -> None:
+    """The x axis of one row of panels: nodes or ranks N on a log2 scale, ticked where
+    measured, each tick naming the other count too where nodes are involved."""
+    at: Dict[int, List[Dict[str, Any]]] = {}
+    for g in groups:
+        for p in g["points"]:
+            at.setdefault(_x(g, p), []).append(p)
+    _n_axis(ax, list(at))
+    labels = [_tick_text(kind, x, at[x]) for x in sorted(at)]
+    if any("\n" in t for t in labels):
+        ax.set_xticklabels(labels)
+    ax.set_xlabel("nodes (ranks below)" if kind == "nodes" else "ranks N")
+
+
+def _axis_rows(groups: List[Dict[str, Any]]) -> List[Any]:
+    """(x axis kind, groups) per row of panels: one row per kind present, ranks first, so a
+    study of single-node groups gets the figure it always had and node series get their own
+    row instead of sharing an axis that means something else."""
+    rows: Dict[str, List[Dict[str, Any]]] = {}
+    for g in groups:
+        rows.setdefault(g.get("x_axis", "ranks"), []).append(g)
+    return [(kind, rows[kind]) for kind in ("ranks", "nodes") if kind in rows]
+
+
+def _row_figure(groups: List[Dict[str, Any]], cols: int, width: float, height: float = 5.0):
+    """A figure with `cols` panels per x-axis row: (fig, [(kind, groups, axes of the row)])."""
+    rows = _axis_rows(groups)
+    fig, axes = plt.subplots(len(rows), cols, figsize=(width, height * len(rows)), squeeze=False)
+    if len(rows) > 1:
+        fig.subplots_adjust(hspace=0.4)  # room for the two-line node ticks above the next row
+    return fig, [(kind, gs, list(axes[i])) for i, (kind, gs) in enumerate(rows)]
+
+
+def _base_name(kind: str) -> str:
+    return "nodes_min" if kind == "nodes" else "N_min"
+
+
 def _bytes_label(v: float, _: Any = None) -> str:
     for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
         if v >= size:
             return f"{v / size:g} {unit}"
     return f"{v:g} B"
-
-
-def _all_ns(groups: List[Dict[str, Any]]) -> List[int]:
-    return [p["world_size"] for g in groups for p in g["points"]]
 
 
 def _save(fig: Any, out_dir: str, name: str, formats: Sequence[str]) -> List[str]:
@@ -82,58 +141,95 @@ def _col(points: List[Dict[str, Any]], key: str, scale: float = 1.0) -> List[flo
     return [float("nan") if p.get(key) is None else p[key] * scale for p in points]
 
 
-def plot_throughput_speedup(groups, out_dir, formats):
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 5))
-    for i, g in enumerate(groups):
-        pts = g["points"]
-        n = [p["world_size"] for p in pts]
-        x = _col(pts, "throughput_samples_per_s")
-        err = [[max(0.0, xi - p["throughput_ci_low"]) for xi, p in zip(x, pts)],
-               [max(0.0, p["throughput_ci_high"] - xi) for xi, p in zip(x, pts)]]
-        ax1.errorbar(n, x, yerr=err, capsize=3, label=g["group"], **_style(i))
-        ax2.plot(n, _col(pts, "speedup"), label=g["group"], **_style(i))
-    ns = _all_ns(groups)
-    for n_min in sorted({g["baseline_world_size"] for g in groups}):
-        ideal_n = sorted({n for n in ns if n >= n_min})
-        ax2.plot(ideal_n, [n / n_min for n in ideal_n], "k--", linewidth=1.2,
-                 label="ideal" if n_min == min(ns) else f"ideal (from N={n_min})")
-    ax1.set_title("Throughput (median step, 95% CI)")
-    ax1.set_ylabel("throughput [samples/s]")
-    ax1.set_ylim(bottom=0)
-    ax2.set_title("Speedup S(N) = X(N) / X(N_min)")
-    ax2.set_ylabel("speedup [x]")
-    ax2.set_ylim(bottom=0)
-    for ax in (ax1, ax2):
-        _n_axis(ax, ns)
-        _legend(ax)
+def _ideal_lines(kind: str, groups: List[Dict[str, Any]]) -> List[Any]:
+    """Ideal speedup N / N_base of each group, merged into as few lines as agree: [(base x,
+    {x: ideal})]. On a ranks axis one line per baseline N over the row's N >= it; on a nodes
+    axis the groups' own points (at fixed ranks per node the ideal is nodes / nodes_base)."""
+    lines: List[Any] = []
+    for g in sorted(groups, key=lambda g: _x(g, g["points"][0])):
+        n_min, b_x = g["baseline_world_size"], _x(g, g["points"][0])
+        if kind == "nodes":
+            ideal = {p["nodes"]: p["world_size"] / n_min for p in g["points"]}
+        else:
+            ideal = {n: n / n_min for gg in groups for n in _xs(gg) if n >= n_min}
+        for base, line in lines:
+            if base == b_x and all(line.get(x, y) == y for x, y in ideal.items()):
+                line.update(ideal)
+                break
+        else:
+            lines.append((b_x, dict(ideal)))
+    return lines
+
+
+def _ideal_speedup(ax: Any, kind: str, groups: List[Dict[str, Any]]) -> None:
+    x_min = min(x for g in groups for x in _xs(g))
+    for b_x, line in _ideal_lines(kind, groups):
+        xs = sorted(line)
+        ax.plot(xs, [line[x] for x in xs], "k--", linewidth=1.2,
+                label="ideal" if b_x == x_min else
+                f"ideal (from {_plural(b_x, 'node') if kind == 'nodes' else f'N={b_x}'})")
+
+
+def throughput_speedup_figure(groups: List[Dict[str, Any]]) -> Any:
+    """The throughput and speedup figure, unsaved (tests read its axes)."""
+    fig, rows = _row_figure(groups, 2, 13)
+    for kind, gs, (ax1, ax2) in rows:
+        for i, g in enumerate(gs):
+            pts = g["points"]
+            x = _col(pts, "throughput_samples_per_s")
+            err = [[max(0.0, xi - p["throughput_ci_low"]) for xi, p in zip(x, pts)],
+                   [max(0.0, p["throughput_ci_high"] - xi) for xi, p in zip(x, pts)]]
+            ax1.errorbar(_xs(g), x, yerr=err, capsize=3, label=g["group"], **_style(i))
+            ax2.plot(_xs(g), _col(pts, "speedup"), label=g["group"], **_style(i))
+        _ideal_speedup(ax2, kind, gs)
+        ax1.set_title("Throughput (median step, 95% CI)")
+        ax1.set_ylabel("throughput [samples/s]")
+        ax1.set_ylim(bottom=0)
+        ax2.set_title("Speedup S(N) = X(N) / X(N_min)" if kind == "ranks"
+                      else "Speedup S = X / X(nodes_min), ideal N / N(nodes_min)")
+        ax2.set_ylabel("speedup [x]")
+        ax2.set_ylim(bottom=0)
+        for ax in (ax1, ax2):
+            _x_axis(ax, kind, gs)
+            _legend(ax)
     fig.suptitle("Throughput and speedup", fontsize=13)
-    return _save(fig, out_dir, "throughput_speedup", formats)
+    return fig
+
+
+def plot_throughput_speedup(groups, out_dir, formats):
+    return _save(throughput_speedup_figure(groups), out_dir, "throughput_speedup", formats)
+
+
+def efficiency_figure(groups: List[Dict[str, Any]]) -> Any:
+    """The efficiency and step time figure, unsaved."""
+    fig, rows = _row_figure(groups, 2, 13)
+    for kind, gs, (ax1, ax2) in rows:
+        for i, g in enumerate(gs):
+            pts = g["points"]
+            ax1.plot(_xs(g), _col(pts, "efficiency", 100.0), label=g["group"], **_style(i))
+            t = _col(pts, "median_step_s", 1e3)
+            err = [[max(0.0, ti - p["step_ci_low_s"] * 1e3) for ti, p in zip(t, pts)],
+                   [max(0.0, p["step_ci_high_s"] * 1e3 - ti) for ti, p in zip(t, pts)]]
+            ax2.errorbar(_xs(g), t, yerr=err, capsize=3, label=g["group"], **_style(i))
+        ax1.axhline(100.0, color="k", linestyle="--", linewidth=1.2, label="ideal")
+        ax1.set_title("Parallel efficiency E(N) = S(N) N_min / N" if kind == "ranks"
+                      else "Parallel efficiency E = S N(nodes_min) / N (per rank)")
+        ax1.set_ylabel("efficiency [%]")
+        top = max([p["efficiency"] * 100 for g in gs for p in g["points"]
+                   if p.get("efficiency") is not None] + [100.0])
+        ax1.set_ylim(0, top * 1.08)
+        ax2.set_title("Median step time (slowest rank, 95% CI)")
+        ax2.set_ylabel("step time [ms]")
+        ax2.set_ylim(bottom=0)
+        for ax in (ax1, ax2):
+            _x_axis(ax, kind, gs)
+            _legend(ax)
+    fig.suptitle("Scaling efficiency", fontsize=13)
+    return fig
 
 
 def plot_efficiency(groups, out_dir, formats):
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 5))
-    for i, g in enumerate(groups):
-        pts = g["points"]
-        n = [p["world_size"] for p in pts]
-        ax1.plot(n, _col(pts, "efficiency", 100.0), label=g["group"], **_style(i))
-        t = _col(pts, "median_step_s", 1e3)
-        err = [[max(0.0, ti - p["step_ci_low_s"] * 1e3) for ti, p in zip(t, pts)],
-               [max(0.0, p["step_ci_high_s"] * 1e3 - ti) for ti, p in zip(t, pts)]]
-        ax2.errorbar(n, t, yerr=err, capsize=3, label=g["group"], **_style(i))
-    ax1.axhline(100.0, color="k", linestyle="--", linewidth=1.2, label="ideal")
-    ax1.set_title("Parallel efficiency E(N) = S(N) N_min / N")
-    ax1.set_ylabel("efficiency [%]")
-    top = max([p["efficiency"] * 100 for g in groups for p in g["points"]
-               if p.get("efficiency") is not None] + [100.0])
-    ax1.set_ylim(0, top * 1.08)
-    ax2.set_title("Median step time (slowest rank, 95% CI)")
-    ax2.set_ylabel("step time [ms]")
-    ax2.set_ylim(bottom=0)
-    for ax in (ax1, ax2):
-        _n_axis(ax, _all_ns(groups))
-        _legend(ax)
-    fig.suptitle("Scaling efficiency", fontsize=13)
-    return _save(fig, out_dir, "efficiency", formats)
+    return _save(efficiency_figure(groups), out_dir, "efficiency", formats)
 
 
 def _panels(count: int, width: float = 5.2, height: float = 4.2):
@@ -159,9 +255,10 @@ def plot_breakdown(groups, out_dir, formats):
             bottom = [b + v for b, v in zip(bottom, h)]
         ax.plot(pos, _col(pts, "median_step_s", 1e3), "k_", markersize=22, mew=2,
                 label="median step time")
+        kind = g.get("x_axis", "ranks")
         ax.set_xticks(pos)
-        ax.set_xticklabels([str(p["world_size"]) for p in pts])
-        ax.set_xlabel("ranks N")
+        ax.set_xticklabels([_tick_text(kind, _x(g, p), [p]) for p in pts])
+        ax.set_xlabel("nodes (ranks below)" if kind == "nodes" else "ranks N")
         ax.set_ylabel("time per step [ms]")
         ax.set_title(g["group"])
         ax.grid(axis="x", visible=False)
@@ -173,107 +270,117 @@ def plot_breakdown(groups, out_dir, formats):
     return _save(fig, out_dir, "breakdown", formats)
 
 
-def plot_comm(groups, out_dir, formats):
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 5))
-    for i, g in enumerate(groups):
-        pts = g["points"]
-        ax1.plot([p["world_size"] for p in pts], _col(pts, "exposed_comm_share", 100.0),
-                 label=g["group"], **_style(i))
-    _n_axis(ax1, _all_ns(groups))
-    ax1.set_title("Exposed communication share of the step")
-    ax1.set_ylabel("exposed comm / step time [%]")
-    ax1.set_ylim(bottom=0)
-    _legend(ax1)
+def _busbw_label(g: Dict[str, Any], p: Dict[str, Any]) -> str:
+    where = f" on {_plural(p['nodes'], 'node')}" if p.get("nodes", 1) > 1 else ""
+    return f"{g['group']}, N={p['world_size']}{where}"
 
-    # Colour tells the group, marker and line style the number of ranks.
-    ns = sorted({n for n in _all_ns(groups) if n > 1})
+
+def _busbw_panel(ax: Any, groups: List[Dict[str, Any]]) -> None:
+    """Bus bandwidth against message size; colour tells the group, marker and line style the
+    point (number of ranks, and nodes where several)."""
+    keys = sorted({(p["world_size"], p.get("nodes", 1)) for g in groups for p in g["points"]
+                   if p["world_size"] > 1})
     k = 0
     for i, g in enumerate(groups):
         for p in g["points"]:
             bw = p.get("allreduce_bandwidth") or []
             if not bw:
                 continue
-            j = ns.index(p["world_size"])
+            j = keys.index((p["world_size"], p.get("nodes", 1)))
             style = {"color": f"C{i % 10}", "marker": MARKERS[j % len(MARKERS)],
                      "linestyle": ["-", "--", ":", "-."][j % 4], "markersize": 6,
                      "linewidth": 1.6}
-            ax2.plot([e["bytes"] for e in bw], [e["busbw_bytes_per_s"] / 1e9 for e in bw],
-                     label=f"{g['group']}, N={p['world_size']}", **style)
+            ax.plot([e["bytes"] for e in bw], [e["busbw_bytes_per_s"] / 1e9 for e in bw],
+                    label=_busbw_label(g, p), **style)
             k += 1
-    ax2.set_xscale("log", base=2)
-    ax2.xaxis.set_major_formatter(FuncFormatter(_bytes_label))
-    ax2.set_title("In-training allreduce bus bandwidth")
-    ax2.set_xlabel("message size (bucket bytes)")
-    ax2.set_ylabel("bus bandwidth [GB/s]")
-    ax2.set_ylim(bottom=0)
+    ax.set_xscale("log", base=2)
+    ax.xaxis.set_major_formatter(FuncFormatter(_bytes_label))
+    ax.set_title("In-training allreduce bus bandwidth")
+    ax.set_xlabel("message size (bucket bytes)")
+    ax.set_ylabel("bus bandwidth [GB/s]")
+    ax.set_ylim(bottom=0)
     if k == 0:
-        ax2.text(0.5, 0.5, "no multi-rank runs with buckets", ha="center", va="center",
-                 transform=ax2.transAxes, color="gray")
-        ax2.set_xscale("linear")
-        ax2.set_xticks([])
+        ax.text(0.5, 0.5, "no multi-rank runs with buckets", ha="center", va="center",
+                transform=ax.transAxes, color="gray")
+        ax.set_xscale("linear")
+        ax.set_xticks([])
     if k > 6:
-        ax2.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
     else:
-        _legend(ax2)
+        _legend(ax)
+
+
+def plot_comm(groups, out_dir, formats):
+    fig, rows = _row_figure(groups, 2, 13)
+    for kind, gs, (ax1, ax2) in rows:
+        for i, g in enumerate(gs):
+            ax1.plot(_xs(g), _col(g["points"], "exposed_comm_share", 100.0),
+                     label=g["group"], **_style(i))
+        _x_axis(ax1, kind, gs)
+        ax1.set_title("Exposed communication share of the step")
+        ax1.set_ylabel("exposed comm / step time [%]")
+        ax1.set_ylim(bottom=0)
+        _legend(ax1)
+        _busbw_panel(ax2, gs)
     fig.suptitle("Communication", fontsize=13)
     return _save(fig, out_dir, "comm", formats)
 
 
 def plot_memory(groups, out_dir, formats):
     has_dev = any(p.get("peak_device_allocated_bytes") for g in groups for p in g["points"])
-    fig, axes = plt.subplots(1, 2 if has_dev else 1, figsize=(13 if has_dev else 7.5, 5),
-                             squeeze=False)
-    ax1 = axes[0][0]
-    for i, g in enumerate(groups):
-        pts = g["points"]
-        style = _style(i)
-        n = [p["world_size"] for p in pts]
-        ax1.plot(n, _col(pts, "peak_rss_bytes", 1 / MIB), label=f"{g['group']} (max)", **style)
-        xs, ys = [], []
-        for p in pts:
-            for v in p["peak_rss_bytes_per_rank"]:
-                xs.append(p["world_size"])
-                ys.append(v / MIB)
-        ax1.scatter(xs, ys, s=18, color=style["color"], alpha=0.45, marker="_")
-        if has_dev and any(p.get("peak_device_allocated_bytes") for p in pts):
-            dev = [float("nan") if not p.get("peak_device_allocated_bytes")
-                   else p["peak_device_allocated_bytes"] / MIB for p in pts]
-            axes[0][1].plot(n, dev, label=g["group"], **style)
-    ax1.set_title("Peak host RSS per rank (dashes: each rank)")
-    ax1.set_ylabel("peak resident memory [MiB]")
-    ax1.set_ylim(bottom=0)
-    for ax in axes[0]:
-        _n_axis(ax, _all_ns(groups))
-        _legend(ax)
-    if has_dev:
-        axes[0][1].set_title("Peak CUDA memory allocated (max over ranks)")
-        axes[0][1].set_ylabel("peak allocated [MiB]")
-        axes[0][1].set_ylim(bottom=0)
+    fig, rows = _row_figure(groups, 2 if has_dev else 1, 13 if has_dev else 7.5)
+    for kind, gs, axes in rows:
+        ax1 = axes[0]
+        for i, g in enumerate(gs):
+            pts = g["points"]
+            style = _style(i)
+            ax1.plot(_xs(g), _col(pts, "peak_rss_bytes", 1 / MIB), label=f"{g['group']} (max)",
+                     **style)
+            xs, ys = [], []
+            for p in pts:
+                for v in p["peak_rss_bytes_per_rank"]:
+                    xs.append(_x(g, p))
+                    ys.append(v / MIB)
+            ax1.scatter(xs, ys, s=18, color=style["color"], alpha=0.45, marker="_")
+            if has_dev and any(p.get("peak_device_allocated_bytes") for p in pts):
+                dev = [float("nan") if not p.get("peak_device_allocated_bytes")
+                       else p["peak_device_allocated_bytes"] / MIB for p in pts]
+                axes[1].plot(_xs(g), dev, label=g["group"], **style)
+        ax1.set_title("Peak host RSS per rank (dashes: each rank)")
+        ax1.set_ylabel("peak resident memory [MiB]")
+        ax1.set_ylim(bottom=0)
+        for ax in axes:
+            _x_axis(ax, kind, gs)
+            _legend(ax)
+        if has_dev:
+            axes[1].set_title("Peak CUDA memory allocated (max over ranks)")
+            axes[1].set_ylabel("peak allocated [MiB]")
+            axes[1].set_ylim(bottom=0)
     fig.suptitle("Memory", fontsize=13)
     return _save(fig, out_dir, "memory", formats)
 
 
 def plot_imbalance(groups, out_dir, formats):
-    fig, ax = plt.subplots(figsize=(8, 5))
-    for i, g in enumerate(groups):
-        pts = g["points"]
-        n = [p["world_size"] for p in pts]
-        style = _style(i)
-        y = _col(pts, "imbalance", 100.0)
-        y = [v - 100.0 for v in y]
-        ax.plot(n, y, label=f"{g['group']}: step time", **style)
-        yb = [v - 100.0 for v in _col(pts, "busy_imbalance", 100.0)]
-        ax.plot(n, yb, label=f"{g['group']}: busy time", **dict(style, linestyle="--"))
-        for xi, yi, p in zip(n, y, pts):
-            if p["world_size"] > 1:
-                ax.annotate(f"r{p['slowest_rank']}", (xi, yi), textcoords="offset points",
-                            xytext=(4, 5), fontsize=9, color=style["color"])
-    _n_axis(ax, _all_ns(groups))
-    ax.axhline(0.0, color="k", linewidth=0.8)
-    ax.set_title("Rank imbalance: slowest rank's median vs median over ranks\n"
-                 "(label: slowest rank; busy = step minus exposed communication)")
-    ax.set_ylabel("slowest rank slower by [%]")
-    _legend(ax)
+    fig, rows = _row_figure(groups, 1, 8)
+    for kind, gs, (ax,) in rows:
+        for i, g in enumerate(gs):
+            pts = g["points"]
+            n = _xs(g)
+            style = _style(i)
+            y = [v - 100.0 for v in _col(pts, "imbalance", 100.0)]
+            ax.plot(n, y, label=f"{g['group']}: step time", **style)
+            yb = [v - 100.0 for v in _col(pts, "busy_imbalance", 100.0)]
+            ax.plot(n, yb, label=f"{g['group']}: busy time", **dict(style, linestyle="--"))
+            for xi, yi, p in zip(n, y, pts):
+                if p["world_size"] > 1:
+                    ax.annotate(f"r{p['slowest_rank']}", (xi, yi), textcoords="offset points",
+                                xytext=(4, 5), fontsize=9, color=style["color"])
+        _x_axis(ax, kind, gs)
+        ax.axhline(0.0, color="k", linewidth=0.8)
+        ax.set_title("Rank imbalance: slowest rank's median vs median over ranks\n"
+                     "(label: slowest rank; busy = step minus exposed communication)")
+        ax.set_ylabel("slowest rank slower by [%]")
+        _legend(ax)
     return _save(fig, out_dir, "imbalance", formats)
 
 

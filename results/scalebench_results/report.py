@@ -24,15 +24,22 @@ files given, into summary.csv, summary.json, plots and a table on stdout.
 
 Runs are grouped by model, scaling mode, device and threads (and split further where dataset,
 backend, overlap, bucket size or the fixed batch differ); runs of a group with the same number
-of ranks N are repeats and are pooled. Warm-up steps are excluded; a step's time is that of
-its slowest rank; the median step time has an order-statistic 95% confidence interval.
-Incomplete runs (.partial files, status other than completed) are listed on stderr and skipped.
+of ranks N on the same number of nodes are repeats and are pooled. Warm-up steps are excluded;
+a step's time is that of its slowest rank; the median step time has an order-statistic 95%
+confidence interval. Incomplete runs (.partial files, status other than completed) are listed
+on stderr and skipped.
+
+A multi-node study (e.g. STUDY/nodes-1, nodes-2, ... from slurm/study-nodes.sh) is one group
+per configuration: its curves are drawn against nodes (ranks in the tick labels), speedup is
+over the fewest nodes, and the tables give nodes, ranks per node, hosts and whether the
+allreduces crossed nodes. Groups all on one node are drawn against ranks N.
 """
 
 EPILOG = """\
 labels: each group has a hardware label such as cpu-t8 or cuda-t4 (device and threads per
-rank), each of its points a label such as cpu-t8-np4. --baseline takes either (a hardware
-label means its smallest N); default: the cpu point with the fewest threads, then ranks.
+rank), each of its points a label such as cpu-t8-np4, or cpu-t8-nodes2-np8 on 2 nodes.
+--baseline takes either (a hardware label means its smallest N); default: the cpu point with
+the fewest threads, then ranks.
 --price cpu-t8-np4=3.20 is the hourly price of that whole run; --price cpu-t8=0.40 is per
 rank and is multiplied by N. Cost per epoch = epoch samples / throughput / 3600 * price,
 with epoch samples = steps_per_epoch * global_batch from the file; cost per 1e6 samples is
@@ -84,7 +91,8 @@ def _clean(value: Any) -> Any:
 
 CSV_COLUMNS = (
     "kind", "label", "group", "file", "model", "mode", "device", "device_name", "threads",
-    "world_size", "repeats", "measured_steps", "median_step_s", "step_ci_low_s",
+    "world_size", "nodes", "ranks_per_node", "hosts", "crosses_nodes", "buckets_crossing_nodes",
+    "x_axis", "baseline_nodes", "repeats", "measured_steps", "median_step_s", "step_ci_low_s",
     "step_ci_high_s", "step_ci_coverage", "global_samples_per_step", "throughput_samples_per_s",
     "throughput_ci_low", "throughput_ci_high", "speedup", "efficiency", "step_time_ratio",
     "median_data_s", "median_forward_s", "median_backward_s", "median_comm_exposed_s",
@@ -101,6 +109,8 @@ CSV_COLUMNS = (
 def _csv_value(v: Any) -> str:
     if v is None:
         return ""
+    if isinstance(v, bool):
+        return "1" if v else "0"  # as booleans are in the run files
     if isinstance(v, float):
         return "" if not math.isfinite(v) else repr(v)
     if isinstance(v, (list, tuple)):
@@ -138,19 +148,41 @@ def _out_of_memory_record(path: str) -> Optional[Dict[str, Any]]:
             "device_peak_allocated_bytes": run.attr("oom_device_peak_allocated_bytes")}
 
 
+def _shows_nodes(g: Dict[str, Any]) -> bool:
+    """Whether a group needs the node columns: some point on several nodes or crossing them.
+    A group all on one node keeps the table it always had."""
+    return any(p.get("nodes", 1) > 1 or p.get("crosses_nodes") for p in g["points"])
+
+
+def _node_cells(p: Dict[str, Any]) -> str:
+    return (f"{p['nodes']:>5} {p['ranks_per_node']:>6} "
+            f"{'yes' if p['crosses_nodes'] else 'no':>6} ")
+
+
+def _group_heading(g: Dict[str, Any]) -> str:
+    if g.get("x_axis") == "nodes":
+        nodes = g["baseline_nodes"]
+        return (f"{g['group']}  (against nodes; speedup over {nodes} node{'s' * (nodes != 1)}, "
+                f"N={g['baseline_world_size']})")
+    return f"{g['group']}  (speedup over N={g['baseline_world_size']})"
+
+
 def text_table(groups: List[Dict[str, Any]], comparisons: List[Dict[str, Any]]) -> str:
     lines: List[str] = []
     head = (f"{'N':>4}  {'median step ms [95% CI]':<27} {'samples/s':>11} {'speedup':>8} "
             f"{'effic.':>7} {'exp.comm':>8} {'peak RSS MiB':>13} {'imbalance':>15}")
+    node_head = f"{'nodes':>5} {'r/node':>6} {'x-node':>6} "
     for g in groups:
-        lines.append(f"{g['group']}  (speedup over N={g['baseline_world_size']})")
-        lines.append(head)
+        nodes = _shows_nodes(g)
+        lines.append(_group_heading(g))
+        lines.append((node_head if nodes else "") + head)
         for p in g["points"]:
             step = (f"{p['median_step_s'] * 1e3:.2f} [{p['step_ci_low_s'] * 1e3:.2f}, "
                     f"{p['step_ci_high_s'] * 1e3:.2f}]")
             imb = f"{(p['imbalance'] - 1) * 100:+.1f}% (r{p['slowest_rank']})"
             reps = f"  x{p['repeats']}" if p["repeats"] > 1 else ""
             lines.append(
+                (_node_cells(p) if nodes else "") +
                 f"{p['world_size']:>4}  {step:<27} {_fmt(p['throughput_samples_per_s'], '11.1f')} "
                 f"{_fmt(p['speedup'], '8.2f')} {_fmt(p['efficiency'] * 100, '6.1f')}% "
                 f"{_fmt(p['exposed_comm_share'] * 100, '7.1f')}% "
@@ -248,7 +280,13 @@ def run_report(args: argparse.Namespace) -> int:
             "exposed_comm_share": "median comm_exposed_s / median step time",
             "imbalance": "slowest rank's median step_s / median over ranks of per-rank medians",
             "busbw": "bucket bytes / median allreduce duration * 2(n-1)/n, per message size",
-            "speedup": "throughput(N) / throughput(N_min); efficiency = speedup * N_min / N",
+            "speedup": "throughput / throughput of the group's first point (fewest nodes on a "
+                       "nodes axis, else smallest N); efficiency = speedup * N_base / N, N ranks",
+            "x_axis": "nodes where a group's points differ in node count, one point per node "
+                      "count; else ranks N",
+            "crosses_nodes": "some bucket's /buckets/spans_nodes is 1; without that dataset, "
+                             "nodes > 1",
+            "hosts": "distinct /ranks/hostname values, in rank order",
             "units": "seconds, bytes, samples, bytes/s; shares and ratios as fractions",
         },
         "runs": run_rows,

@@ -55,6 +55,9 @@ class RunData:
     bucket_duration_s: np.ndarray      # [n_steps, world_size, n_buckets]
     bucket_bytes: np.ndarray           # [n_buckets] int64
     bucket_num_params: np.ndarray      # [n_buckets] int64
+    # [n_buckets] int64, 1 where the bucket's allreduce crossed nodes; None in files written
+    # before /buckets/spans_nodes existed (the layout allows it to be absent).
+    bucket_spans_nodes: Optional[np.ndarray] = None
     ranks: Dict[str, np.ndarray] = field(default_factory=dict)  # name -> [world_size]
     events: Dict[str, np.ndarray] = field(default_factory=dict)  # name -> [n_events]
 
@@ -198,6 +201,12 @@ def load_run(path: str, allow_incomplete: bool = False) -> RunData:
         bucket_bytes = b["bytes"][()] if "bytes" in b else np.zeros(0, np.int64)
         num_params = b["num_params"][()] if "num_params" in b else np.zeros(0, np.int64)
         nb = len(bucket_bytes)
+        spans_nodes = None
+        if "spans_nodes" in b:
+            spans_nodes = np.asarray(b["spans_nodes"][()], dtype=np.int64).reshape(-1)
+            if spans_nodes.shape != (nb,):
+                raise RunFileError(f"{path}: /buckets/spans_nodes has shape {spans_nodes.shape}, "
+                                   f"expected ({nb},)")
         start = b["start_s"][()] if "start_s" in b else np.zeros((n_steps, world, nb))
         duration = b["duration_s"][()] if "duration_s" in b else np.zeros((n_steps, world, nb))
         for name, arr in (("start_s", start), ("duration_s", duration)):
@@ -231,6 +240,7 @@ def load_run(path: str, allow_incomplete: bool = False) -> RunData:
         bucket_duration_s=np.asarray(duration, dtype=np.float64),
         bucket_bytes=np.asarray(bucket_bytes, dtype=np.int64),
         bucket_num_params=np.asarray(num_params, dtype=np.int64),
+        bucket_spans_nodes=spans_nodes,
         ranks=ranks,
         events=events,
     )

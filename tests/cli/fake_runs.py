@@ -1,5 +1,6 @@
 """Writes fake scalebench run files with h5py, following docs/hdf5-layout.md (schema 1) exactly,
-from hand-chosen numbers. Shared by the tests of results/ and of anything else reading run files.
+from hand-chosen numbers; with /ranks/node_index and /buckets/spans_nodes as src/io/run_file.cpp
+writes them (node_datasets=False: as older files, without them). Shared by the tests of results/ and of anything else reading run files.
 
     from fake_runs import write_run
     write_run(path, step_s=[[0.10, 0.12], [0.11, 0.10]], warmup=1, samples=32)
@@ -98,6 +99,11 @@ def write_run(
     steps_per_epoch: int = 100,
     device_name: Optional[str] = None,
     hostnames: Optional[Sequence[str]] = None,
+    nodes: int = 1,
+    ranks_per_node: Optional[int] = None,
+    node_index: Optional[Sequence[int]] = None,
+    spans_nodes: Optional[Sequence[int]] = None,
+    node_datasets: bool = True,
     tag: str = "",
     attrs: Optional[Mapping[str, Any]] = None,
     config: Optional[Mapping[str, Any]] = None,
@@ -111,6 +117,12 @@ def write_run(
     phases: data_s, forward_s, backward_s, comm_exposed_s, optimizer_s (and any other
     float step field) as scalar / per rank / full arrays; defaults split step_s 10/30/40/10/10%.
     bucket_duration_s: [n_steps, world_size, n_buckets] or a scalar for all.
+    nodes, ranks_per_node: the layout, ranks filling nodes in order (ranks_per_node default:
+    world / nodes rounded up); it sets the root attributes and, unless given, hostnames
+    (node0, node1, ...), /ranks/node_index (rank's node), /ranks/local_rank and
+    /buckets/spans_nodes (1 per bucket where nodes > 1, as the trainer writes it).
+    node_datasets=False leaves out /ranks/node_index and /buckets/spans_nodes, as in files
+    written before they existed.
     attrs: root attributes to add or override (after the defaults).
     """
     if step_s is None:
@@ -118,6 +130,9 @@ def write_run(
     else:
         step = np.atleast_2d(np.asarray(step_s, dtype=np.float64))
     n_steps, world = step.shape
+    rpn = ranks_per_node or -(-world // max(nodes, 1))
+    rank_node = (np.asarray(node_index, dtype=np.int64) if node_index is not None
+                 else np.minimum(np.arange(world) // rpn, max(nodes, 1) - 1).astype(np.int64))
 
     if isinstance(warmup, (int, np.integer)):
         warm = np.zeros(n_steps, np.int64)
@@ -194,8 +209,8 @@ def write_run(
         "macs_per_sample": i64(5000),
         "flops_per_sample": i64(10000),
         "world_size": i64(world),
-        "nodes": i64(1),
-        "ranks_per_node": i64(world),
+        "nodes": i64(nodes),
+        "ranks_per_node": i64(rpn),
         "batch_per_rank": i64(batch),
         "global_batch": i64(global_batch),
         "scaling_mode": mode,
@@ -258,14 +273,26 @@ def write_run(
                   "B", "gradient bytes in the bucket")
         _document(buckets.create_dataset("num_params", data=np.ones(nb, np.int64)), "1",
                   "parameter tensors in the bucket")
+        if node_datasets:
+            spans = (np.asarray(spans_nodes, np.int64) if spans_nodes is not None
+                     else np.full(nb, 1 if nodes > 1 else 0, np.int64))
+            _document(buckets.create_dataset("spans_nodes", data=spans), "1",
+                      "1 if the bucket's allreduce joins ranks of more than one node (its "
+                      "traffic crosses the network), 0 if it stays within one node")
 
         ranks = f.create_group("ranks")
         dev_name = device_name or ("NVIDIA H100" if device == "cuda" else "cpu: Test CPU")
-        hosts = list(hostnames) if hostnames else ["node0"] * world
+        hosts = list(hostnames) if hostnames else [f"node{i}" for i in rank_node]
+        local = np.array([int(np.count_nonzero(rank_node[:r] == rank_node[r]))
+                          for r in range(world)], dtype=np.int64)
         columns = (
             ("hostname", np.array(hosts, dtype=object), STR, None, "host the rank ran on"),
-            ("local_rank", np.arange(world, dtype=np.int64), np.int64, "1",
-             "index of the rank among the ranks on its host"),
+            ("local_rank", local, np.int64, "1", "index of the rank among the ranks on its node"),
+        )
+        if node_datasets:
+            columns += (("node_index", rank_node, np.int64, "1",
+                         "the rank's node, 0..nodes-1 in the order of each node's lowest rank"),)
+        columns += (
             ("device_name", np.array([dev_name] * world, dtype=object), STR, None,
              "device the rank trained on: GPU model, or \"cpu: \" and the CPU model"),
             ("device_bus_id", np.array(["" if device == "cpu" else f"0000:{r:02x}:00.0"

@@ -12,7 +12,12 @@ import sys
 import tempfile
 import unittest
 
+import h5py
+import matplotlib
 import numpy as np
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -21,7 +26,8 @@ sys.path.insert(0, os.path.join(ROOT, "results"))
 sys.path.insert(0, HERE)
 
 from fake_runs import write_run  # noqa: E402
-from scalebench_results import analysis  # noqa: E402
+from scalebench_results import analysis, plots  # noqa: E402
+from scalebench_results.report import text_table  # noqa: E402
 from scalebench_results.runfile import IncompleteRun, RunFileError, load_run  # noqa: E402
 
 MIB = 1 << 20
@@ -273,6 +279,151 @@ class Groups(TempDir):
                 analysis.parse_price(bad)
 
 
+# weak scaling at 2 ranks per node, 32 samples per rank: throughputs 64/0.100 = 640,
+# 128/0.125 = 1024, 256/0.160 = 1600 samples/s; speedups 1, 1.6, 2.5; efficiencies 1, 0.8, 0.625
+NODE_STEP_S = {1: 0.100, 2: 0.125, 4: 0.160}
+
+
+def write_node_study(study, nodes=(1, 2, 4), per_node=2, **kwargs):
+    """STUDY/nodes-<K>/ as slurm/study-nodes.sh lays it out: one run per node count."""
+    paths = []
+    for k in nodes:
+        n = k * per_node
+        name = f"{kwargs.get('model', 'mlp')}-cpu-weak-np{n}-t1-r1.h5"
+        os.makedirs(os.path.join(study, f"nodes-{k}"), exist_ok=True)
+        paths.append(write_run(
+            os.path.join(study, f"nodes-{k}", name),
+            step_s=np.full((4, n), NODE_STEP_S.get(k, 0.1)), warmup=1, nodes=k,
+            ranks_per_node=per_node, bucket_bytes=[MIB, 4 * MIB],
+            bucket_duration_s=0.002 if n > 1 else 0.0, **kwargs))
+    return paths
+
+
+def groups_of(paths):
+    return analysis.analyze_groups(analysis.group_runs([load_run(p) for p in paths]))
+
+
+class Nodes(TempDir):
+    def test_node_study_is_one_group_against_nodes(self):
+        (g,) = groups_of(write_node_study(self.dir))
+        self.assertEqual(g["group"], "mlp weak cpu-t1")
+        self.assertEqual(g["x_axis"], "nodes")
+        self.assertEqual((g["baseline_nodes"], g["baseline_world_size"]), (1, 2))
+        pts = g["points"]
+        self.assertEqual([(p["nodes"], p["world_size"], p["ranks_per_node"]) for p in pts],
+                         [(1, 2, 2), (2, 4, 2), (4, 8, 2)])
+        self.assertEqual([p["hosts"] for p in pts],
+                         [["node0"], ["node0", "node1"], [f"node{i}" for i in range(4)]])
+        self.assertEqual([p["crosses_nodes"] for p in pts], [False, True, True])
+        self.assertEqual([p["buckets_crossing_nodes"] for p in pts], [0, 2, 2])
+        self.assertEqual([p["label"] for p in pts],
+                         ["cpu-t1-np2", "cpu-t1-nodes2-np4", "cpu-t1-nodes4-np8"])
+        for p, x, s, e in zip(pts, (640, 1024, 1600), (1.0, 1.6, 2.5), (1.0, 0.8, 0.625)):
+            self.assertAlmostEqual(p["throughput_samples_per_s"], x, delta=x * REL)
+            self.assertAlmostEqual(p["speedup"], s, delta=REL)
+            self.assertAlmostEqual(p["efficiency"], e, delta=REL)
+            self.assertEqual(p["baseline_nodes"], 1)
+
+    def test_single_node_study_keeps_the_ranks_axis(self):
+        paths = [write_run(self.path(f"np{n}.h5"), step_s=np.full((3, n), 0.1))
+                 for n in (1, 2, 4)]
+        (g,) = groups_of(paths)
+        self.assertEqual(g["x_axis"], "ranks")
+        self.assertEqual([(p["nodes"], p["ranks_per_node"], p["hosts"], p["crosses_nodes"])
+                          for p in g["points"]],
+                         [(1, n, ["node0"], False) for n in (1, 2, 4)])
+        self.assertEqual([p["label"] for p in g["points"]],
+                         ["cpu-t1-np1", "cpu-t1-np2", "cpu-t1-np4"])
+        table = text_table([g], [])
+        self.assertNotIn("x-node", table)
+        self.assertIn("(speedup over N=1)", table)
+
+    def test_older_files_without_node_datasets(self):
+        paths = write_node_study(self.dir, node_datasets=False)
+        run = load_run(paths[1])
+        self.assertIsNone(run.bucket_spans_nodes)
+        self.assertNotIn("node_index", run.ranks)
+        (g,) = groups_of(paths)
+        self.assertEqual(g["x_axis"], "nodes")
+        self.assertEqual([p["crosses_nodes"] for p in g["points"]], [False, True, True])
+        self.assertEqual([p["buckets_crossing_nodes"] for p in g["points"]], [None] * 3)
+
+    def test_nodes_counted_from_ranks_where_attributes_are_missing(self):
+        a = write_run(self.path("a.h5"), step_s=np.full((3, 6), 0.1), nodes=2, ranks_per_node=4)
+        b = write_run(self.path("b.h5"), step_s=np.full((3, 6), 0.1), nodes=2, ranks_per_node=4,
+                      node_datasets=False)
+        for path in (a, b):
+            with h5py.File(path, "a") as f:
+                del f.attrs["nodes"]
+                del f.attrs["ranks_per_node"]
+        for path in (a, b):  # node_index (newer files), else hostnames: ranks 0-3, 4-5
+            top = analysis.run_topology(load_run(path))
+            self.assertEqual((top["nodes"], top["ranks_per_node"]), (2, 4), path)
+            self.assertEqual(top["hosts"], ["node0", "node1"])
+            self.assertTrue(top["crosses_nodes"])
+
+    def test_spans_nodes_decides_crossing(self):
+        run = lambda name, spans: load_run(write_run(  # noqa: E731
+            self.path(name), step_s=np.full((3, 4), 0.1), nodes=2, bucket_bytes=[MIB, MIB],
+            bucket_duration_s=0.001, spans_nodes=spans))
+        self.assertEqual(analysis.crosses_nodes(run("a.h5", [0, 1])), (True, 1))
+        # e.g. a hierarchical allreduce whose buckets all stayed within a node
+        self.assertEqual(analysis.crosses_nodes(run("b.h5", [0, 0])), (False, 0))
+
+    def test_same_ranks_spread_over_more_nodes_is_a_node_series(self):
+        paths = [write_run(self.path("n1.h5"), step_s=np.full((3, 4), 0.10), nodes=1),
+                 write_run(self.path("n2.h5"), step_s=np.full((3, 4), 0.125), nodes=2)]
+        (g,) = groups_of(paths)
+        self.assertEqual(g["x_axis"], "nodes")
+        self.assertEqual([(p["nodes"], p["world_size"], p["repeats"]) for p in g["points"]],
+                         [(1, 4, 1), (2, 4, 1)])  # not pooled as repeats
+        self.assertAlmostEqual(g["points"][1]["speedup"], 0.8, delta=REL)
+        self.assertAlmostEqual(g["points"][1]["efficiency"], 0.8, delta=REL)
+
+    def test_single_node_sweep_and_nodes_beyond_it_stay_on_the_ranks_axis(self):
+        paths = [write_run(self.path(f"np{n}.h5"), step_s=np.full((3, n), 0.1))
+                 for n in (1, 2, 4)]
+        paths += write_node_study(os.path.join(self.dir, "s"), nodes=(2, 4), per_node=4)
+        (g,) = groups_of(paths)
+        self.assertEqual(g["x_axis"], "ranks")
+        self.assertEqual([(p["nodes"], p["world_size"]) for p in g["points"]],
+                         [(1, 1), (1, 2), (1, 4), (2, 8), (4, 16)])
+        self.assertIn("x-node", text_table([g], []))
+
+    def test_two_ranks_per_node_series_split(self):
+        paths = write_node_study(os.path.join(self.dir, "a"), per_node=2)
+        paths += write_node_study(os.path.join(self.dir, "b"), per_node=4)
+        groups = groups_of(paths)
+        self.assertEqual([g["group"] for g in groups],
+                         ["mlp weak cpu-t1-rpn2", "mlp weak cpu-t1-rpn4"])
+        for g, per_node in zip(groups, (2, 4)):
+            self.assertEqual(g["x_axis"], "nodes")
+            self.assertEqual([(p["nodes"], p["world_size"]) for p in g["points"]],
+                             [(k, k * per_node) for k in (1, 2, 4)])
+
+    def test_throughput_plot_x_axis(self):
+        fig = plots.throughput_speedup_figure(groups_of(write_node_study(self.dir)))
+        ax = fig.axes[0]
+        self.assertEqual(ax.get_xlabel(), "nodes (ranks below)")
+        self.assertEqual(list(ax.get_xticks()), [1, 2, 4])
+        self.assertEqual([t.get_text() for t in ax.get_xticklabels()],
+                         ["1 node\n2 ranks", "2 nodes\n4 ranks", "4 nodes\n8 ranks"])
+        plt.close(fig)
+        single = [write_run(self.path(f"np{n}.h5"), step_s=np.full((3, n), 0.1))
+                  for n in (1, 2, 4)]
+        fig = plots.throughput_speedup_figure(groups_of(single))
+        self.assertEqual(len(fig.axes), 2)
+        self.assertEqual(fig.axes[0].get_xlabel(), "ranks N")
+        self.assertEqual(list(fig.axes[0].get_xticks()), [1, 2, 4])
+        plt.close(fig)
+        # both kinds in one study: a row of panels each, ranks first
+        fig = plots.throughput_speedup_figure(groups_of(
+            single + write_node_study(os.path.join(self.dir, "s"), model="cnn")))
+        self.assertEqual([ax.get_xlabel() for ax in fig.axes],
+                         ["ranks N", "ranks N", "nodes (ranks below)", "nodes (ranks below)"])
+        plt.close(fig)
+
+
 class Loading(TempDir):
     def test_refuses_foreign_format(self):
         path = write_run(self.path("x.h5"), format_name="other-tool")
@@ -352,6 +503,48 @@ class Cli(TempDir):
         row = next(r for r in rows if r["kind"] == "group" and r["world_size"] == "2")
         self.assertAlmostEqual(float(row["median_step_s"]), 0.125, delta=1e-12)
         self.assertEqual(row["label"], "cpu-t1-np2")
+
+    def test_node_study_end_to_end(self):
+        write_node_study(self.dir)
+        out = self.path("out")
+        r = self.report(self.dir, "--out", out)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("against nodes; speedup over 1 node, N=2", r.stdout)
+        self.assertIn("x-node", r.stdout)
+        for name in PLOTS:
+            self.assertTrue(os.path.getsize(os.path.join(out, name + ".png")) > 0, name)
+            self.assertTrue(os.path.getsize(os.path.join(out, name + ".svg")) > 0, name)
+        with open(os.path.join(out, "summary.csv"), newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+        for row in rows:
+            for column in ("nodes", "ranks_per_node", "world_size", "hosts", "crosses_nodes"):
+                self.assertNotEqual(row[column], "", (column, row["kind"], row["file"]))
+        groups = [r for r in rows if r["kind"] == "group"]
+        self.assertEqual([(int(r["nodes"]), int(r["world_size"]), int(r["ranks_per_node"]))
+                          for r in groups], [(1, 2, 2), (2, 4, 2), (4, 8, 2)])
+        self.assertEqual([r["hosts"] for r in groups],
+                         ["node0", "node0;node1", "node0;node1;node2;node3"])
+        self.assertEqual([r["crosses_nodes"] for r in groups], ["0", "1", "1"])
+        self.assertEqual({r["x_axis"] for r in groups}, {"nodes"})
+        self.assertEqual(sorted(int(r["nodes"]) for r in rows if r["kind"] == "run"), [1, 2, 4])
+        with open(os.path.join(out, "summary.json"), encoding="utf-8") as f:
+            doc = json.load(f)
+        (g,) = doc["groups"]
+        self.assertEqual(g["x_axis"], "nodes")
+        self.assertEqual([p["nodes"] for p in g["points"]], [1, 2, 4])
+        self.assertEqual([p["speedup"] for p in g["points"]][0], 1.0)
+        self.assertEqual(sorted(r["crosses_nodes"] for r in doc["runs"]), [False, True, True])
+        self.assertEqual(sorted(len(r["hosts"]) for r in doc["runs"]), [1, 2, 4])
+
+    def test_single_node_table_unchanged(self):
+        for n in (1, 2):
+            write_run(self.path(f"np{n}.h5"), step_s=np.full((3, n), 0.1))
+        r = self.report(self.dir, "--no-plots")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        lines = r.stdout.splitlines()
+        self.assertEqual(lines[0], "mlp weak cpu-t1  (speedup over N=1)")
+        self.assertTrue(lines[1].startswith("   N  median step ms [95% CI]"), lines[1])
+        self.assertTrue(lines[2].startswith("   1  100.00 [100.00, 100.00]"), lines[2])
 
     def test_out_of_memory_runs_are_results_and_other_modes_are_not_scaling_points(self):
         write_run(self.path("mlp-np1.h5"), world_size=1)
