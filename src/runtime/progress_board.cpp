@@ -1,108 +1,118 @@
 #include "runtime/progress_board.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <sstream>
 
 #include "runtime/mpi_check.hpp"
 
 namespace scalebench {
 namespace {
-constexpr int kTag = 7;
-}
+constexpr int kAskTag = 7;
+constexpr int kAnswerTag = 8;
+// How often a responder looks for the question: rarely enough to cost nothing, often enough that
+// a timeout's diagnosis takes well under a second.
+constexpr auto kPollInterval = std::chrono::milliseconds(20);
+}  // namespace
 
 ProgressBoard::ProgressBoard(const World& world)
     : world_(world), usable_(world.thread_level() >= MPI_THREAD_MULTIPLE) {
   if (!usable_) return;
   MPI_CHECK(MPI_Comm_dup(world_.comm(), &comm_));
-  if (world_.is_root()) {
-    const auto n = static_cast<std::size_t>(world_.size());
-    last_step_.assign(n, -1);
-    recv_buf_.assign(n, -1);
-    recv_req_.assign(n, MPI_REQUEST_NULL);
-    received_.assign(n, 0);
-    for (int r = 1; r < world_.size(); ++r) {
-      MPI_CHECK(MPI_Irecv(&recv_buf_[r], 1, MPI_LONG_LONG, r, kTag, comm_, &recv_req_[r]));
-    }
-  }
+  MPI_CHECK(MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN));
+  if (!world_.is_root()) responder_ = std::thread([this] { respond_loop(); });
 }
 
 ProgressBoard::~ProgressBoard() {
-  // After a fault the job is being aborted: leave outstanding requests to MPI_Abort.
+  stopping_ = true;
+  if (responder_.joinable()) responder_.join();
+  // After a fault the job is being aborted: leave the communicator to MPI_Abort.
   if (usable_ && finished_) MPI_Comm_free(&comm_);
 }
 
-void ProgressBoard::drain_locked() {
-  for (int r = 1; r < world_.size(); ++r) {
-    while (true) {
-      int done = 0;
-      MPI_CHECK(MPI_Test(&recv_req_[r], &done, MPI_STATUS_IGNORE));
-      if (!done) break;
-      last_step_[r] = std::max(last_step_[r], recv_buf_[r]);
-      ++received_[r];
-      MPI_CHECK(MPI_Irecv(&recv_buf_[r], 1, MPI_LONG_LONG, r, kTag, comm_, &recv_req_[r]));
-    }
-  }
-}
-
-void ProgressBoard::begin_step(long long step) {
-  if (!usable_) return;
-  std::lock_guard<std::mutex> lock(mutex_);
-  if (world_.is_root()) {
-    last_step_[0] = step;
-    drain_locked();
-    return;
-  }
-  // Retire completed sends; small messages complete at once in practice (eager protocol).
-  while (!sends_.empty()) {
+void ProgressBoard::respond_loop() {
+  long long question = 0;
+  MPI_Request req = MPI_REQUEST_NULL;
+  if (MPI_Irecv(&question, 1, MPI_LONG_LONG, 0, kAskTag, comm_, &req) != MPI_SUCCESS) return;
+  while (!stopping_.load()) {
     int done = 0;
-    MPI_CHECK(MPI_Test(&sends_.front().req, &done, MPI_STATUS_IGNORE));
-    if (!done) break;
-    sends_.pop_front();
+    if (MPI_Test(&req, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS) return;
+    if (done) {
+      long long answer = step_.load();
+      // Blocking is fine here: rank 0 has posted the receive before it asked.
+      MPI_Send(&answer, 1, MPI_LONG_LONG, 0, kAnswerTag, comm_);
+      return;
+    }
+    std::this_thread::sleep_for(kPollInterval);
   }
-  sends_.push_back(Send{step, MPI_REQUEST_NULL});
-  Send& s = sends_.back();
-  MPI_CHECK(MPI_Isend(&s.step, 1, MPI_LONG_LONG, 0, kTag, comm_, &s.req));
-  ++sent_;
+  // Never asked: withdraw the receive so nothing is left in flight.
+  MPI_Cancel(&req);
+  MPI_Wait(&req, MPI_STATUS_IGNORE);
 }
 
 void ProgressBoard::finish() {
   if (!usable_ || finished_) return;
-  std::lock_guard<std::mutex> lock(mutex_);
-  // Rank 0 learns how many messages each rank sent, and receives until it has them all.
-  std::vector<long long> counts(world_.is_root() ? static_cast<std::size_t>(world_.size()) : 0);
-  MPI_CHECK(MPI_Gather(&sent_, 1, MPI_LONG_LONG, counts.data(), 1, MPI_LONG_LONG, 0, comm_));
-  if (world_.is_root()) {
-    for (int r = 1; r < world_.size(); ++r) {
-      while (received_[r] < counts[r]) {
-        MPI_CHECK(MPI_Wait(&recv_req_[r], MPI_STATUS_IGNORE));
-        ++received_[r];
-        if (received_[r] < counts[r]) {
-          MPI_CHECK(MPI_Irecv(&recv_buf_[r], 1, MPI_LONG_LONG, r, kTag, comm_, &recv_req_[r]));
-        }
-      }
-      if (recv_req_[r] != MPI_REQUEST_NULL) {  // the receive posted for a message never sent
-        MPI_CHECK(MPI_Cancel(&recv_req_[r]));
-        MPI_CHECK(MPI_Wait(&recv_req_[r], MPI_STATUS_IGNORE));
-      }
-    }
-  }
-  for (auto& s : sends_) MPI_CHECK(MPI_Wait(&s.req, MPI_STATUS_IGNORE));
-  sends_.clear();
+  stopping_ = true;
+  if (responder_.joinable()) responder_.join();
+  // Every responder has withdrawn its receive before any rank frees the communicator.
+  MPI_CHECK(MPI_Barrier(comm_));
   finished_ = true;
 }
 
-std::string ProgressBoard::laggards(const std::vector<std::string>& hostnames) {
-  if (!usable_ || !world_.is_root() || finished_) return "";
-  std::lock_guard<std::mutex> lock(mutex_);
-  drain_locked();
-  const long long front = *std::max_element(last_step_.begin(), last_step_.end());
+std::string ProgressBoard::laggards(const std::vector<std::string>& hostnames, double answer_within_s) {
+  if (!usable_ || !world_.is_root() || finished_ || asked_.exchange(true)) return "";
+  const int n = world_.size();
+  std::vector<long long> steps(static_cast<std::size_t>(n), -1);
+  std::vector<MPI_Request> answers(static_cast<std::size_t>(n), MPI_REQUEST_NULL);
+  std::vector<MPI_Request> questions(static_cast<std::size_t>(n), MPI_REQUEST_NULL);
+  std::vector<bool> answered(static_cast<std::size_t>(n), false);
+  steps[0] = step_.load();
+  answered[0] = true;
+  long long ask = 1;
+  // No MPI_CHECK here: this runs on the watchdog thread just before the job is ended, and a rank
+  // whose process is gone may make these calls fail; such a rank is reported as not answering.
+  std::vector<bool> reachable(static_cast<std::size_t>(n), true);
+  for (int r = 1; r < n; ++r) {
+    reachable[r] = MPI_Irecv(&steps[r], 1, MPI_LONG_LONG, r, kAnswerTag, comm_, &answers[r]) == MPI_SUCCESS &&
+                   MPI_Isend(&ask, 1, MPI_LONG_LONG, r, kAskTag, comm_, &questions[r]) == MPI_SUCCESS;
+  }
+  const auto deadline = std::chrono::steady_clock::now() +
+                        std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                            std::chrono::duration<double>(answer_within_s));
+  int missing = n - 1;
+  while (missing > 0 && std::chrono::steady_clock::now() < deadline) {
+    for (int r = 1; r < n; ++r) {
+      if (answered[r] || !reachable[r]) continue;
+      int done = 0;
+      if (MPI_Test(&answers[r], &done, MPI_STATUS_IGNORE) != MPI_SUCCESS) {
+        reachable[r] = false;
+        --missing;
+      } else if (done) {
+        answered[r] = true;
+        --missing;
+      }
+    }
+    if (missing > 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  // Unanswered requests are left to MPI_Abort, which follows the diagnosis.
+  long long front = -1;
+  for (int r = 0; r < n; ++r) {
+    if (answered[r]) front = std::max(front, steps[r]);
+  }
   std::ostringstream out;
-  for (int r = 0; r < world_.size(); ++r) {
-    if (last_step_[r] >= front) continue;
+  auto name = [&](int r) {
     if (out.tellp() > 0) out << "; ";
     out << "rank " << r;
     if (static_cast<std::size_t>(r) < hostnames.size()) out << " on " << hostnames[r];
-    out << " last began step " << last_step_[r] << " and has not begun step " << front;
+  };
+  for (int r = 0; r < n; ++r) {
+    if (!answered[r]) {
+      name(r);
+      out << " did not answer within " << answer_within_s << " s (process gone, or its MPI blocked)";
+    } else if (steps[r] < front) {
+      name(r);
+      out << " last began step " << steps[r] << " and has not begun step " << front;
+    }
   }
   return out.str();
 }

@@ -1,16 +1,19 @@
 #pragma once
 // Who has begun which step. MPI collectives cannot say which rank never arrived, so a watchdog
-// that fires only knows that *someone* is missing. Every rank therefore tells rank 0, with one
-// small non-blocking message at the start of each step, that it began that step; when rank 0's
-// watchdog fires it reads this board and names the rank(s) that stopped coming, and the step.
-// Reading it from the watchdog thread, while another thread sits in a collective, needs
+// that fires only knows that *someone* is missing. Each rank keeps the last step it began in
+// memory (no message per step: that traffic to rank 0 grew with the ranks); when rank 0's
+// watchdog fires, it asks every rank, over a communicator of its own, and each rank's responder
+// thread answers with its step. Ranks that began an earlier step are named, and so are ranks
+// that do not answer at all (their process is gone or their MPI is blocked). The question costs
+// nothing until a timeout: a responder only polls one posted receive every few milliseconds.
+// Asking and answering from helper threads while another thread is in a collective needs
 // MPI_THREAD_MULTIPLE; with a lesser thread level the board stays silent (naming is then lost,
 // the timeout itself still works).
 #include <mpi.h>
 
-#include <deque>
-#include <mutex>
+#include <atomic>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "runtime/world.hpp"
@@ -24,33 +27,27 @@ class ProgressBoard {
   ProgressBoard(const ProgressBoard&) = delete;
   ProgressBoard& operator=(const ProgressBoard&) = delete;
 
-  // Every rank, main thread, before any collective of `step`.
-  void begin_step(long long step);
-  // Collective, at the normal end: every message sent is received, nothing is left in flight.
+  // Every rank, main thread, before any collective of `step`. No communication.
+  void begin_step(long long step) { step_.store(step, std::memory_order_relaxed); }
+  // Collective, at the normal end: the responders stop, nothing is left in flight.
   void finish();
-  // Rank 0: "rank 1 on HOST last began step 4" for every rank behind the furthest rank; "" when
-  // none is behind, on other ranks, or when the MPI thread level does not allow reading it here.
-  std::string laggards(const std::vector<std::string>& hostnames);
+  // Rank 0 (the watchdog thread, at a timeout): asks every rank for its step and waits up to
+  // `answer_within_s` for the answers. "rank 1 on HOST last began step 4 and has not begun step
+  // 5" for every rank behind the furthest one, "rank 2 on HOST did not answer" for every rank
+  // that stayed silent; "" when none is behind, on other ranks, or when the thread level does
+  // not allow asking.
+  std::string laggards(const std::vector<std::string>& hostnames, double answer_within_s = 2.0);
 
  private:
-  void drain_locked();  // rank 0: take in arrived messages, post the receives again
+  void respond_loop();  // ranks > 0: answer rank 0's question, once
   const World& world_;
   const bool usable_;
   MPI_Comm comm_ = MPI_COMM_NULL;
-  std::mutex mutex_;
+  std::atomic<long long> step_{-1};
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> asked_{false};  // rank 0: the question went out (the job is ending then)
+  std::thread responder_;
   bool finished_ = false;
-  // rank 0
-  std::vector<long long> last_step_;
-  std::vector<long long> recv_buf_;
-  std::vector<MPI_Request> recv_req_;
-  std::vector<long long> received_;
-  // every rank: sends not yet known complete (buffer must live until then)
-  struct Send {
-    long long step;
-    MPI_Request req;
-  };
-  std::deque<Send> sends_;
-  long long sent_ = 0;
 };
 
 }  // namespace scalebench
