@@ -16,20 +16,17 @@ double median(std::vector<double> values) {
   return 0.5 * (lower + upper);
 }
 
-RunSummary summarize(const std::vector<StepRecord>& records, int world_size) {
-  RunSummary s;
-  const std::size_t n = static_cast<std::size_t>(world_size);
+SummaryAccumulator::SummaryAccumulator(int world_size)
+    : ranks_(static_cast<std::size_t>(world_size)), per_rank_(static_cast<std::size_t>(world_size)) {}
+
+void SummaryAccumulator::add_steps(const std::vector<StepRecord>& records) {
+  const std::size_t n = ranks_;
   const std::size_t steps = records.size() / n;
-  std::vector<double> slowest, samples, exposed_share, data, fwd, bwd, exposed, opt;
-  std::vector<std::vector<double>> per_rank(n);
-  double busy_total = 0.0;
-  double exposed_total = 0.0;
   for (std::size_t st = 0; st < steps; ++st) {
     const StepRecord* row = &records[st * n];
     for (std::size_t r = 0; r < n; ++r) {
-      s.peak_rss_bytes = std::max(s.peak_rss_bytes, row[r][StepField::kPeakRssBytes]);
-      s.peak_device_allocated_bytes =
-          std::max(s.peak_device_allocated_bytes, row[r][StepField::kDevicePeakAllocatedBytes]);
+      peak_rss_ = std::max(peak_rss_, row[r][StepField::kPeakRssBytes]);
+      peak_device_ = std::max(peak_device_, row[r][StepField::kDevicePeakAllocatedBytes]);
     }
     if (row[0][StepField::kWarmup] != 0.0) continue;
     double step_max = 0.0, global_samples = 0.0, share = 0.0;
@@ -39,9 +36,9 @@ RunSummary summarize(const std::vector<StepRecord>& records, int world_size) {
       step_max = std::max(step_max, rec[StepField::kStepS]);
       global_samples += rec[StepField::kSamples];
       if (rec[StepField::kStepS] > 0) share += rec[StepField::kCommExposedS] / rec[StepField::kStepS];
-      per_rank[r].push_back(rec[StepField::kStepS]);
-      busy_total += rec[StepField::kCommBusyS];
-      exposed_total += rec[StepField::kCommExposedS];
+      per_rank_[r].add(rec[StepField::kStepS]);
+      busy_total_ += rec[StepField::kCommBusyS];
+      exposed_total_ += rec[StepField::kCommExposedS];
       d += rec[StepField::kDataS];
       f += rec[StepField::kForwardS];
       b += rec[StepField::kBackwardS];
@@ -49,36 +46,59 @@ RunSummary summarize(const std::vector<StepRecord>& records, int world_size) {
       o += rec[StepField::kOptimizerS];
     }
     const double inv = 1.0 / static_cast<double>(n);
-    slowest.push_back(step_max);
-    samples.push_back(global_samples);
-    exposed_share.push_back(share * inv);
-    data.push_back(d * inv);
-    fwd.push_back(f * inv);
-    bwd.push_back(b * inv);
-    exposed.push_back(e * inv);
-    opt.push_back(o * inv);
+    ++measured_;
+    slowest_.add(step_max);
+    samples_.add(global_samples);
+    exposed_share_.add(share * inv);
+    data_.add(d * inv);
+    forward_.add(f * inv);
+    backward_.add(b * inv);
+    exposed_.add(e * inv);
+    optimizer_.add(o * inv);
   }
-  s.measured_steps = static_cast<std::int64_t>(slowest.size());
-  if (slowest.empty()) return s;
-  s.median_step_s = median(slowest);
-  s.throughput_samples_s = s.median_step_s > 0 ? median(samples) / s.median_step_s : 0.0;
-  s.exposed_comm_share = median(exposed_share);
-  s.comm_overlap = busy_total > 0 ? std::max(0.0, 1.0 - exposed_total / busy_total) : 0.0;
+}
+
+RunSummary SummaryAccumulator::summary() const {
+  RunSummary s;
+  s.peak_rss_bytes = peak_rss_;
+  s.peak_device_allocated_bytes = peak_device_;
+  s.measured_steps = measured_;
+  if (measured_ == 0) return s;
+  s.median_step_s = slowest_.median();
+  s.throughput_samples_s = s.median_step_s > 0 ? samples_.median() / s.median_step_s : 0.0;
+  s.exposed_comm_share = exposed_share_.median();
+  s.comm_overlap = busy_total_ > 0 ? std::max(0.0, 1.0 - exposed_total_ / busy_total_) : 0.0;
   s.fastest_rank_median_s = 1e300;
-  for (std::size_t r = 0; r < n; ++r) {
-    const double m = median(per_rank[r]);
+  for (std::size_t r = 0; r < ranks_; ++r) {
+    const double m = per_rank_[r].median();
     if (m < s.fastest_rank_median_s) s.fastest_rank_median_s = m;
     if (m > s.slowest_rank_median_s) {
       s.slowest_rank_median_s = m;
       s.slowest_rank = static_cast<int>(r);
     }
   }
-  s.median_data_s = median(data);
-  s.median_forward_s = median(fwd);
-  s.median_backward_s = median(bwd);
-  s.median_comm_exposed_s = median(exposed);
-  s.median_optimizer_s = median(opt);
+  s.median_data_s = data_.median();
+  s.median_forward_s = forward_.median();
+  s.median_backward_s = backward_.median();
+  s.median_comm_exposed_s = exposed_.median();
+  s.median_optimizer_s = optimizer_.median();
   return s;
+}
+
+std::size_t SummaryAccumulator::memory_bytes() const {
+  std::size_t total = 0;
+  for (const QuantileSketch* q : {&slowest_, &samples_, &exposed_share_, &data_, &forward_, &backward_,
+                                  &exposed_, &optimizer_}) {
+    total += q->memory_bytes();
+  }
+  for (const auto& q : per_rank_) total += q.memory_bytes();
+  return total;
+}
+
+RunSummary summarize(const std::vector<StepRecord>& records, int world_size) {
+  SummaryAccumulator acc(world_size);
+  acc.add_steps(records);
+  return acc.summary();
 }
 
 std::string format_summary(const RunSummary& s, int world_size, std::int64_t global_batch) {

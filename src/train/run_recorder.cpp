@@ -23,7 +23,8 @@ RunRecorder::RunRecorder(const World& world, std::string output_path, int n_buck
       output_path_(std::move(output_path)),
       n_buckets_(n_buckets),
       flush_every_(flush_every),
-      watchdog_(watchdog) {
+      watchdog_(watchdog),
+      summary_(world.is_root() ? world.size() : 1) {  // only rank 0 summarises
   std::string error;
   if (world_.is_root()) {
     try {
@@ -92,7 +93,7 @@ void RunRecorder::flush() {
   }
   file_->append_steps(rows);
   file_->flush();
-  gathered_.insert(gathered_.end(), rows.begin(), rows.end());
+  summary_.add_steps(rows);
 }
 
 bool RunRecorder::finish(const std::string& status, const std::string& checksum) {

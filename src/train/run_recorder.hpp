@@ -11,6 +11,7 @@
 
 #include "io/run_file.hpp"
 #include "metrics/step_record.hpp"
+#include "metrics/summary.hpp"
 #include "runtime/watchdog.hpp"
 #include "runtime/world.hpp"
 
@@ -41,8 +42,9 @@ class RunRecorder {
   // .partial name. Safe to call on any rank (no-op elsewhere).
   void abandon(const std::string& status, const std::string& message) noexcept;
 
-  // Rank 0: every gathered record, step-major.
-  const std::vector<StepRecord>& gathered() const { return gathered_; }
+  // Rank 0: the summary of every record flushed so far (accumulated as they are written: rank 0
+  // keeps no record beyond the current flush, so its memory does not grow with the steps).
+  RunSummary summary() const { return summary_.summary(); }
   const std::string& output_path() const { return output_path_; }
 
  private:
@@ -58,7 +60,7 @@ class RunRecorder {
   Watchdog* watchdog_;
   std::unique_ptr<io::RunFile> file_;
   std::vector<StepRecord> pending_;
-  std::vector<StepRecord> gathered_;
+  SummaryAccumulator summary_;
   bool finished_ = false;
 };
 

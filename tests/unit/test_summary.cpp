@@ -1,5 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <random>
+
+#include "metrics/quantile_sketch.hpp"
 #include "metrics/summary.hpp"
 
 namespace scalebench {
@@ -42,6 +46,68 @@ TEST(Summary, HandComputedTwoRanks) {
   EXPECT_DOUBLE_EQ(s.slowest_rank_median_s, 3.0);
   EXPECT_DOUBLE_EQ(s.fastest_rank_median_s, 1.0);
   EXPECT_NE(format_summary(s, 2, 16).find("rank 1"), std::string::npos);
+}
+
+TEST(QuantileSketch, ExactUpToItsCapacityThenWithinAlpha) {
+  std::mt19937_64 gen(5);
+  std::lognormal_distribution<double> step_time(std::log(0.1), 0.3);
+  QuantileSketch sketch(0.001, 64);
+  std::vector<double> all;
+  for (int i = 0; i < 64; ++i) {
+    all.push_back(step_time(gen));
+    sketch.add(all.back());
+  }
+  EXPECT_TRUE(sketch.exact());
+  EXPECT_DOUBLE_EQ(sketch.median(), median(all));
+  for (int i = 0; i < 200000; ++i) {
+    all.push_back(step_time(gen));
+    sketch.add(all.back());
+  }
+  EXPECT_FALSE(sketch.exact());
+  EXPECT_EQ(sketch.count(), 200064);
+  // The lower middle value, as the sketch reports it, within alpha.
+  std::nth_element(all.begin(), all.begin() + (all.size() - 1) / 2, all.end());
+  const double truth = all[(all.size() - 1) / 2];
+  EXPECT_NEAR(sketch.median() / truth, 1.0, 0.001);
+  // Bounded by the values' range, not their count: e^(+-5 sigma) at 0.1 % is ~1500 buckets.
+  EXPECT_LT(sketch.memory_bytes(), 100000u);
+}
+
+TEST(QuantileSketch, ZerosAndEmpty) {
+  QuantileSketch empty;
+  EXPECT_EQ(empty.median(), 0.0);
+  QuantileSketch zeros(0.01, 2);
+  for (int i = 0; i < 10; ++i) zeros.add(0.0);
+  zeros.add(5.0);
+  EXPECT_EQ(zeros.median(), 0.0);  // an empty phase (data_s on synthetic data) stays 0
+}
+
+// Rank 0's summary memory must not grow with the steps: fed 20,000 steps of 16 ranks a flush at a
+// time, the accumulator holds no more after the last flush than after the first few thousand.
+TEST(Summary, AccumulatorMemoryIsBoundedInSteps) {
+  constexpr int kRanks = 16;
+  std::mt19937_64 gen(9);
+  std::normal_distribution<double> noise(1.0, 0.05);
+  SummaryAccumulator acc(kRanks);
+  SummaryAccumulator exact(kRanks);
+  std::vector<StepRecord> flush;
+  std::size_t after_warm = 0;
+  for (int step = 0; step < 20000; ++step) {
+    for (int r = 0; r < kRanks; ++r) {
+      flush.push_back(rec(step < 2, 0.05 * noise(gen) * (r == 3 ? 1.2 : 1.0), 0.01, 0.02, 8, 1e6));
+    }
+    if (flush.size() == 20u * kRanks) {
+      acc.add_steps(flush);
+      flush.clear();
+    }
+    if (step == 5000) after_warm = acc.memory_bytes();
+  }
+  const std::size_t at_end = acc.memory_bytes();
+  EXPECT_LE(at_end, after_warm * 1.5) << after_warm << " -> " << at_end;
+  const RunSummary s = acc.summary();
+  EXPECT_EQ(s.measured_steps, 19998);
+  EXPECT_EQ(s.slowest_rank, 3);
+  EXPECT_NEAR(s.slowest_rank_median_s / 0.06, 1.0, 0.01);
 }
 
 }  // namespace
