@@ -227,6 +227,24 @@ double Object::attr_double(const std::string& attr) const {
 
 // --- Dataset ----------------------------------------------------------------------------------
 
+std::vector<std::string> Dataset::filters() const {
+  const Handle props(H5_CHECK(H5Dget_create_plist(id())));
+  const int n = H5_CHECK(H5Pget_nfilters(props.id()));
+  std::vector<std::string> out;
+  for (int i = 0; i < n; ++i) {
+    unsigned flags = 0;
+    std::size_t n_values = 0;
+    char name[64] = {0};
+    unsigned config = 0;
+    H5_CHECK(H5Pget_filter2(props.id(), static_cast<unsigned>(i), &flags, &n_values, nullptr, sizeof(name),
+                            name, &config));
+    const std::string lower = name;
+    out.push_back(lower.find("shuffle") != std::string::npos ? "shuffle"
+                  : lower.find("deflate") != std::string::npos ? "deflate" : lower);
+  }
+  return out;
+}
+
 std::vector<hsize_t> Dataset::dims() const {
   Handle space(H5_CHECK_ON(H5Dget_space(id()), name()));
   const int rank = H5_CHECK_ON(H5Sget_simple_extent_ndims(space.id()), name());
@@ -358,7 +376,7 @@ Dataset Location::create_dataset(const std::string& child, hid_t type, hid_t spa
 }
 
 Dataset Location::create_appendable(const std::string& child, Type type,
-                                    const std::vector<hsize_t>& row_shape) {
+                                    const std::vector<hsize_t>& row_shape, Compression compression) {
   const Handle stored = file_type(type);
   std::vector<hsize_t> dims{0};
   dims.insert(dims.end(), row_shape.begin(), row_shape.end());
@@ -368,6 +386,11 @@ Dataset Location::create_appendable(const std::string& child, Type type,
   const std::vector<hsize_t> chunk = chunk_shape(row_shape, H5Tget_size(stored.id()));
   const Handle props(H5_CHECK(H5Pcreate(H5P_DATASET_CREATE)));
   H5_CHECK(H5Pset_chunk(props.id(), static_cast<int>(chunk.size()), chunk.data()));
+  if (compression == Compression::kShuffleDeflate && type != Type::kString) {
+    // Variable-length strings are stored out of the chunk (in the global heap): nothing to gain.
+    H5_CHECK(H5Pset_shuffle(props.id()));
+    H5_CHECK(H5Pset_deflate(props.id(), 1));
+  }
   return create_dataset(child, stored.id(), space.id(), props.id());
 }
 

@@ -98,16 +98,18 @@ RunFile RunFile::create(const std::string& path, int world_size, int n_buckets) 
   h5::Group steps = file.create_group("steps");
   for (const auto& field : step_fields()) {
     const h5::Type type = field.is_integer ? h5::Type::kInt64 : h5::Type::kFloat64;
-    h5::Dataset d = steps.create_appendable(field.name, type, {ranks});
+    h5::Dataset d = steps.create_appendable(field.name, type, {ranks}, h5::Compression::kShuffleDeflate);
     document(d, {field.unit, field.doc});
     run.steps_.push_back(std::move(d));
   }
 
   h5::Group buckets = file.create_group("buckets");
   const std::vector<hsize_t> bucket_row{ranks, static_cast<hsize_t>(n_buckets)};
-  run.bucket_start_s_ = buckets.create_appendable("start_s", h5::Type::kFloat64, bucket_row);
+  run.bucket_start_s_ =
+      buckets.create_appendable("start_s", h5::Type::kFloat64, bucket_row, h5::Compression::kShuffleDeflate);
   document(run.bucket_start_s_, kBucketStartDoc);
-  run.bucket_duration_s_ = buckets.create_appendable("duration_s", h5::Type::kFloat64, bucket_row);
+  run.bucket_duration_s_ =
+      buckets.create_appendable("duration_s", h5::Type::kFloat64, bucket_row, h5::Compression::kShuffleDeflate);
   document(run.bucket_duration_s_, kBucketDurationDoc);
 
   file.create_group("ranks");
