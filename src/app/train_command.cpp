@@ -324,8 +324,20 @@ int run_train(World& world, RunConfig cfg) {
         if (recorder_for_watchdog) recorder_for_watchdog->abandon("stuck", message);
       },
       [&board, &hostnames] { return board.laggards(hostnames); });
-  Reducer reducer(models::trainable_parameters(*s.model), *comm,
-                  ReducerOptions{s.run.bucket_cap_bytes, cfg.overlap});
+  // The bucket buffers are the last large allocation of setup: running out of memory here is
+  // agreed like while building the model (exit 6, one message), not a fault of one rank.
+  std::unique_ptr<Reducer> reducer_owner;
+  try {
+    reducer_owner = std::make_unique<Reducer>(models::trainable_parameters(*s.model), *comm,
+                                              ReducerOptions{s.run.bucket_cap_bytes, cfg.overlap});
+  } catch (const std::exception& e) {
+    if (!is_out_of_memory(e)) throw;
+    oom_error = std::string("out of memory while building the model's gradient buckets on ") +
+                error_context() + ": " + e.what();
+  }
+  oom_error = world.agree_on_error(oom_error);
+  if (!oom_error.empty()) throw AgreedFault(kExitOutOfMemory, oom_error);
+  Reducer& reducer = *reducer_owner;
   // Before the first collective on model tensors: ranks that built different models, buckets or
   // step counts would pair mismatched collectives (a hang) or average garbage.
   error = check_run_identity(world, run_identity(cfg, s, reducer.plan()));
@@ -427,7 +439,7 @@ int run_train(World& world, RunConfig cfg) {
       log::info(early_reason);
     }
     if (accuracy) accuracy->final_test(s.test.get(), recorder);
-    const RunSummary summary = summarize(recorder.gathered(), world.size());
+    const RunSummary summary = recorder.summary();
     if (io::RunFile* f = recorder.root_file()) {
       write_summary_attrs(*f, summary);
       f->set_attr("stopped_early", static_cast<std::int64_t>(!early_kind.empty()));
