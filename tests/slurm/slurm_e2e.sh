@@ -44,7 +44,9 @@ if [ ! -s /etc/munge/munge.key ]; then
   chown munge:munge /etc/munge/munge.key
   chmod 400 /etc/munge/munge.key
 fi
-if ! pgrep -x munged >/dev/null; then
+# The machine's munged, found by its socket: another munged (an emulated cluster's, with its own
+# socket and key) may be running too and must not be mistaken for it.
+if ! { [ -S /run/munge/munge.socket.2 ] && munge -n </dev/null >/dev/null 2>&1; }; then
   mkdir -p /run/munge /var/lib/munge /var/log/munge
   chown munge:munge /run/munge /var/lib/munge /var/log/munge
   runuser -u munge -- /usr/sbin/munged

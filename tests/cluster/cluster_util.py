@@ -1,0 +1,195 @@
+"""Shared by the emulated-cluster tests (tests/cluster/): bring a cluster up with scripts/cluster,
+always take it down again, run things in it, read run files.
+
+Each suite is started as `python3 test_X.py` (not -m unittest) so that it can exit 77, CTest's
+"skipped", with a line saying why, where the machine cannot run it (not root, no namespaces).
+Each suite uses its own cluster name, so it never touches a person's cluster ("sb") or another
+suite's; it takes down a leftover of its own name first (a run killed by CTest's timeout).
+"""
+import atexit
+import os
+import signal
+import subprocess
+import sys
+import unittest
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+CLUSTER = os.path.join(ROOT, "scripts", "cluster")
+BIN = os.environ.get("SCALEBENCH_BIN") or os.path.join(ROOT, "build", "scalebench")
+PY = "/usr/bin/python3"  # Debian's python3, with h5py (the one on PATH may lack it)
+
+# Small runs (README's tiny settings): a few seconds each on 2 cores.
+TINY = ["--device", "cpu", "--threads", "1", "--steps", "6", "--warmup-steps", "1",
+        "--batch-size", "4", "--quiet"]
+
+
+def skip_reason(needs_binary=True):
+    if os.geteuid() != 0:
+        return "needs root (network namespaces, veth, bridge)"
+    if needs_binary and not os.access(BIN, os.X_OK):
+        if os.environ.get("SCALEBENCH_BIN"):  # CTest names the built binary: missing is a failure
+            print(f"FAILED: SCALEBENCH_BIN={BIN} is not an executable", file=sys.stderr)
+            sys.exit(1)
+        return f"no scalebench binary at {BIN} (build it, or set SCALEBENCH_BIN)"
+    p = subprocess.run(["unshare", "--net", "true"], capture_output=True, text=True)
+    if p.returncode != 0:
+        return f"no network namespaces here (unshare --net: {p.stderr.strip()})"
+    return None
+
+
+def main(needs_slurm=False, needs_binary=True):
+    """Entry point of a suite: skip (77) or run the tests, with the cluster removed on any exit."""
+    why = skip_reason(needs_binary)
+    if not why and needs_slurm:
+        for tool in ("slurmctld", "slurmd", "sbatch"):
+            if subprocess.run(["which", tool], capture_output=True).returncode != 0:
+                why = f"{tool} not installed (apt-get install slurm-wlm munge)"
+    if why:
+        print(f"SKIPPED: {why}")
+        sys.exit(77)
+    # Ctrl-C or a SIGTERM: leave through sys.exit, so atexit takes the clusters down.
+    signal.signal(signal.SIGTERM, lambda s, f: sys.exit(1))
+    prog = unittest.main(module="__main__", verbosity=2, exit=False)
+    sys.exit(0 if prog.result.wasSuccessful() else 1)
+
+
+class Cluster:
+    """One emulated cluster for a suite. `down` runs at the end whatever happens (atexit too)."""
+
+    def __init__(self, name, hosts, *up_args):
+        self.name = name
+        self.hosts = hosts
+        self.up_args = list(up_args)
+        self.is_up = False
+
+    def cmd(self, *args):
+        return [PY, CLUSTER, "--name", self.name, *args]
+
+    def up(self):
+        self.down(quiet=True)  # a leftover of an earlier, killed run of this suite
+        atexit.register(self.down, True)
+        p = subprocess.run(self.cmd("up", str(self.hosts), *self.up_args), capture_output=True,
+                           text=True, timeout=120)
+        if p.returncode != 0:
+            raise AssertionError(f"cluster up failed: {p.stdout}{p.stderr}")
+        self.is_up = True
+        return p.stdout
+
+    def down(self, quiet=False):
+        p = subprocess.run(self.cmd("down"), capture_output=True, text=True, timeout=120)
+        if p.returncode != 0 and not quiet:
+            raise AssertionError(f"cluster down failed: {p.stderr}")
+        self.is_up = False
+
+    def run(self, *args, timeout=300, env=None, check=True, cwd=ROOT):
+        """scripts/cluster ARGS...; returns CompletedProcess (text). check: fail on non-zero."""
+        e = dict(os.environ)
+        e.update(env or {})
+        p = subprocess.run(self.cmd(*args), capture_output=True, text=True, timeout=timeout,
+                           env=e, cwd=cwd)
+        if check and p.returncode != 0:
+            raise AssertionError(f"scripts/cluster {' '.join(args)} exited {p.returncode}:\n"
+                                 f"{p.stdout[-3000:]}\n{p.stderr[-3000:]}")
+        return p
+
+    def netns(self, host):
+        return f"sbc-{self.name}-{host}"
+
+    def link_bytes(self, host):
+        """(tx, rx) bytes of host's eth0, from /sys/class/net as seen inside the host (ip netns
+        exec mounts the namespace's own sysfs; nsenter alone would show this machine's)."""
+        out = subprocess.run(
+            ["ip", "netns", "exec", self.netns(host), "sh", "-c",
+             "cat /sys/class/net/eth0/statistics/tx_bytes /sys/class/net/eth0/statistics/rx_bytes"],
+            capture_output=True, text=True, check=True).stdout.split()
+        return int(out[0]), int(out[1])
+
+
+def h5_summary(path):
+    """Root attributes and per-rank data of a run file (the suites run under Debian's python3,
+    which has h5py)."""
+    import h5py
+    with h5py.File(path, "r") as f:
+        attrs = {}
+        for k, v in f.attrs.items():
+            v = v.item() if hasattr(v, "item") else v
+            attrs[k] = v.decode() if isinstance(v, bytes) else v
+        return {"attrs": attrs,
+                "hostname": list(f["ranks/hostname"].asstr()[:]),
+                "local_rank": [int(x) for x in f["ranks/local_rank"][:]],
+                "param_checksum": list(f["ranks/param_checksum"].asstr()[:]),
+                "bytes_reduced": [int(x) for x in f["steps/bytes_reduced"][:, 0]],
+                "node_index": [int(x) for x in f["ranks/node_index"][:]] if "node_index" in f["ranks"] else None,
+                "spans_nodes": [int(x) for x in f["buckets/spans_nodes"][:]] if "spans_nodes" in f["buckets"] else None}
+
+
+def saved_parameters(path):
+    """{name: numpy array} of a model saved by `scalebench train --save` (a LibTorch archive: a
+    zip of data.pkl, whose tensors point at raw little-endian storages data/N), read without
+    torch (Debian's python3 may not have it): the pickle is walked with stand-in classes."""
+    import pickle
+    import zipfile
+    import numpy as np
+    dtypes = {"FloatStorage": np.float32, "DoubleStorage": np.float64, "HalfStorage": np.float16,
+              "LongStorage": np.int64, "IntStorage": np.int32, "ByteStorage": np.uint8,
+              "BoolStorage": np.bool_, "BFloat16Storage": None}
+    zf = zipfile.ZipFile(path)
+    names = zf.namelist()
+    pkl = next(n for n in names if n.endswith("/data.pkl") and n.count("/") == 1)
+    prefix = pkl[: -len("data.pkl")]
+
+    class Stub:
+        def __init__(self, *a, **k):
+            self.args = a
+        def __setstate__(self, state):
+            self.state = state
+        def __call__(self, *a, **k):  # a stand-in class called as a function
+            return Stub(*a)
+
+    class StorageType:
+        def __init__(self, name):
+            self.name = name
+
+    class Tensor:
+        def __init__(self, storage, offset, size, stride, *rest):
+            kind, key, numel = storage
+            dtype = dtypes.get(kind)
+            raw = np.frombuffer(zf.read(f"{prefix}data/{key}"), dtype=dtype)
+            n = int(np.prod(size)) if len(size) else 1
+            self.value = np.lib.stride_tricks.as_strided(
+                raw[offset:], shape=tuple(size), strides=tuple(s * raw.itemsize for s in stride)
+            ).copy() if n else np.zeros(size, dtype)
+
+    class Reader(pickle.Unpickler):
+        def find_class(self, module, name):
+            if module == "torch._utils" and name.startswith("_rebuild_tensor"):
+                return Tensor
+            if module == "torch" and name.endswith("Storage"):
+                return StorageType(name)
+            if module == "collections" and name == "OrderedDict":
+                import collections
+                return collections.OrderedDict
+            return Stub
+
+        def persistent_load(self, pid):
+            # ('storage', storage type, key, location, numel)
+            return (pid[1].name, pid[2], pid[4])
+
+    root = Reader(zf.open(pkl)).load()
+    found = {}
+
+    def walk(obj, name, depth=0):
+        if depth > 50:
+            return
+        if isinstance(obj, Tensor):
+            found[name] = obj.value
+        elif isinstance(obj, Stub):
+            walk(getattr(obj, "state", None), name, depth + 1)
+        elif isinstance(obj, dict):
+            for k, v in obj.items():
+                walk(v, f"{name}.{k}" if name else str(k), depth + 1)
+        elif isinstance(obj, (list, tuple)):
+            for i, v in enumerate(obj):
+                walk(v, f"{name}[{i}]", depth + 1)
+    walk(root, "")
+    return found
