@@ -121,8 +121,10 @@ Placement place_rank(const World& world, const std::string& device, const std::s
               : backend == "nccl" ? BackendChoice::kNccl : BackendChoice::kAuto;
   if (use_cuda) {
     if (gpus == 0) {
-      throw UsageError("--device cuda: no GPU is visible on " + world.hostname() + " (rank " +
-                       std::to_string(world.rank()) + "); allowed: cpu, auto");
+      // The wording of validate_options(), which this now runs before: one message for one fault.
+      throw UsageError("--device cuda: no CUDA GPU is visible to rank " + std::to_string(world.rank()) +
+                       " on " + world.hostname() +
+                       " (this build or machine has none); allowed here: --device cpu or --device auto");
     }
     const std::vector<device::GpuAssignment> assigned = device::assign_gpus(visible);
     const std::string shared = device::describe_shared_gpus(assigned);
