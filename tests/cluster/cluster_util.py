@@ -8,9 +8,11 @@ suite's; it takes down a leftover of its own name first (a run killed by CTest's
 """
 import atexit
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import unittest
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -103,6 +105,22 @@ class Cluster:
              "cat /sys/class/net/eth0/statistics/tx_bytes /sys/class/net/eth0/statistics/rx_bytes"],
             capture_output=True, text=True, check=True).stdout.split()
         return int(out[0]), int(out[1])
+
+
+class WithTempDir(unittest.TestCase):
+    """A suite's run files in one temporary folder, removed when the suite ends."""
+    PREFIX = "scalebench-cluster-"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix=cls.PREFIX)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.dir, ignore_errors=True)
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
 
 
 def h5_summary(path):

@@ -6,9 +6,6 @@ whole global batch (the same samples: synthetic sample i depends only on the see
 (tests/mpi/test_world.cpp) with ranks really on two hosts.
 """
 import os
-import shutil
-import tempfile
-import unittest
 
 import numpy as np
 
@@ -26,17 +23,8 @@ def tearDownModule():
     CLUSTER.down()
 
 
-class TwoHostsTwoRanks(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.dir = tempfile.mkdtemp(prefix="scalebench-cluster-")
-
-    @classmethod
-    def tearDownClass(cls):
-        shutil.rmtree(cls.dir, ignore_errors=True)
-
-    def path(self, name):
-        return os.path.join(self.dir, name)
+class TwoHostsTwoRanks(cu.WithTempDir):
+    PREFIX = "scalebench-cluster-"
 
     def train(self, np_, per_node, batch, name):
         out, model = self.path(name + ".h5"), self.path(name + ".pt")

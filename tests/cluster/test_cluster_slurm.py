@@ -5,11 +5,8 @@ slurm/study-nodes.sh over 1 and 2 nodes followed by results/report.
 """
 import csv
 import os
-import shutil
 import subprocess
-import tempfile
 import time
-import unittest
 
 import cluster_util as cu
 
@@ -24,17 +21,8 @@ def tearDownModule():
     CLUSTER.down()
 
 
-class SlurmAcrossHosts(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.dir = tempfile.mkdtemp(prefix="scalebench-cluster-slurm-")
-
-    @classmethod
-    def tearDownClass(cls):
-        shutil.rmtree(cls.dir, ignore_errors=True)
-
-    def path(self, name):
-        return os.path.join(self.dir, name)
+class SlurmAcrossHosts(cu.WithTempDir):
+    PREFIX = "scalebench-cluster-slurm-"
 
     def sbatch_run(self, name, launcher):
         out = self.path(name + ".h5")
