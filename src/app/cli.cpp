@@ -85,6 +85,9 @@ void add_train_options(CLI::App& cmd, RunConfig& c, TrainArgs& a) {
                  "Seconds a collective may take before the job is ended as stuck")->capture_default_str();
   cmd.add_option("--flush-every", c.flush_every,
                  "Gather records to rank 0 and flush the file every N steps")->capture_default_str();
+  cmd.add_option("--record-buckets", c.record_buckets,
+                 "every:K: record each bucket's allreduce times for steps 0, K, 2K, ... only (the "
+                 "largest table at many ranks)")->capture_default_str();
   cmd.add_option("--synthetic-batches", c.synthetic_batches,
                  "Distinct global batches in the synthetic dataset (= steps per epoch)")->capture_default_str();
   cmd.add_flag("--quiet,-q", c.quiet, "No progress lines, summary only");

@@ -24,6 +24,19 @@ std::string str(T v) {
 }
 }  // namespace
 
+std::int64_t record_buckets_every(const std::string& value) {
+  const std::string prefix = "every:";
+  if (value.rfind(prefix, 0) == 0) {
+    const std::string k = value.substr(prefix.size());
+    if (!k.empty() && k.size() <= 12 && k.find_first_not_of("0123456789") == std::string::npos) {
+      const std::int64_t n = std::stoll(k);
+      if (n >= 1) return n;
+    }
+  }
+  throw UsageError("--record-buckets " + value + ": allowed: every:K with K >= 1 (bucket times of steps "
+                   "0, K, 2K, ...; every:1 records every step)");
+}
+
 void validate_options(const RunConfig& cfg, int world_size, int cuda_devices) {
   if (cfg.device != "cpu" && cfg.device != "cuda" && cfg.device != "auto") {
     throw UsageError("--device " + cfg.device + ": allowed: cpu, cuda, auto");
@@ -123,6 +136,7 @@ void validate_options(const RunConfig& cfg, int world_size, int cuda_devices) {
     throw UsageError("--comm-timeout " + str(cfg.comm_timeout_s) + ": must be > 0 seconds");
   }
   if (cfg.flush_every < 1) throw UsageError("--flush-every " + str(cfg.flush_every) + ": must be at least 1");
+  record_buckets_every(cfg.record_buckets);
   if (cfg.synthetic_batches < 1) {
     throw UsageError("--synthetic-batches " + str(cfg.synthetic_batches) + ": must be at least 1");
   }
@@ -215,6 +229,7 @@ nlohmann::json to_json(const RunConfig& cfg) {
   j["tag"] = cfg.tag;
   j["comm_timeout_s"] = cfg.comm_timeout_s;
   j["flush_every"] = cfg.flush_every;
+  j["record_buckets"] = cfg.record_buckets;
   j["synthetic_batches"] = cfg.synthetic_batches;
   const auto optional_int = [](const std::optional<std::int64_t>& v) {
     return v ? nlohmann::json(*v) : nlohmann::json();

@@ -38,6 +38,9 @@ struct RunConfig {
   std::string tag;
   double comm_timeout_s = 300.0;
   std::int64_t flush_every = 20;
+  // --record-buckets every:K: per-bucket allreduce times are recorded for steps s % K == 0 only
+  // (the [step, rank, bucket] tables are the largest thing a run writes at many ranks).
+  std::string record_buckets = "every:1";
   std::int64_t synthetic_batches = 8;
   bool quiet = false;
   // Memory: a per-rank host budget (MiB of address-space growth after setup; unset = none), and
@@ -84,6 +87,8 @@ ResolvedRun resolve_run(const RunConfig& cfg, int world_size, std::int64_t steps
 // Validates options that do not depend on the model (device, backend, numbers in range). Throws
 // UsageError. `cuda_devices` is the number of GPUs this rank sees.
 void validate_options(const RunConfig& cfg, int world_size, int cuda_devices);
+// K of --record-buckets every:K (K >= 1); throws UsageError for anything else.
+std::int64_t record_buckets_every(const std::string& value);
 // Default output file name for a run started at `utc_stamp` (YYYYmmddTHHMMSSZ).
 std::string default_output_name(const RunConfig& cfg, int world_size, const std::string& utc_stamp);
 // Rank 0 only: checks that the output can be written. Returns "" or the error message.

@@ -23,6 +23,9 @@ const Doc kBucketStartDoc{"s",
                           "start of the bucket's gradient allreduce, relative to the step's start"};
 const Doc kBucketDurationDoc{"s", "duration of the bucket's gradient allreduce"};
 const Doc kBucketBytesDoc{"B", "gradient bytes in the bucket"};
+const Doc kBucketStepDoc{"1",
+                         "the step (/steps/step) of each row of start_s and duration_s: every step, or "
+                         "steps 0, K, 2K, ... with --record-buckets every:K (the group's attribute every)"};
 const Doc kBucketNumParamsDoc{"1", "parameter tensors in the bucket"};
 const Doc kBucketSpansNodesDoc{"1",
                                "1 if the bucket's allreduce joins ranks of more than one node (its "
@@ -80,14 +83,15 @@ std::vector<double> bucket_values(const std::vector<StepRecord>& records,
 
 }  // namespace
 
-RunFile::RunFile(std::string path, int world_size, int n_buckets) noexcept
-    : path_(std::move(path)), world_size_(world_size), n_buckets_(n_buckets) {}
+RunFile::RunFile(std::string path, int world_size, int n_buckets, std::int64_t bucket_every) noexcept
+    : path_(std::move(path)), world_size_(world_size), n_buckets_(n_buckets), bucket_every_(bucket_every) {}
 
-RunFile RunFile::create(const std::string& path, int world_size, int n_buckets) {
-  if (world_size < 1 || n_buckets < 0) {
-    throw std::invalid_argument("run file " + path + ": needs world_size >= 1 and n_buckets >= 0");
+RunFile RunFile::create(const std::string& path, int world_size, int n_buckets, std::int64_t bucket_every) {
+  if (world_size < 1 || n_buckets < 0 || bucket_every < 1) {
+    throw std::invalid_argument("run file " + path +
+                                ": needs world_size >= 1, n_buckets >= 0 and bucket_every >= 1");
   }
-  RunFile run(path, world_size, n_buckets);
+  RunFile run(path, world_size, n_buckets, bucket_every);
   run.file_ = h5::File::create(path, h5::CreateMode::kExclusive);
   h5::File& file = run.file_;
   file.set_attr("format", std::string(kFormatName));
@@ -111,6 +115,9 @@ RunFile RunFile::create(const std::string& path, int world_size, int n_buckets) 
   run.bucket_duration_s_ =
       buckets.create_appendable("duration_s", h5::Type::kFloat64, bucket_row, h5::Compression::kShuffleDeflate);
   document(run.bucket_duration_s_, kBucketDurationDoc);
+  run.bucket_step_ = buckets.create_appendable("step", h5::Type::kInt64, {}, h5::Compression::kShuffleDeflate);
+  document(run.bucket_step_, kBucketStepDoc);
+  buckets.set_attr("every", bucket_every);
 
   file.create_group("ranks");
 
@@ -235,8 +242,22 @@ void RunFile::append_steps(const std::vector<StepRecord>& records) {
       steps_[f].append(rows, float_column(records, f));
     }
   }
-  bucket_start_s_.append(rows, bucket_values(records, &StepRecord::bucket_start_s));
-  bucket_duration_s_.append(rows, bucket_values(records, &StepRecord::bucket_duration_s));
+  // Bucket rows of the sampled steps only (every rank's record of a step has the same step).
+  std::vector<StepRecord> sampled;
+  std::vector<std::int64_t> sampled_steps;
+  const auto ranks = static_cast<std::size_t>(world_size_);
+  for (std::size_t s = 0; s < rows; ++s) {
+    const auto step = static_cast<std::int64_t>(std::llround(records[s * ranks][StepField::kStep]));
+    if (step % bucket_every_ != 0) continue;
+    sampled_steps.push_back(step);
+    sampled.insert(sampled.end(), records.begin() + static_cast<std::ptrdiff_t>(s * ranks),
+                   records.begin() + static_cast<std::ptrdiff_t>((s + 1) * ranks));
+  }
+  if (!sampled_steps.empty()) {
+    bucket_start_s_.append(sampled_steps.size(), bucket_values(sampled, &StepRecord::bucket_start_s));
+    bucket_duration_s_.append(sampled_steps.size(), bucket_values(sampled, &StepRecord::bucket_duration_s));
+    bucket_step_.append(sampled_steps.size(), sampled_steps);
+  }
   steps_written_ += static_cast<std::int64_t>(rows);
 }
 
@@ -304,6 +325,7 @@ void RunFile::close() {
   steps_.clear();
   bucket_start_s_ = {};
   bucket_duration_s_ = {};
+  bucket_step_ = {};
   events_ = {};
   epochs_.clear();
   file_.close();

@@ -51,7 +51,10 @@ class RunFile {
   // renames at the end) with schema_version, format, status="running", an empty /steps dataset
   // [0, world_size] per step field, /buckets/start_s and duration_s [0, world_size, n_buckets],
   // an empty /ranks group and the empty /events table.
-  static RunFile create(const std::string& path, int world_size, int n_buckets);
+  // `bucket_every` K: /buckets/start_s and duration_s get rows for steps s % K == 0 only, and
+  // /buckets/step lists those steps.
+  static RunFile create(const std::string& path, int world_size, int n_buckets,
+                        std::int64_t bucket_every = 1);
 
   // Root attributes; setting one again replaces it.
   void set_attr(const std::string& name, const std::string& value);
@@ -102,7 +105,7 @@ class RunFile {
     h5::Dataset time_s, rank, step, kind, message;
   };
 
-  RunFile(std::string path, int world_size, int n_buckets) noexcept;
+  RunFile(std::string path, int world_size, int n_buckets, std::int64_t bucket_every) noexcept;
   void require_open() const;  // throws std::logic_error after close()
   h5::File& file();
   void check_records(const std::vector<StepRecord>& records) const;
@@ -111,6 +114,7 @@ class RunFile {
   std::string path_;
   int world_size_;
   int n_buckets_;
+  std::int64_t bucket_every_;
   std::int64_t steps_written_ = 0;
   // Declared before the datasets so that it is destroyed after them: HDF5 keeps a file open while
   // any object in it is.
@@ -118,6 +122,7 @@ class RunFile {
   std::vector<h5::Dataset> steps_;  // same order as step_fields()
   h5::Dataset bucket_start_s_;
   h5::Dataset bucket_duration_s_;
+  h5::Dataset bucket_step_;
   Events events_;
   std::vector<h5::Dataset> epochs_;  // same order as the columns in append_epoch
 };

@@ -18,7 +18,7 @@ std::string utc_timestamp_iso() {
 }
 
 RunRecorder::RunRecorder(const World& world, std::string output_path, int n_buckets,
-                         std::int64_t flush_every, Watchdog* watchdog)
+                         std::int64_t flush_every, Watchdog* watchdog, std::int64_t bucket_every)
     : world_(world),
       output_path_(std::move(output_path)),
       n_buckets_(n_buckets),
@@ -29,7 +29,7 @@ RunRecorder::RunRecorder(const World& world, std::string output_path, int n_buck
   if (world_.is_root()) {
     try {
       file_ = std::make_unique<io::RunFile>(
-          io::RunFile::create(partial_path(output_path_), world_.size(), n_buckets_));
+          io::RunFile::create(partial_path(output_path_), world_.size(), n_buckets_, bucket_every));
     } catch (const std::exception& e) {
       error = "--output " + output_path_ + ": cannot create " + partial_path(output_path_) + " (" +
               e.what() + ")";

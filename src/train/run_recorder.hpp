@@ -21,7 +21,7 @@ class RunRecorder {
  public:
   // Collective. Rank 0 creates the .partial file; if it cannot, every rank throws UsageError.
   RunRecorder(const World& world, std::string output_path, int n_buckets, std::int64_t flush_every,
-              Watchdog* watchdog);
+              Watchdog* watchdog, std::int64_t bucket_every = 1);
   ~RunRecorder();
 
   static std::string partial_path(const std::string& output_path) { return output_path + ".partial"; }

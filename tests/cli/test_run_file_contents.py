@@ -34,7 +34,7 @@ ROOT_ATTRS = ["format", "schema_version", "status", "tool", "tool_version", "git
               "batch_per_rank", "global_batch", "scaling_mode", "device", "backend", "precision",
               "optimizer", "lr", "lr_decay", "overlap", "bucket_mb", "mpi_chunk_mb", "n_buckets", "warmup_steps",
               "steps", "steps_per_epoch", "threads", "tag", "seed", "comm_timeout_s",
-              "flush_every", "slurm_job_id", "slurm_nodelist", "environment", "version_scalebench",
+              "flush_every", "record_buckets", "slurm_job_id", "slurm_nodelist", "environment", "version_scalebench",
               "version_libtorch", "version_mpi", "version_hdf5", "version_nccl",
               "param_checksums_agree", "summary_measured_steps", "summary_median_step_s",
               "summary_throughput_samples_per_s", "summary_exposed_comm_share",
@@ -141,6 +141,9 @@ class TwoRankRunFile(unittest.TestCase):
         self.assertEqual(int(b["num_params"][:].sum()), 12)
         self.assertEqual(b["start_s"].shape, (STEPS, RANKS, n))
         self.assertEqual(b["duration_s"].shape, (STEPS, RANKS, n))
+        # Every step's buckets by default (--record-buckets every:1).
+        self.assertEqual(list(b["step"][:]), list(range(STEPS)))
+        self.assertEqual(int(b.attrs["every"]), 1)
         start, dur = b["start_s"][:], b["duration_s"][:]
         self.assertTrue(np.all(start >= 0) and np.all(dur > 0))
         np.testing.assert_allclose(dur.sum(axis=2), self.f["steps/comm_busy_s"][:], rtol=1e-9)
@@ -189,6 +192,26 @@ class ModelsAsBuilt(unittest.TestCase):
         attrs, sums = self.run_2_ranks("--model", "resnet56")
         self.assertEqual(attrs["param_checksums_agree"], 1)
         self.assertEqual(sums[0], sums[1])
+
+    def test_record_buckets_every_k(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "e.h5")
+            res = run_scalebench(["--model", "cifar10_cnn", "--device", "cpu", "--steps", "9",
+                                  "--warmup-steps", "1", "--batch-size", "2", "--bucket-mb", "1",
+                                  "--flush-every", "2", "--record-buckets", "every:4", "--quiet",
+                                  "--output", path], ranks=2, timeout=300)
+            self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
+            with h5py.File(path, "r") as f:
+                b = f["buckets"]
+                self.assertEqual(f.attrs["record_buckets"], "every:4")
+                self.assertEqual(int(b.attrs["every"]), 4)
+                self.assertEqual(list(b["step"][:]), [0, 4, 8])
+                n = int(f.attrs["n_buckets"])
+                self.assertEqual(b["duration_s"].shape, (3, 2, n))
+                # Each sampled row is its step's: its durations add up to that step's busy time.
+                busy = f["steps/comm_busy_s"][:][[0, 4, 8]]
+                np.testing.assert_allclose(b["duration_s"][:].sum(axis=2), busy, rtol=1e-9)
+                self.assertEqual(f["steps/step_s"].shape, (9, 2), "every step still in /steps")
 
     def test_input_shape_is_the_one_built(self):
         attrs, _ = self.run_2_ranks("--model", "cifar10_cnn", "--image-size", "40")

@@ -29,6 +29,16 @@ void expect_usage_error(const RunConfig& c, int world, int gpus,
 
 TEST(Config, AcceptsDefaults) { EXPECT_NO_THROW(validate_options(base(), 4, 0)); }
 
+TEST(Config, RecordBucketsEveryK) {
+  EXPECT_EQ(record_buckets_every("every:1"), 1);
+  EXPECT_EQ(record_buckets_every("every:50"), 50);
+  for (const char* bad : {"every:0", "every:", "every:-2", "every:2x", "all", "every:99999999999999"}) {
+    auto c = base();
+    c.record_buckets = bad;
+    expect_usage_error(c, 1, 0, {"--record-buckets", bad, "allowed: every:K"});
+  }
+}
+
 TEST(Config, RejectsBadDataMemoryAndStoppingOptions) {
   auto c = base();
   c.validation_fraction = 1.0;

@@ -235,6 +235,27 @@ TEST_F(RunFileTest, AppendsAcrossManyChunks) {
   expect_buckets(file, 150);
 }
 
+// --record-buckets every:K: bucket rows for steps 0, K, 2K, ... only, listed in /buckets/step,
+// across appends that do not start on a multiple of K.
+TEST_F(RunFileTest, BucketRowsForEveryKthStep) {
+  const std::string file_path = path("every3.h5");
+  RunFile run = RunFile::create(file_path, kRanks, kBuckets, 3);
+  run.append_steps(make_steps(0, 4));
+  run.append_steps(make_steps(4, 5));  // steps 4..8
+  run.close();
+  const h5::File file = h5::File::open_read_only(file_path);
+  expect_steps(file, 9);
+  // make_record's step field is s * 1000: rows 0, 3 and 6 are steps 0, 3000 and 6000.
+  EXPECT_EQ(file.open_dataset("buckets/step").read_int64(), (std::vector<std::int64_t>{0, 3000, 6000}));
+  EXPECT_EQ(file.open_dataset("buckets/duration_s").dims(),
+            (std::vector<hsize_t>{3, kRanks, kBuckets}));
+  EXPECT_EQ(file.open_group("buckets").attr_int64("every"), 3);
+  // Row 1 is step 3's: the same values make_record gave step 3 (not step 1's).
+  const std::vector<double> all = file.open_dataset("buckets/duration_s").read_double();
+  const StepRecord step3 = make_record(3, 0, kBuckets);
+  EXPECT_DOUBLE_EQ(all[1 * kRanks * kBuckets], step3.bucket_duration_s[0]);
+}
+
 TEST_F(RunFileTest, ZeroBucketsIsAllowed) {
   const std::string file_path = path("nobuckets.h5");
   RunFile run = RunFile::create(file_path, 1, 0);
