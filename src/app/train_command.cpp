@@ -377,7 +377,7 @@ int run_train(World& world, RunConfig cfg) {
   // broadcast before every forward, as DDP does), so they are made equal before the checksum
   // that proves the replicas identical.
   auto final_checksum = [&] {
-    const std::vector<torch::Tensor> buffers = floating_point_buffers(*s.model);
+    const std::vector<torch::Tensor> buffers = model_buffers(*s.model);
     if (!buffers.empty()) {
       Watchdog::Guard guard(&watchdog, -1, "broadcast of the final model buffers");
       broadcast_tensors(*comm, buffers, 0);

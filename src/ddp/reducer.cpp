@@ -114,6 +114,12 @@ std::vector<torch::Tensor> floating_point_buffers(torch::nn::Module& module) {
   return out;
 }
 
+std::vector<torch::Tensor> model_buffers(torch::nn::Module& module) {
+  std::vector<torch::Tensor> out;
+  for (auto& b : module.buffers()) out.push_back(b);
+  return out;
+}
+
 void broadcast_tensors(Communicator& comm, const std::vector<torch::Tensor>& tensors, int root) {
   if (tensors.empty()) return;
   torch::NoGradGuard no_grad;

@@ -71,6 +71,10 @@ class Reducer {
 // every forward, before evaluation and before the final checksum, as DDP does. Integer counters
 // (num_batches_tracked) stay per rank.
 std::vector<torch::Tensor> floating_point_buffers(torch::nn::Module& module);
+// Every buffer, integer counters too (BatchNorm's num_batches_tracked): what must be rank 0's on
+// every rank before the final checksum. A rank with an empty shard skips its forward, so its
+// counter falls behind although every floating-point buffer is broadcast each step.
+std::vector<torch::Tensor> model_buffers(torch::nn::Module& module);
 
 // Overwrites `tensors` on every rank with root's values (coalesced into one flat buffer per call).
 void broadcast_tensors(Communicator& comm, const std::vector<torch::Tensor>& tensors, int root);

@@ -212,6 +212,35 @@ TEST(DataParallel, EmptyShardStillTakesPartAndChangesNothing) {
   check_uneven_equivalence(world - 1);  // rank 0 gets no sample
 }
 
+// A BatchNorm model whose rank 0 has an empty shard: rank 0 skips its forward, so its integer
+// num_batches_tracked falls behind the others'. The per-step broadcast (floating-point buffers)
+// leaves that difference; the final one (every buffer) must make the states agree, or the run
+// reports "parameters differ" for replicas that are identical where it matters.
+TEST(DataParallel, BatchNormWithAnEmptyShardEndsWithAgreeingState) {
+  const World& world = World::get();
+  if (world.size() < 2) GTEST_SKIP() << "an empty shard needs more ranks than samples";
+  const models::ModelEntry* entry = models::find("cifar10_resnet");
+  const std::int64_t global = world.size() - 1;  // rank 0 gets no sample
+  torch::manual_seed(5);
+  std::vector<std::int64_t> shape{global};
+  shape.insert(shape.end(), entry->input_shape.begin(), entry->input_shape.end());
+  const torch::Tensor inputs = torch::rand(shape);
+  const torch::Tensor targets = torch::randint(0, entry->num_classes, {global}, torch::kLong);
+  MpiCommunicator comm(MPI_COMM_WORLD);
+  ReplicaSpec spec;
+  spec.model = "cifar10_resnet";
+  spec.batch_per_rank = 1;
+  Replica replica = make_replica(comm, spec);
+  replica.data = std::make_unique<FixedShardSource>(inputs, targets, world.rank(), world.size());
+  train(replica, comm, 2);
+
+  broadcast_tensors(comm, floating_point_buffers(*replica.model), 0);
+  EXPECT_FALSE(world.all_equal(state_checksum(*replica.model)))
+      << "rank 0 skipped BatchNorm's counter: floating-point buffers alone cannot make it agree";
+  broadcast_tensors(comm, model_buffers(*replica.model), 0);
+  EXPECT_TRUE(world.all_equal(state_checksum(*replica.model)));
+}
+
 TEST(DataParallel, ParametersBitIdenticalAcrossRanksAfterSteps) {
   // cifar10_cnn has dropout: every rank draws its own masks, yet averaged gradients keep replicas
   // identical to the bit.
