@@ -199,7 +199,11 @@ int search_max_batch(MaxBatchSearch m) {
   nlohmann::json tried = nlohmann::json::array();
   while (true) {
     auto data = make_data_for_batch(m.world, m.cfg, m.s, batch);
+    // Each candidate's own peaks, not the largest of the ones before (a smaller candidate after a
+    // larger one would otherwise report the larger one's memory).
     reset_cpu_tensor_peak();
+    reset_peak_rss();
+    device::reset_peak_memory(m.s.device);
     Trainer trainer(TrainerParts{m.s.model, data.get(), m.s.optimizer.get(), m.clock, m.s.device, &m.comm,
                                  &m.reducer, &m.watchdog, &m.inject});
     bool fit = true;

@@ -14,6 +14,8 @@ DeviceInfo describe(const torch::Device&) { return {"cpu: " + host_cpu_model(), 
 
 DeviceMemory memory(const torch::Device&) { return {}; }
 
+void reset_peak_memory(const torch::Device&) {}
+
 std::unique_ptr<PhaseClock> make_phase_clock(const torch::Device&) {
   return make_host_phase_clock();
 }

@@ -110,6 +110,10 @@ DeviceMemory memory(const torch::Device& device) {
   return mem;
 }
 
+void reset_peak_memory(const torch::Device& device) {
+  if (device.is_cuda()) torch_allocator_reset_peaks(device.index());
+}
+
 std::unique_ptr<PhaseClock> make_phase_clock(const torch::Device& device) {
   if (device.is_cuda()) return std::make_unique<CudaPhaseClock>();
   return make_host_phase_clock();

@@ -32,6 +32,8 @@ struct DeviceMemory {
   std::int64_t used_bytes = -1;            // device-wide, cudaMemGetInfo
 };
 DeviceMemory memory(const torch::Device& device);
+// The device allocator's peaks start again from now (a no-op on CPU).
+void reset_peak_memory(const torch::Device& device);
 
 std::unique_ptr<PhaseClock> make_phase_clock(const torch::Device& device);
 

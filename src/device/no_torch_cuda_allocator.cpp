@@ -8,4 +8,6 @@ void torch_allocator_peaks(int, std::int64_t* peak_allocated, std::int64_t* peak
   *peak_reserved = -1;
 }
 
+void torch_allocator_reset_peaks(int) {}
+
 }  // namespace scalebench::device

@@ -7,5 +7,7 @@
 namespace scalebench::device {
 
 void torch_allocator_peaks(int cuda_device, std::int64_t* peak_allocated, std::int64_t* peak_reserved);
+// Makes the peaks start again from the current figures (a no-op without torch's CUDA allocator).
+void torch_allocator_reset_peaks(int cuda_device);
 
 }  // namespace scalebench::device

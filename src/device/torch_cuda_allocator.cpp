@@ -14,4 +14,8 @@ void torch_allocator_peaks(int cuda_device, std::int64_t* peak_allocated,
   *peak_reserved = stats.reserved_bytes[0].peak;
 }
 
+void torch_allocator_reset_peaks(int cuda_device) {
+  c10::cuda::CUDACachingAllocator::resetPeakStats(static_cast<c10::DeviceIndex>(cuda_device));
+}
+
 }  // namespace scalebench::device

@@ -4,6 +4,9 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -16,9 +19,29 @@ double process_cpu_seconds() {
 }
 
 std::int64_t peak_rss_bytes() {
+  // VmHWM rather than getrusage's ru_maxrss: only VmHWM can be reset (reset_peak_rss).
+  if (FILE* f = std::fopen("/proc/self/status", "r")) {
+    char line[256];
+    long long kib = -1;
+    while (std::fgets(line, sizeof(line), f)) {
+      if (std::strncmp(line, "VmHWM:", 6) == 0) {
+        kib = std::atoll(line + 6);
+        break;
+      }
+    }
+    std::fclose(f);
+    if (kib >= 0) return static_cast<std::int64_t>(kib) * 1024;
+  }
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   return static_cast<std::int64_t>(usage.ru_maxrss) * 1024;  // Linux reports KiB
+}
+
+bool reset_peak_rss() {
+  FILE* f = std::fopen("/proc/self/clear_refs", "w");
+  if (!f) return false;
+  const bool ok = std::fputs("5", f) >= 0;
+  return std::fclose(f) == 0 && ok;
 }
 
 std::string cpu_affinity_string() {

@@ -24,6 +24,24 @@ TEST(ProcessStats, PeakRssSeesAnAllocation) {
   EXPECT_EQ(block[12345], 1);
 }
 
+// --find-max-batch resets the peak between candidates: a smaller one after a larger one must not
+// report the larger one's memory. 256 MiB is above glibc's largest mmap threshold (32 MiB), so
+// free() returns it to the kernel and the resident size really drops.
+TEST(ProcessStats, PeakRssCanBeReset) {
+  constexpr std::size_t kBytes = 256u << 20;
+  ASSERT_TRUE(reset_peak_rss()) << "/proc/self/clear_refs is not writable here";
+  const std::int64_t before = peak_rss_bytes();  // after earlier tests' peaks
+  {
+    std::vector<char> big(kBytes, 1);
+    volatile char sink = big[kBytes / 2];
+    (void)sink;
+  }
+  const std::int64_t with_big = peak_rss_bytes();
+  EXPECT_GE(with_big, before + static_cast<std::int64_t>(kBytes) / 2);
+  ASSERT_TRUE(reset_peak_rss()) << "/proc/self/clear_refs is not writable here";
+  EXPECT_LT(peak_rss_bytes(), with_big - static_cast<std::int64_t>(kBytes) / 2);
+}
+
 TEST(ProcessStats, AffinityAndCpuModel) {
   EXPECT_FALSE(cpu_affinity_string().empty());
   EXPECT_NE(cpu_affinity_string(), "unknown");
