@@ -1,4 +1,6 @@
-"""Derived figures of runs and scaling groups. Pure numpy: no plotting, no file access.
+"""Derived figures of runs and scaling groups. Pure numpy: no plotting, and no file access of
+its own: a run's rows come in slices from runfile.RunData.iter_step_blocks and
+iter_bucket_blocks.
 
 Definitions (the report's documentation refers here):
 
@@ -24,8 +26,55 @@ Definitions (the report's documentation refers here):
   busy imbalance (same, on `step_s - comm_exposed_s`, the time a rank did not wait for
   communication) names the rank that actually holds the others back.
 - Allreduce bandwidth per message size: the median over measured steps, ranks and buckets of
-  that size of the bucket allreduce duration; algbw = bytes / median duration,
-  busbw = algbw * 2(n-1)/n (the ring allreduce's bus factor, as in nccl-tests); none for n=1.
+  that size of the bucket allreduce duration (durations > 0; `samples` counts them);
+  algbw = bytes / median duration, busbw = algbw * 2(n-1)/n (the ring allreduce's bus factor,
+  as in nccl-tests); none for n=1. A file written with `--record-buckets every:K` holds bucket
+  rows only for the steps s with s % K == 0, named by /buckets/step: each bucket row is a
+  measured step when the /steps row with that step value is (a bucket row whose step /steps
+  lacks is left out), and the medians are over the recorded rows only. Older files without
+  /buckets/step have one bucket row per /steps row, in the same order.
+
+Memory and exactness (the report streams: it never holds a whole [step, rank] dataset):
+
+- A run's /steps rows are read in slices along the step axis (runfile.BLOCK_BYTES, 16 MiB of
+  rows at a time for the fields read together, whole 64-row chunks, at most 4,096 rows) and
+  reduced at once: per step, the max over ranks of step_s, the sum over ranks of samples, the
+  mean over ranks of each phase (8 float64 per measured step are kept: the median step time,
+  its CI, throughput and phase medians stay exact at any length); per rank, the running max of
+  the memory peaks; the totals of comm_exposed_s and comm_busy_s (summed slice by slice beyond
+  the exact limit below: equal up to rounding). /buckets/duration_s is read the same way.
+- Per-rank medians over steps (of step_s and of busy time: `rank_median_step_s`,
+  `imbalance`, `slowest_rank`, `busy_imbalance`, `busy_slowest_rank`) are exact. For runs of
+  up to EXACT_RANK_STEPS = 2^20 rank-steps (n_steps x world size of the file; a pool of
+  repeats: up to that many in all) they come from the per-rank values themselves. Beyond
+  that, the streaming pass fills a per-rank LogSketch (DDSketch's log-spaced bins, relative
+  accuracy RANK_SKETCH_ALPHA = 0.025 %, 8,192 bins centred on each rank's median of the first
+  slice: 32 KiB per rank and quantity, independent of the steps), which brackets each rank's
+  two middle order statistics within one bin; then step_s and comm_exposed_s of the run (of
+  every repeat, for a pool) are read again in slices (REFINE_RANK_MEDIANS): the values below
+  each bracket are counted and those inside collected (at most REFINE_COLLECT = 2^20 values
+  in all) to pick the order statistic exactly; where more would be collected, a read first
+  narrows each bracket to one of 256 linear sub-bins, up to REFINE_PASSES = 4 reads. Usually
+  one extra read of two datasets suffices. A median still not pinned down keeps the sketch's
+  estimate (within 0.025 %); `rank_medians_exact` is then False.
+- Bucket duration medians per message size (bandwidth) are exact as well: from the values
+  for runs of up to EXACT_BUCKET_VALUES = 2^21 bucket durations (bucket rows x ranks x
+  buckets; a pool: in all); beyond that a LogSketch row per size (relative accuracy
+  BUCKET_SKETCH_ALPHA = 0.01 %, 65,536 bins, ~+-700x around the first slice's median;
+  `samples` is an exact count) brackets each median and /buckets/duration_s (with /steps
+  warmup, and step where /buckets/step exists) is read again the same way
+  (REFINE_BUCKET_MEDIANS); `bucket_durations_exact` is False only where a median kept the
+  sketch's estimate.
+- So every figure is exact at any size, except: beyond EXACT_RANK_STEPS the totals behind
+  `comm_overlap` are summed slice by slice (equal up to floating-point rounding), and a median
+  the refinement could not pin down within REFINE_PASSES reads (only for values crowded
+  closer than ~1e-13 relative, and not all equal) keeps its sketch's estimate. Memory per run:
+  one slice of rows, 8 float64 per measured step, 64 KiB per rank for the sketches, 512 KiB
+  per message size, and at most REFINE_COLLECT values collected near the medians.
+- Every figure of a run below both limits is computed as before the report streamed, to the
+  bit. A run's reduced series is kept for its group point while it is small
+  (SERIES_CACHE_BYTES), else its file is read again for the pool of repeats; a point without
+  repeats reuses the run's figures.
 - Nodes of a run: the root attribute `nodes`; where a file lacks it, the distinct
   `/ranks/node_index` values, else the distinct hostnames. Ranks per node: the attribute
   `ranks_per_node` (most ranks on one node), else the largest count of ranks on one node.
@@ -52,6 +101,7 @@ Definitions (the report's documentation refers here):
 
 from __future__ import annotations
 
+import copy
 import math
 import re
 from dataclasses import dataclass, field
@@ -105,66 +155,624 @@ def _median(values: np.ndarray) -> float:
     return float(np.median(values)) if np.size(values) else float("nan")
 
 
+# --- bounded-memory per-rank and per-size quantiles --------------------------------------------
+
+# Where the exact figures stop and the sketches start (see the module docstring).
+EXACT_RANK_STEPS = 1 << 20       # n_steps x world_size of a run (per pooled point: of each run)
+EXACT_BUCKET_VALUES = 1 << 21    # bucket rows x world_size x n_buckets of a run
+RANK_SKETCH_ALPHA = 2.5e-4       # relative accuracy of a per-rank median from a sketch
+RANK_SKETCH_BINS = 8192          # bins per rank: +-60x around the centre at 0.025%
+REFINE_RANK_MEDIANS = True       # sketched per-rank medians made exact by re-reading slices
+REFINE_BUCKET_MEDIANS = True     # sketched bucket duration medians, the same way
+REFINE_PASSES = 4                # at most this many extra reads of step_s, comm_exposed_s
+REFINE_COLLECT = 1 << 20         # values near the medians collected at once, at most
+REFINE_SUB_BINS = 256            # else: linear bins per median and pass
+BUCKET_SKETCH_ALPHA = 1e-4       # relative accuracy of a per-size bucket duration median
+BUCKET_SKETCH_BINS = 1 << 16     # bins per message size: +-700x around the centre at 0.01%
+SERIES_CACHE_BYTES = 8 * 1024 * 1024  # a run's series up to this size is kept for its group
+
+
+class LogSketch:
+    """Quantiles of the values of each of `rows` rows (ranks, message sizes) in bounded memory.
+
+    DDSketch's mapping: a value x > 0 falls in bin k = ceil(log_gamma(x)), gamma = (1 + alpha)
+    / (1 - alpha), and a quantile that falls in bin k is estimated as 2 gamma^k / (gamma + 1),
+    within a relative `alpha` of every value of that bin. Each row keeps `bins` consecutive
+    bins, centred on the median bin of the first values the row is given; a value beyond them
+    is counted in the end bin on its side (counts stay exact; only a quantile that falls in an
+    end bin that took such values is off). Values <= 0 are counted as 0 (positive_only=False)
+    or dropped, NaN is dropped. Medians are numpy's: the mean of the two middle order
+    statistics.
+    """
+
+    def __init__(self, rows: int, alpha: float, bins: int, positive_only: bool,
+                 dtype: Any = np.int64):
+        self.rows, self.alpha, self.bins, self.positive_only = rows, alpha, bins, positive_only
+        self.gamma = (1.0 + alpha) / (1.0 - alpha)
+        self.log_gamma = math.log(self.gamma)
+        self.counts = np.zeros((rows, bins), dtype)
+        self.zeros = np.zeros(rows, np.int64)
+        self.offset = np.zeros(rows, np.int64)     # bin index k of column 0, per row
+        self.centred = np.zeros(rows, bool)
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.counts.nbytes + self.zeros.nbytes + self.offset.nbytes + self.rows)
+
+    def copy(self) -> "LogSketch":
+        out = LogSketch(self.rows, self.alpha, self.bins, self.positive_only, self.counts.dtype)
+        out.counts[:] = self.counts
+        out.zeros[:], out.offset[:], out.centred[:] = self.zeros, self.offset, self.centred
+        return out
+
+    def add_columns(self, block: np.ndarray) -> None:
+        """Column r of `block` [n, rows] holds values of row r."""
+        block = np.asarray(block, dtype=np.float64)
+        row = np.broadcast_to(np.arange(self.rows, dtype=np.int64), block.shape)
+        self.add(row.ravel(), block.ravel())
+
+    def add(self, row: np.ndarray, values: np.ndarray) -> None:
+        """Values with the row each belongs to (two 1-D arrays of one length)."""
+        v = np.asarray(values, dtype=np.float64)
+        keep = ~np.isnan(v)
+        if not self.positive_only:
+            zero = keep & (v <= 0)
+            if zero.any():
+                self.zeros += np.bincount(row[zero], minlength=self.rows)
+        keep &= v > 0
+        row, v = row[keep], v[keep]
+        if not v.size:
+            return
+        k = np.clip(np.ceil(np.log(v) / self.log_gamma), -(1 << 40), 1 << 40).astype(np.int64)
+        new = ~self.centred[row]
+        if new.any():
+            self._centre(row[new], k[new])
+        j = np.clip(k - self.offset[row], 0, self.bins - 1)
+        flat = row * self.bins + j
+        counts = self.counts.reshape(-1)
+        if self.counts.size <= max(1 << 22, 4 * flat.size):
+            counts += np.bincount(flat, minlength=self.counts.size).astype(counts.dtype)
+        else:  # a bincount over every bin would outweigh the values: count the bins hit
+            hit, n = np.unique(flat, return_counts=True)
+            counts[hit] += n.astype(counts.dtype)
+
+    def _centre(self, row: np.ndarray, k: np.ndarray) -> None:
+        order = np.lexsort((k, row))
+        rs, ks = row[order], k[order]
+        rows, first, n = np.unique(rs, return_index=True, return_counts=True)
+        self.offset[rows] = ks[first + (n - 1) // 2] - self.bins // 2
+        self.centred[rows] = True
+
+    def merge(self, other: "LogSketch") -> None:
+        """Adds `other`'s counts (same rows, alpha and bins) to this sketch."""
+        adopt = other.centred & ~self.centred
+        self.offset[adopt] = other.offset[adopt]
+        self.centred |= other.centred
+        self.zeros += other.zeros
+        r, j = np.nonzero(other.counts)
+        jj = np.clip(j + (other.offset - self.offset)[r], 0, self.bins - 1)
+        np.add.at(self.counts, (r, jj), other.counts[r, j])
+
+    def count(self) -> np.ndarray:
+        """[rows] values counted (zeros included where they are kept)."""
+        return self.counts.sum(axis=1, dtype=np.int64) + self.zeros
+
+    def _order_statistic(self, rows: slice, i: np.ndarray) -> np.ndarray:
+        t = i - self.zeros[rows]                         # position among the positive values
+        cum = np.cumsum(self.counts[rows], axis=1, dtype=np.int64)
+        j = (cum <= np.maximum(t, 0)[:, None]).sum(axis=1)
+        j = np.minimum(j, self.bins - 1)
+        value = 2.0 * np.exp((self.offset[rows] + j) * self.log_gamma) / (self.gamma + 1.0)
+        return np.where(t < 0, 0.0, value)
+
+    def medians(self) -> np.ndarray:
+        """[rows] median of each row's values; NaN for a row without values."""
+        n = self.count()
+        out = np.full(self.rows, np.nan)
+        step = max(1, (1 << 20) // self.bins)           # bound the cumulative counts' memory
+        for lo in range(0, self.rows, step):
+            rows = slice(lo, min(lo + step, self.rows))
+            nr = n[rows]
+            a = self._order_statistic(rows, np.maximum(nr - 1, 0) // 2)
+            b = self._order_statistic(rows, nr // 2)
+            out[rows] = np.where(nr > 0, (a + b) / 2.0, np.nan)
+        return out
+
+
+    def bracket(self, i: np.ndarray, vmin: np.ndarray, vmax: np.ndarray):
+        """For order statistic i (0-based, [rows]) of each row: an interval [low, high] that
+        holds it by this sketch's bins (widened by a hair against rounding, clamped to the
+        row's [vmin, vmax]) and the sketch's count in it."""
+        low = np.full(self.rows, -np.inf)
+        high = np.full(self.rows, np.inf)
+        crowd = self.zeros.copy()
+        t = i - self.zeros
+        step = max(1, (1 << 20) // self.bins)
+        for lo in range(0, self.rows, step):
+            rows = slice(lo, min(lo + step, self.rows))
+            cum = np.cumsum(self.counts[rows], axis=1, dtype=np.int64)
+            j = np.minimum((cum <= np.maximum(t[rows], 0)[:, None]).sum(axis=1), self.bins - 1)
+            k = self.offset[rows] + j
+            pos = t[rows] >= 0
+            idx = np.arange(rows.start, rows.stop)[pos]
+            jp, kp = j[pos], k[pos]
+            low[idx] = np.where(jp > 0, np.exp((kp - 1) * self.log_gamma) * (1 - 1e-9), -np.inf)
+            high[idx] = np.where(jp < self.bins - 1, np.exp(kp * self.log_gamma) * (1 + 1e-9),
+                                 np.inf)
+            crowd[idx] = self.counts[idx, jp]
+            high[np.arange(rows.start, rows.stop)[~pos]] = 0.0
+        return np.maximum(low, vmin), np.minimum(high, vmax), crowd
+
+def refine_medians(sketches: Sequence[LogSketch], vmins: Sequence[np.ndarray],
+                   vmaxs: Sequence[np.ndarray], feed: Any) -> Tuple[List[np.ndarray], bool]:
+    """Exact medians of every row of each sketch, from the sketches and a few more reads of
+    the values they were filled with. feed() yields (sketch index, rows, values [n, C]):
+    column c of values holds values of row rows[c] of that sketch (rows None: column c is row
+    c). Each sketch brackets the row's two middle order statistics within one bin (clamped to
+    the row's [vmin, vmax]); a read counts the values below each bracket and collects those
+    inside (REFINE_COLLECT values at most), from which the order statistic is picked, or where
+    more would be collected, bins them linearly (REFINE_SUB_BINS) to narrow the bracket for
+    the next read, up to REFINE_PASSES reads. Returns the medians per sketch (numpy's: the
+    mean of the two middle values) and whether all came out exact; a median not pinned down
+    keeps its sketch's estimate."""
+    q_of, row, order, low, high, crowd, n_all = [], [], [], [], [], [], []
+    for qi, sk in enumerate(sketches):
+        n = sk.count()
+        for i in (np.maximum(n - 1, 0) // 2, n // 2):
+            lo, hi, c = sk.bracket(i, vmins[qi], vmaxs[qi])
+            q_of.append(np.full(sk.rows, qi)), row.append(np.arange(sk.rows))
+            order.append(i), low.append(lo), high.append(hi), crowd.append(c), n_all.append(n)
+    q_of, row, order = np.concatenate(q_of), np.concatenate(row), np.concatenate(order)
+    low, high, crowd = np.concatenate(low), np.concatenate(high), np.concatenate(crowd)
+    n_all = np.concatenate(n_all)
+    value = np.full(q_of.size, np.nan)
+    done = n_all == 0
+    sub = REFINE_SUB_BINS
+    for _ in range(REFINE_PASSES):
+        t_all = np.nonzero(~done)[0]
+        if not t_all.size:
+            break
+        collect = int(crowd[t_all].sum()) <= REFINE_COLLECT
+        below = np.zeros(t_all.size, np.int64)
+        inside_n = np.zeros(t_all.size, np.int64)
+        mn = np.full(t_all.size, np.inf)
+        mx = np.full(t_all.size, -np.inf)
+        got_v: List[np.ndarray] = []
+        got_t: List[np.ndarray] = []
+        hist = None if collect else np.zeros((t_all.size, sub), np.int64)
+        lo_t, hi_t = low[t_all], high[t_all]
+        width = np.where(hi_t > lo_t, hi_t - lo_t, 1.0) / sub
+        q_t, row_t = q_of[t_all], row[t_all]
+        for qi, rows, values in feed():
+            if rows is None:
+                sel = np.nonzero(q_t == qi)[0]
+                cols = row_t[sel]
+            else:
+                col_of = np.full(sketches[qi].rows, -1)
+                col_of[np.asarray(rows)] = np.arange(len(rows))
+                cols = np.where(q_t == qi, col_of[row_t], -1)
+                sel = np.nonzero(cols >= 0)[0]
+                cols = cols[sel]
+            if not sel.size or not values.shape[0]:
+                continue
+            v = values[:, cols]
+            below[sel] += (v < lo_t[sel]).sum(axis=0)
+            inside = (v >= lo_t[sel]) & (v <= hi_t[sel])
+            inside_n[sel] += inside.sum(axis=0)
+            mn[sel] = np.minimum(mn[sel], np.where(inside, v, np.inf).min(axis=0))
+            mx[sel] = np.maximum(mx[sel], np.where(inside, v, -np.inf).max(axis=0))
+            r, c = np.nonzero(inside)
+            if collect:
+                got_v.append(v[r, c])
+                got_t.append(sel[c])
+            else:
+                b = np.clip(((v[r, c] - lo_t[sel][c]) / width[sel][c]).astype(np.int64),
+                            0, sub - 1)
+                hist += np.bincount(sel[c] * sub + b, minlength=hist.size).reshape(hist.shape)
+        pos = order[t_all] - below
+        ok = (pos >= 0) & (pos < inside_n)
+        done[t_all[~ok]] = True                     # keeps the sketch's estimate
+        same = ok & (mn == mx)
+        value[t_all[same]] = mn[same]
+        done[t_all[same]] = True
+        idx = np.nonzero(ok & ~same)[0]
+        if collect:
+            vals = np.concatenate(got_v) if got_v else np.zeros(0)
+            tids = np.concatenate(got_t) if got_t else np.zeros(0, np.int64)
+            srt = np.lexsort((vals, tids))
+            vals, tids = vals[srt], tids[srt]
+            first = np.searchsorted(tids, np.arange(t_all.size))
+            value[t_all[idx]] = vals[first[idx] + pos[idx]]
+            done[t_all[idx]] = True
+        elif idx.size:
+            cum = np.cumsum(hist[idx], axis=1)
+            b = np.minimum((cum <= pos[idx][:, None]).sum(axis=1), sub - 1)
+            new_lo = lo_t[idx] + width[idx] * b
+            new_hi = np.where(b == sub - 1, hi_t[idx], new_lo + width[idx])
+            low[t_all[idx]] = np.maximum(new_lo - 1e-12 * np.abs(new_lo), mn[idx])
+            high[t_all[idx]] = np.minimum(new_hi + 1e-12 * np.abs(new_hi), mx[idx])
+            crowd[t_all[idx]] = hist[idx, b]
+    exact = bool(np.all(done & (~np.isnan(value) | (n_all == 0))))
+    out, at = [], 0
+    for sk in sketches:
+        a = value[at:at + sk.rows]
+        b = value[at + sk.rows:at + 2 * sk.rows]
+        at += 2 * sk.rows
+        med = (a + b) / 2.0
+        out.append(np.where(np.isnan(med) & (sk.count() > 0), sk.medians(), med))
+    return out, exact
+
+
+class RankValues:
+    """Per-rank values over the measured steps: step_s, busy (step_s - comm_exposed_s) for
+    per-rank medians, comm_exposed_s and comm_busy_s for their totals. Exact ([steps, ranks]
+    matrices) for a run of at most EXACT_RANK_STEPS rank-steps and for pools of such runs of
+    at most that many in all; otherwise a LogSketch per quantity and running totals."""
+
+    MEDIANS = ("step", "busy")
+    TOTALS = ("exposed", "comm_busy")
+
+    def __init__(self, world_size: int, exact: bool, sources: Sequence[Any] = ()):
+        self.world_size, self.exact = world_size, exact
+        self.sources = list(sources)     # the runs whose rows these are (for refinement)
+        self.parts: Dict[str, List[np.ndarray]] = {n: [] for n in self.MEDIANS + self.TOTALS}
+        self.sketches: Dict[str, LogSketch] = {}
+        self.totals: Dict[str, float] = {n: 0.0 for n in self.TOTALS}
+        self.vmin = {n: np.full(world_size, np.inf) for n in self.MEDIANS}
+        self.vmax = {n: np.full(world_size, -np.inf) for n in self.MEDIANS}
+        self.refined: Optional[Dict[str, np.ndarray]] = None
+        self.refined_exact = False
+        if not exact:
+            self.sketches = {n: LogSketch(world_size, RANK_SKETCH_ALPHA, RANK_SKETCH_BINS,
+                                          positive_only=False, dtype=np.int32)
+                             for n in self.MEDIANS}
+
+    @property
+    def nbytes(self) -> int:
+        return (sum(a.nbytes for p in self.parts.values() for a in p)
+                + sum(s.nbytes for s in self.sketches.values()))
+
+    def add(self, step: np.ndarray, exposed: np.ndarray, comm_busy: np.ndarray) -> None:
+        """Measured rows [m, ranks] of step_s, comm_exposed_s and comm_busy_s."""
+        values = {"step": step, "busy": step - exposed, "exposed": exposed,
+                  "comm_busy": comm_busy}
+        if self.exact:
+            for name, v in values.items():
+                self.parts[name].append(v)
+            return
+        for name in self.MEDIANS:
+            self.sketches[name].add_columns(values[name])
+            if step.shape[0]:
+                self.vmin[name] = np.fmin(self.vmin[name], values[name].min(axis=0))
+                self.vmax[name] = np.fmax(self.vmax[name], values[name].max(axis=0))
+        for name in self.TOTALS:
+            self.totals[name] += float(values[name].sum())
+
+    def _matrix(self, name: str) -> np.ndarray:
+        parts = self.parts[name]
+        if len(parts) != 1:
+            parts[:] = [np.concatenate(parts, axis=0) if parts
+                        else np.zeros((0, self.world_size))]
+        return parts[0]
+
+    def medians(self, name: str) -> np.ndarray:
+        if self.exact:
+            return np.median(self._matrix(name), axis=0)
+        if REFINE_RANK_MEDIANS and self.sources:
+            return self._refine_now()[name]
+        return self.sketches[name].medians()
+
+    @property
+    def medians_exact(self) -> bool:
+        """Whether medians() is exact (and not a sketch's estimate) for every rank."""
+        if self.exact:
+            return True
+        if not (REFINE_RANK_MEDIANS and self.sources):
+            return False
+        self._refine_now()
+        return self.refined_exact
+
+    def _refine_now(self) -> Dict[str, np.ndarray]:
+        if self.refined is None:
+            self.refined = self._refine()
+        return self.refined
+
+    def _blocks(self):
+        """The measured rows of the sources again: {"step": [m, ws], "busy": [m, ws]}."""
+        for run in self.sources:
+            for _, blk in run.iter_step_blocks(("warmup", "step_s", "comm_exposed_s")):
+                if not blk["step_s"].shape[0]:
+                    continue
+                meas = np.asarray(blk["warmup"]).max(axis=1) == 0
+                m = np.asarray(blk["step_s"], dtype=np.float64)[meas]
+                yield {"step": m,
+                       "busy": m - np.asarray(blk["comm_exposed_s"], dtype=np.float64)[meas]}
+
+    def _refine(self) -> Dict[str, np.ndarray]:
+        """Exact per-rank medians: see refine_medians."""
+        def feed():
+            for blk in self._blocks():
+                for qi, name in enumerate(self.MEDIANS):
+                    yield qi, None, blk[name]
+        sketches = [self.sketches[name] for name in self.MEDIANS]
+        meds, self.refined_exact = refine_medians(
+            sketches, [self.vmin[n] for n in self.MEDIANS], [self.vmax[n] for n in self.MEDIANS],
+            feed)
+        return dict(zip(self.MEDIANS, meds))
+
+    def total(self, name: str) -> float:
+        return float(self._matrix(name).sum()) if self.exact else self.totals[name]
+
+    @classmethod
+    def pool(cls, items: Sequence["RankValues"]) -> "RankValues":
+        ws = items[0].world_size
+        if (all(v.exact for v in items)
+                and sum(v._matrix("step").size for v in items) <= EXACT_RANK_STEPS):
+            out = cls(ws, exact=True)
+            for name in out.parts:
+                out.parts[name] = [np.concatenate([v._matrix(name) for v in items], axis=0)]
+            return out
+        out = cls(ws, exact=False, sources=[r for v in items for r in v.sources])
+        for v in items:
+            for name in cls.MEDIANS:
+                if v.exact:
+                    m = v._matrix(name)
+                    out.sketches[name].add_columns(m)
+                    if m.shape[0]:
+                        out.vmin[name] = np.fmin(out.vmin[name], m.min(axis=0))
+                        out.vmax[name] = np.fmax(out.vmax[name], m.max(axis=0))
+                else:
+                    out.sketches[name].merge(v.sketches[name])
+                    out.vmin[name] = np.fmin(out.vmin[name], v.vmin[name])
+                    out.vmax[name] = np.fmax(out.vmax[name], v.vmax[name])
+            for name in cls.TOTALS:
+                out.totals[name] += v.total(name)
+        return out
+
+
+class BucketDurations:
+    """Allreduce durations > 0 of the measured bucket rows, per message size (bucket bytes).
+    Exact (the values) for a run of at most EXACT_BUCKET_VALUES bucket durations and for pools
+    of such runs of at most that many in all; otherwise a LogSketch row per size (exact
+    counts)."""
+
+    def __init__(self, sizes: Sequence[int], exact: bool, sources: Sequence[Any] = ()):
+        self.sizes = sorted({int(b) for b in sizes if b > 0})
+        self.exact = exact
+        self.sources = list(sources)     # the runs whose rows these are (for refinement)
+        self.values: Dict[int, List[np.ndarray]] = {b: [] for b in self.sizes}
+        self.sketch: Optional[LogSketch] = None
+        self.vmin = np.full(len(self.sizes), np.inf)
+        self.vmax = np.full(len(self.sizes), -np.inf)
+        self.refined: Optional[Tuple[np.ndarray, bool]] = None
+        if not exact and self.sizes:
+            self.sketch = LogSketch(len(self.sizes), BUCKET_SKETCH_ALPHA, BUCKET_SKETCH_BINS,
+                                    positive_only=True)
+
+    @property
+    def nbytes(self) -> int:
+        return (sum(a.nbytes for p in self.values.values() for a in p)
+                + (self.sketch.nbytes if self.sketch is not None else 0))
+
+    def add(self, dur: np.ndarray, bucket_bytes: np.ndarray) -> None:
+        """Measured bucket rows [m, ranks, n_buckets]."""
+        for b, nbytes in enumerate(np.asarray(bucket_bytes, dtype=np.int64)):
+            if nbytes <= 0:
+                continue
+            d = dur[:, :, b].ravel()
+            if self.exact:
+                self.values[int(nbytes)].append(d[d > 0])
+            else:
+                row = self.sizes.index(int(nbytes))
+                self.sketch.add(np.full(d.size, row, np.int64), d)
+                d = d[d > 0]
+                if d.size:
+                    self.vmin[row] = min(self.vmin[row], d.min())
+                    self.vmax[row] = max(self.vmax[row], d.max())
+
+    @property
+    def medians_exact(self) -> bool:
+        if self.exact or self.sketch is None:
+            return True
+        return bool(REFINE_BUCKET_MEDIANS and self.sources and self._medians()[1])
+
+    def _medians(self) -> Tuple[np.ndarray, bool]:
+        if self.refined is None:
+            if REFINE_BUCKET_MEDIANS and self.sources:
+                def feed():
+                    for run in self.sources:
+                        for dur in _measured_bucket_blocks(run):
+                            for b, nbytes in enumerate(np.asarray(run.bucket_bytes, np.int64)):
+                                if nbytes > 0:
+                                    d = dur[:, :, b].ravel()
+                                    yield 0, [self.sizes.index(int(nbytes))], d[d > 0][:, None]
+                (med,), exact = refine_medians([self.sketch], [self.vmin], [self.vmax], feed)
+                self.refined = (med, exact)
+            else:
+                self.refined = (self.sketch.medians(), False)
+        return self.refined
+
+    def _exact(self, nbytes: int) -> np.ndarray:
+        parts = self.values[nbytes]
+        if len(parts) != 1:
+            parts[:] = [np.concatenate(parts) if parts else np.zeros(0)]
+        return parts[0]
+
+    def stats(self) -> List[Tuple[int, int, float]]:
+        """(bytes, durations counted, median duration) per size with durations > 0."""
+        if self.exact:
+            out = [(b, int(d.size), float(np.median(d)))
+                   for b in self.sizes for d in [self._exact(b)] if d.size]
+            return out
+        if self.sketch is None:
+            return []
+        n, med = self.sketch.count(), self._medians()[0]
+        return [(b, int(n[i]), float(med[i])) for i, b in enumerate(self.sizes) if n[i] > 0]
+
+    @classmethod
+    def pool(cls, items: Sequence["BucketDurations"]) -> "BucketDurations":
+        sizes = sorted({b for v in items for b in v.sizes})
+        if (all(v.exact for v in items)
+                and sum(v._exact(b).size for v in items for b in v.sizes) <= EXACT_BUCKET_VALUES):
+            out = cls(sizes, exact=True)
+            for v in items:
+                for b in v.sizes:
+                    out.values[b].append(v._exact(b))
+            return out
+        out = cls(sizes, exact=False, sources=[r for v in items for r in v.sources])
+        for v in items:
+            index = [sizes.index(b) for b in v.sizes]
+            if v.exact:
+                for b, i in zip(v.sizes, index):
+                    d = v._exact(b)
+                    out.sketch.add(np.full(d.size, i, np.int64), d)
+                    if d.size:
+                        out.vmin[i] = min(out.vmin[i], d.min())
+                        out.vmax[i] = max(out.vmax[i], d.max())
+            elif v.sketch is not None:
+                part = LogSketch(len(sizes), BUCKET_SKETCH_ALPHA, BUCKET_SKETCH_BINS, True)
+                part.counts[index] = v.sketch.counts
+                part.offset[index] = v.sketch.offset
+                part.centred[index] = v.sketch.centred
+                out.sketch.merge(part)
+                out.vmin[index] = np.fmin(out.vmin[index], v.vmin)
+                out.vmax[index] = np.fmax(out.vmax[index], v.vmax)
+        return out
+
+
 # --- one run ----------------------------------------------------------------------------------
 
 @dataclass
 class StepSeries:
-    """The measured (non-warm-up) steps of a run, or of pooled repeats."""
+    """The measured (non-warm-up) steps of a run, or of pooled repeats, reduced over ranks."""
     world_size: int
     slowest_step_s: np.ndarray            # [m]     max over ranks of step_s
     global_samples: np.ndarray            # [m]     sum over ranks of samples
     phases: Dict[str, np.ndarray]         # name -> [m], averaged over ranks
     compute_s: np.ndarray                 # [m]     forward + backward, averaged over ranks
-    per_rank_step_s: np.ndarray           # [m, ws]
-    per_rank_busy_s: np.ndarray           # [m, ws] step_s - comm_exposed_s
-    comm_busy_s: np.ndarray               # [m, ws]
-    comm_exposed_s: np.ndarray            # [m, ws]
+    rank_values: RankValues               # per-rank medians and totals (exact or sketched)
     peak_rss_per_rank: np.ndarray         # [ws]    max over all steps, warm-up included
     peak_dev_alloc_per_rank: np.ndarray   # [ws]    -1 where not measured
     peak_dev_reserved_per_rank: np.ndarray
-    bucket_durations: Dict[int, List[np.ndarray]] = field(default_factory=dict)  # bytes -> arrays
+    bucket_durations: BucketDurations     # per message size
 
     @property
     def measured_steps(self) -> int:
         return int(self.slowest_step_s.size)
 
+    @property
+    def nbytes(self) -> int:
+        vectors = [self.slowest_step_s, self.global_samples, self.compute_s,
+                   *self.phases.values(), self.peak_rss_per_rank, self.peak_dev_alloc_per_rank,
+                   self.peak_dev_reserved_per_rank]
+        return (sum(v.nbytes for v in vectors) + self.rank_values.nbytes
+                + self.bucket_durations.nbytes)
+
+
+PEAK_FIELDS = ("peak_rss_bytes", "device_peak_allocated_bytes", "device_peak_reserved_bytes")
+
+
+def _measured_bucket_rows(bucket_step: np.ndarray, step_index: np.ndarray,
+                          measured: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Whether each bucket row (by its /buckets/step value) is a measured step: the row of
+    /steps with that step value is. A bucket row whose step /steps lacks counts as not
+    measured."""
+    if not step_index.size:
+        return np.zeros(bucket_step.shape, bool)
+    sorted_steps = step_index[order]
+    pos = np.minimum(np.searchsorted(sorted_steps, bucket_step), step_index.size - 1)
+    return (sorted_steps[pos] == bucket_step) & measured[order[pos]]
+
+
+def _measured_bucket_blocks(run: Any, measured: Optional[np.ndarray] = None,
+                            step_index: Optional[np.ndarray] = None):
+    """The measured bucket rows of a run, slice by slice ([m, ranks, n_buckets] durations).
+    measured ([n_steps] bool) and, for files with /buckets/step, step_index ([n_steps]
+    /steps/step) are read from the file when not given."""
+    aligned = not getattr(run, "has_bucket_step", False)
+    if run.n_bucket_rows == 0 or len(run.bucket_bytes) == 0:
+        return
+    if measured is None:
+        measured = np.zeros(run.n_steps, bool)
+        step_index = np.zeros(0 if aligned else run.n_steps, np.int64)
+        for start, blk in run.iter_step_blocks(["warmup"] + ([] if aligned else ["step"])):
+            rows = blk["warmup"].shape[0]
+            if rows:
+                measured[start:start + rows] = np.asarray(blk["warmup"]).max(axis=1) == 0
+                if not aligned:
+                    step_index[start:start + rows] = blk["step"][:, 0]
+    order = np.argsort(step_index, kind="stable") if not aligned else None
+    for start, dur, bucket_step in run.iter_bucket_blocks():
+        if bucket_step is None:
+            meas = measured[start:start + dur.shape[0]]
+            if meas.size < dur.shape[0]:  # cannot happen in a file load_run accepted
+                meas = np.concatenate([meas, np.zeros(dur.shape[0] - meas.size, bool)])
+        else:
+            meas = _measured_bucket_rows(bucket_step, step_index, measured, order)
+        yield dur[meas]
+
 
 def measured_series(run: Any) -> StepSeries:
-    """Per-step figures of a run (a runfile.RunData), warm-up excluded."""
-    st = run.steps
-    step_s = np.asarray(st["step_s"], dtype=np.float64)
-    ws = step_s.shape[1]
-    measured = np.asarray(st["warmup"]).max(axis=1) == 0 if step_s.shape[0] else np.zeros(0, bool)
-    m = step_s[measured]
-    phases = {p: np.asarray(st[p], dtype=np.float64)[measured].mean(axis=1) for p in PHASES}
-    exposed = np.asarray(st["comm_exposed_s"], dtype=np.float64)[measured]
+    """Per-step figures of a run (a runfile.RunData), warm-up excluded: the file's rows are
+    read in slices (RunData.iter_step_blocks, iter_bucket_blocks) and only the reductions
+    kept. Kept in run.cache while small (SERIES_CACHE_BYTES)."""
+    cache = getattr(run, "cache", None)
+    if cache is not None and "series" in cache:
+        return cache["series"]
+    ws, n = run.world_size, run.n_steps
+    aligned = not getattr(run, "has_bucket_step", False)
+    fields = ["warmup", "step_s", "samples", *PHASES, "comm_busy_s", *PEAK_FIELDS]
+    if not aligned:
+        fields.append("step")
+    measured = np.zeros(n, bool)
+    step_index = np.zeros(n if not aligned else 0, np.int64)
+    parts: Dict[str, List[np.ndarray]] = {k: [] for k in ("slowest", "samples", *PHASES)}
+    ranks = RankValues(ws, exact=n * ws <= EXACT_RANK_STEPS, sources=[run])
+    peaks: Dict[str, Optional[np.ndarray]] = {name: None for name in PEAK_FIELDS}
+    for start, blk in run.iter_step_blocks(fields):
+        rows = blk["step_s"].shape[0]
+        meas = np.asarray(blk["warmup"]).max(axis=1) == 0 if rows else np.zeros(0, bool)
+        measured[start:start + rows] = meas
+        if not aligned:
+            step_index[start:start + rows] = blk["step"][:, 0]
+        m = np.asarray(blk["step_s"], dtype=np.float64)[meas]
+        parts["slowest"].append(m.max(axis=1) if m.size else np.zeros(0))
+        parts["samples"].append(np.asarray(blk["samples"], dtype=np.float64)[meas].sum(axis=1))
+        for p in PHASES:
+            parts[p].append(np.asarray(blk[p], dtype=np.float64)[meas].mean(axis=1))
+        exposed = np.asarray(blk["comm_exposed_s"], dtype=np.float64)[meas]
+        ranks.add(m, exposed, np.asarray(blk["comm_busy_s"], dtype=np.float64)[meas])
+        for name in PEAK_FIELDS:
+            a = np.asarray(blk[name], dtype=np.int64).max(axis=0)
+            peaks[name] = a if peaks[name] is None else np.maximum(peaks[name], a)
+    for name in PEAK_FIELDS:
+        if peaks[name] is None:
+            peaks[name] = np.full(ws, -1, np.int64)
 
-    def peak(name: str) -> np.ndarray:
-        a = np.asarray(st[name], dtype=np.int64)
-        return a.max(axis=0) if a.shape[0] else np.full(ws, -1, np.int64)
+    nb = len(run.bucket_bytes)
+    buckets = BucketDurations(np.asarray(run.bucket_bytes, dtype=np.int64),
+                              exact=run.n_bucket_rows * ws * nb <= EXACT_BUCKET_VALUES,
+                              sources=[run])
+    for dur in _measured_bucket_blocks(run, measured, step_index):
+        buckets.add(dur, run.bucket_bytes)
 
-    buckets: Dict[int, List[np.ndarray]] = {}
-    dur = np.asarray(run.bucket_duration_s, dtype=np.float64)
-    if dur.ndim == 3 and dur.shape[2]:
-        dur = dur[measured]
-        for b, nbytes in enumerate(np.asarray(run.bucket_bytes, dtype=np.int64)):
-            if nbytes > 0:
-                buckets.setdefault(int(nbytes), []).append(dur[:, :, b].ravel())
-    return StepSeries(
+    cat = {k: np.concatenate(v) if v else np.zeros(0) for k, v in parts.items()}
+    phases = {p: cat[p] for p in PHASES}
+    series = StepSeries(
         world_size=ws,
-        slowest_step_s=m.max(axis=1) if m.size else np.zeros(0),
-        global_samples=np.asarray(st["samples"], dtype=np.float64)[measured].sum(axis=1),
+        slowest_step_s=cat["slowest"],
+        global_samples=cat["samples"],
         phases=phases,
         compute_s=phases["forward_s"] + phases["backward_s"],
-        per_rank_step_s=m,
-        per_rank_busy_s=m - exposed,
-        comm_busy_s=np.asarray(st["comm_busy_s"], dtype=np.float64)[measured],
-        comm_exposed_s=exposed,
-        peak_rss_per_rank=peak("peak_rss_bytes"),
-        peak_dev_alloc_per_rank=peak("device_peak_allocated_bytes"),
-        peak_dev_reserved_per_rank=peak("device_peak_reserved_bytes"),
+        rank_values=ranks,
+        peak_rss_per_rank=peaks["peak_rss_bytes"],
+        peak_dev_alloc_per_rank=peaks["device_peak_allocated_bytes"],
+        peak_dev_reserved_per_rank=peaks["device_peak_reserved_bytes"],
         bucket_durations=buckets,
     )
+    if cache is not None and series.nbytes <= SERIES_CACHE_BYTES:
+        cache["series"] = series
+    return series
 
 
 def pool_series(series: Sequence[StepSeries]) -> StepSeries:
@@ -175,24 +783,17 @@ def pool_series(series: Sequence[StepSeries]) -> StepSeries:
     if any(s.world_size != ws for s in series):
         raise ValueError("pooling runs of different world sizes")
     cat = lambda name: np.concatenate([getattr(s, name) for s in series], axis=0)  # noqa: E731
-    buckets: Dict[int, List[np.ndarray]] = {}
-    for s in series:
-        for nbytes, arrays in s.bucket_durations.items():
-            buckets.setdefault(nbytes, []).extend(arrays)
     return StepSeries(
         world_size=ws,
         slowest_step_s=cat("slowest_step_s"),
         global_samples=cat("global_samples"),
         phases={p: np.concatenate([s.phases[p] for s in series]) for p in PHASES},
         compute_s=cat("compute_s"),
-        per_rank_step_s=cat("per_rank_step_s"),
-        per_rank_busy_s=cat("per_rank_busy_s"),
-        comm_busy_s=cat("comm_busy_s"),
-        comm_exposed_s=cat("comm_exposed_s"),
+        rank_values=RankValues.pool([s.rank_values for s in series]),
         peak_rss_per_rank=np.max([s.peak_rss_per_rank for s in series], axis=0),
         peak_dev_alloc_per_rank=np.max([s.peak_dev_alloc_per_rank for s in series], axis=0),
         peak_dev_reserved_per_rank=np.max([s.peak_dev_reserved_per_rank for s in series], axis=0),
-        bucket_durations=buckets,
+        bucket_durations=BucketDurations.pool([s.bucket_durations for s in series]),
     )
 
 
@@ -206,16 +807,11 @@ def bandwidth_by_size(series: StepSeries) -> List[Dict[str, Any]]:
     if factor is None:
         return []
     out = []
-    for nbytes in sorted(series.bucket_durations):
-        d = np.concatenate(series.bucket_durations[nbytes])
-        d = d[d > 0]
-        if d.size == 0:
-            continue
-        med = float(np.median(d))
+    for nbytes, count, med in series.bucket_durations.stats():
         algbw = nbytes / med
         out.append({
             "bytes": nbytes,
-            "samples": int(d.size),
+            "samples": count,
             "median_duration_s": med,
             "algbw_bytes_per_s": algbw,
             "busbw_bytes_per_s": algbw * factor,
@@ -223,8 +819,7 @@ def bandwidth_by_size(series: StepSeries) -> List[Dict[str, Any]]:
     return out
 
 
-def _imbalance(per_rank: np.ndarray) -> Tuple[float, int, List[float]]:
-    medians = np.median(per_rank, axis=0)
+def _imbalance(medians: np.ndarray) -> Tuple[float, int, List[float]]:
     slowest = int(np.argmax(medians))
     typical = float(np.median(medians))
     ratio = float(medians[slowest] / typical) if typical > 0 else float("nan")
@@ -242,9 +837,10 @@ def summarize_series(s: StepSeries) -> Dict[str, Any]:
     compute = _median(s.compute_s)
     accounted = (phases["median_data_s"] + compute + phases["median_comm_exposed_s"]
                  + phases["median_optimizer_s"])
-    busy_total = float(s.comm_busy_s.sum())
-    imb, slow_rank, rank_medians = _imbalance(s.per_rank_step_s)
-    busy_imb, busy_rank, _ = _imbalance(s.per_rank_busy_s)
+    rv = s.rank_values
+    busy_total = rv.total("comm_busy")
+    imb, slow_rank, rank_medians = _imbalance(rv.medians("step"))
+    busy_imb, busy_rank, _ = _imbalance(rv.medians("busy"))
     bw = bandwidth_by_size(s)
     peak_bw = max(bw, key=lambda e: e["busbw_bytes_per_s"]) if bw else None
     dev_alloc = s.peak_dev_alloc_per_rank
@@ -265,7 +861,7 @@ def summarize_series(s: StepSeries) -> Dict[str, Any]:
         "median_compute_s": compute,
         "median_other_s": max(0.0, med - accounted),
         "exposed_comm_share": phases["median_comm_exposed_s"] / med if med > 0 else float("nan"),
-        "comm_overlap": (max(0.0, 1.0 - float(s.comm_exposed_s.sum()) / busy_total)
+        "comm_overlap": (max(0.0, 1.0 - rv.total("exposed") / busy_total)
                          if busy_total > 0 else None),
         "peak_rss_bytes": int(s.peak_rss_per_rank.max()),
         "peak_rss_bytes_per_rank": [int(v) for v in s.peak_rss_per_rank],
@@ -281,6 +877,9 @@ def summarize_series(s: StepSeries) -> Dict[str, Any]:
         "allreduce_bandwidth": bw,
         "busbw_peak_bytes_per_s": peak_bw["busbw_bytes_per_s"] if peak_bw else None,
         "busbw_peak_message_bytes": peak_bw["bytes"] if peak_bw else None,
+        # False where a large run's figures come from the sketches (module docstring)
+        "rank_medians_exact": rv.medians_exact,
+        "bucket_durations_exact": s.bucket_durations.medians_exact,
     }
 
 
@@ -478,13 +1077,19 @@ def run_identity(run: Any) -> Dict[str, Any]:
         **run_topology(run),
         "tag": run.attr("tag", ""),
         "steps_recorded": run.n_steps,
+        "bucket_every": getattr(run, "bucket_every", None),
         "epoch_samples": run.epoch_samples(),
     }
 
 
 def analyze_run(run: Any) -> Dict[str, Any]:
-    """Identity and every derived figure of one run (raises UnusableRun)."""
-    return {**run_identity(run), **summarize_series(measured_series(run))}
+    """Identity and every derived figure of one run (raises UnusableRun). The figures are
+    kept in run.cache for the run's group point when it has no repeats."""
+    figures = summarize_series(measured_series(run))
+    cache = getattr(run, "cache", None)
+    if cache is not None:
+        cache["figures"] = copy.deepcopy(figures)
+    return {**run_identity(run), **figures}
 
 
 def run_labels(groups: List[Group]) -> Dict[str, Tuple[str, str]]:
@@ -509,10 +1114,19 @@ def _point_topology(runs: List[Any]) -> Dict[str, Any]:
 def _analyze_point(g: Group, key: PointKey) -> Dict[str, Any]:
     """One point of a group: its repeats pooled, with their spread."""
     runs = g.runs_by_point[key]
-    series = [measured_series(r) for r in runs]
-    point = summarize_series(pool_series(series))
+    cached = getattr(runs[0], "cache", {}).get("figures") if len(runs) == 1 else None
+    if cached is not None:
+        point = copy.deepcopy(cached)
+        repeat_medians = [point["median_step_s"]]
+    else:
+        # Repeats one at a time into the pool: at most two series held at once.
+        pooled, repeat_medians = None, []
+        for r in runs:
+            s = measured_series(r)
+            repeat_medians.append(float(np.median(s.slowest_step_s)))
+            pooled = s if pooled is None else pool_series([pooled, s])
+        point = summarize_series(pooled)
     epoch = {r.epoch_samples() for r in runs} - {None}
-    repeat_medians = [float(np.median(s.slowest_step_s)) for s in series]
     return {
         "group": g.label,
         "label": point_label(g, *key),

@@ -27,7 +27,8 @@ backend, overlap, bucket size or the fixed batch differ); runs of a group with t
 of ranks N on the same number of nodes are repeats and are pooled. Warm-up steps are excluded;
 a step's time is that of its slowest rank; the median step time has an order-statistic 95%
 confidence interval. Incomplete runs (.partial files, status other than completed) are listed
-on stderr and skipped.
+on stderr and skipped. Files are read in slices along the step axis, so memory stays bounded
+however many steps a run has (see scalebench_results/analysis.py).
 
 A multi-node study (e.g. STUDY/nodes-1, nodes-2, ... from slurm/study-nodes.sh) is one group
 per configuration: its curves are drawn against nodes (ranks in the tick labels), speedup is
@@ -279,7 +280,15 @@ def run_report(args: argparse.Namespace) -> int:
             "phases": "per step averaged over ranks, then median over steps",
             "exposed_comm_share": "median comm_exposed_s / median step time",
             "imbalance": "slowest rank's median step_s / median over ranks of per-rank medians",
-            "busbw": "bucket bytes / median allreduce duration * 2(n-1)/n, per message size",
+            "busbw": "bucket bytes / median allreduce duration * 2(n-1)/n, per message size; "
+                     "over the recorded bucket rows only (--record-buckets every:K: steps "
+                     "s % K == 0, /buckets/step)",
+            "large_runs": "files are read in slices along the step axis; beyond 2^20 "
+                          "rank-steps (per-rank medians) or 2^21 bucket durations (bucket "
+                          "medians) the medians are bracketed by log-bucket sketches and made "
+                          "exact by reading the datasets again (rank_medians_exact, "
+                          "bucket_durations_exact false where a sketch estimate remains: "
+                          "within 0.025% and 0.01%)",
             "speedup": "throughput / throughput of the group's first point (fewest nodes on a "
                        "nodes axis, else smallest N); efficiency = speedup * N_base / N, N ranks",
             "x_axis": "nodes where a group's points differ in node count, one point per node "

@@ -1,4 +1,15 @@
-"""Reading one scalebench run file (docs/hdf5-layout.md, schema version 1) into a RunData."""
+"""Reading one scalebench run file (docs/hdf5-layout.md, schema version 1) into a RunData.
+
+load_run reads the attributes, /ranks and /events, and checks the shapes of /steps and
+/buckets without reading them: their rows are read later in slices along the step axis
+(RunData.iter_step_blocks, iter_bucket_blocks), a bounded number of bytes at a time, so that a
+run file of any length is analysed in bounded memory. RunData.steps and bucket_duration_s still
+give whole datasets, read from the file when asked for (small files, tests).
+
+Bucket rows: files with /buckets/step (every file since `--record-buckets every:K`, K = 1
+included) hold bucket rows only for the steps listed there, /buckets attribute `every` = K;
+older files lack both, and their bucket row i is /steps row i.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +17,7 @@ import json
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 import h5py
 import numpy as np
@@ -26,6 +37,12 @@ RANK_FIELDS = ("hostname", "local_rank", "device_name", "device_bus_id", "cpu_af
                "param_checksum")
 EVENT_FIELDS = ("time_s", "rank", "step", "kind", "message")
 
+# Rows read at a time: a multiple of the writer's 64-row chunks, within BLOCK_BYTES for the
+# datasets read together (never under one chunk, never over MAX_BLOCK_ROWS).
+CHUNK_ROWS = 64
+BLOCK_BYTES = 16 * 1024 * 1024
+MAX_BLOCK_ROWS = 4096
+
 RUN_SUFFIXES = (".h5", ".hdf5")
 PARTIAL_SUFFIX = ".partial"
 
@@ -36,6 +53,31 @@ class RunFileError(Exception):
 
 class IncompleteRun(Exception):
     """The file is a run file, but of a run that did not complete; it is skipped, not used."""
+
+
+def block_rows(row_bytes: int, budget: int = BLOCK_BYTES) -> int:
+    """Rows per read for rows of `row_bytes` bytes (all datasets read together)."""
+    rows = budget // max(int(row_bytes), 1) // CHUNK_ROWS * CHUNK_ROWS
+    return int(min(MAX_BLOCK_ROWS, max(CHUNK_ROWS, rows)))
+
+
+class _LazyColumns(Mapping):
+    """name -> whole dataset of one group, read from the file on each access (no cache)."""
+
+    def __init__(self, path: str, group: str, names: Sequence[str], locking: Any):
+        self._path, self._group, self._names, self._locking = path, group, list(names), locking
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        if name not in self._names:
+            raise KeyError(name)
+        with _open(self._path, self._locking) as f:
+            return _read_column(f[self._group][name])
+
+    def __iter__(self):
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
 
 
 @dataclass
@@ -50,9 +92,10 @@ class RunData:
     device: str                        # "cpu" or "cuda"
     threads: int
     world_size: int
-    steps: Dict[str, np.ndarray]       # name -> [n_steps, world_size]
-    bucket_start_s: np.ndarray         # [n_steps, world_size, n_buckets]
-    bucket_duration_s: np.ndarray      # [n_steps, world_size, n_buckets]
+    # name -> [n_steps, world_size], read whole from the file on access: analyses stream with
+    # iter_step_blocks instead.
+    steps: Mapping[str, np.ndarray]
+    n_steps: int
     bucket_bytes: np.ndarray           # [n_buckets] int64
     bucket_num_params: np.ndarray      # [n_buckets] int64
     # [n_buckets] int64, 1 where the bucket's allreduce crossed nodes; None in files written
@@ -60,14 +103,87 @@ class RunData:
     bucket_spans_nodes: Optional[np.ndarray] = None
     ranks: Dict[str, np.ndarray] = field(default_factory=dict)  # name -> [world_size]
     events: Dict[str, np.ndarray] = field(default_factory=dict)  # name -> [n_events]
+    # Rows of /buckets/start_s and duration_s (n_steps in older files; 0 where they are absent).
+    n_bucket_rows: int = 0
+    # /buckets attribute `every` (K of --record-buckets every:K); None in older files.
+    bucket_every: Optional[int] = None
+    has_bucket_step: bool = False      # /buckets/step present (bucket rows name their steps)
+    locking: Any = "best-effort"
+    cache: Dict[str, Any] = field(default_factory=dict, repr=False)  # for analysis
 
     @property
     def name(self) -> str:
         return os.path.basename(self.path)
 
     @property
-    def n_steps(self) -> int:
-        return int(self.steps["step_s"].shape[0])
+    def n_buckets(self) -> int:
+        return int(len(self.bucket_bytes))
+
+    def _open(self) -> h5py.File:
+        return _open(self.path, self.locking)
+
+    def _buckets(self, name: str) -> np.ndarray:
+        shape = (self.n_bucket_rows, self.world_size, self.n_buckets)
+        if self.n_bucket_rows == 0:
+            return np.zeros(shape)
+        with self._open() as f:
+            return np.asarray(f["buckets"][name][()], dtype=np.float64)
+
+    @property
+    def bucket_start_s(self) -> np.ndarray:
+        """[bucket rows, world_size, n_buckets], read whole (see bucket_step)."""
+        return self._buckets("start_s")
+
+    @property
+    def bucket_duration_s(self) -> np.ndarray:
+        """[bucket rows, world_size, n_buckets], read whole (see bucket_step)."""
+        return self._buckets("duration_s")
+
+    @property
+    def bucket_step(self) -> np.ndarray:
+        """The /steps/step value of each bucket row: /buckets/step, or in older files the
+        step of the /steps row of the same index."""
+        with self._open() as f:
+            if self.has_bucket_step:
+                return np.asarray(f["buckets/step"][()], dtype=np.int64)
+        return self.step_index()[: self.n_bucket_rows]
+
+    def step_index(self) -> np.ndarray:
+        """[n_steps] int64: /steps/step of each row (rank 0's column), read in slices."""
+        out = np.empty(self.n_steps, np.int64)
+        for start, block in self.iter_step_blocks(("step",), columns=slice(0, 1)):
+            out[start:start + len(block["step"])] = block["step"][:, 0]
+        return out
+
+    def iter_step_blocks(self, fields: Sequence[str], rows: Optional[int] = None,
+                         columns: Any = slice(None)) -> Iterator[Tuple[int, Dict[str, np.ndarray]]]:
+        """(first row, {field: [rows, world_size] (or the given columns)}) for consecutive
+        slices of the /steps rows, the file held open throughout."""
+        fields = list(fields)
+        if rows is None:
+            rows = block_rows(8 * self.world_size * max(len(fields), 1))
+        with self._open() as f:
+            ds = [f["steps"][name] for name in fields]
+            for start in range(0, self.n_steps, rows):
+                stop = min(start + rows, self.n_steps)
+                yield start, {name: d[start:stop, columns] for name, d in zip(fields, ds)}
+
+    def iter_bucket_blocks(self, rows: Optional[int] = None
+                           ) -> Iterator[Tuple[int, np.ndarray, Optional[np.ndarray]]]:
+        """(first row, duration_s [rows, world_size, n_buckets], /buckets/step of those rows
+        or None in older files) for consecutive slices of the bucket rows."""
+        if self.n_bucket_rows == 0 or self.n_buckets == 0:
+            return
+        if rows is None:
+            rows = block_rows(8 * self.world_size * self.n_buckets)
+        with self._open() as f:
+            b = f["buckets"]
+            dur = b["duration_s"]
+            step = b["step"] if self.has_bucket_step else None
+            for start in range(0, self.n_bucket_rows, rows):
+                stop = min(start + rows, self.n_bucket_rows)
+                yield (start, np.asarray(dur[start:stop], dtype=np.float64),
+                       None if step is None else np.asarray(step[start:stop], dtype=np.int64))
 
     @property
     def device_name(self) -> str:
@@ -155,7 +271,8 @@ def load_run(path: str, allow_incomplete: bool = False) -> RunData:
     try:
         # A .partial of a live run is locked by its writer; reading it without the lock is
         # only for telling the user what state it is in.
-        f = _open(path, locking=False if partial else "best-effort")
+        locking = False if partial else "best-effort"
+        f = _open(path, locking=locking)
     except OSError as e:
         if partial and not allow_incomplete:
             raise IncompleteRun(f"{path}: partial run file (unreadable: {e})") from e
@@ -179,18 +296,16 @@ def load_run(path: str, allow_incomplete: bool = False) -> RunData:
         for group in ("steps", "buckets"):
             if group not in f:
                 raise RunFileError(f"{path}: missing group /{group}")
-        steps = {}
-        for name, ds in f["steps"].items():
-            steps[name] = _read_column(ds)
-        missing = [n for n in STEP_FIELDS if n not in steps]
+        shapes = {name: ds.shape for name, ds in f["steps"].items()}
+        missing = [n for n in STEP_FIELDS if n not in shapes]
         if missing:
             raise RunFileError(f"{path}: missing /steps datasets: {', '.join(missing)}")
-        n_steps, world = steps["step_s"].shape if steps["step_s"].ndim == 2 else (None, None)
-        if world is None:
+        if len(shapes["step_s"]) != 2:
             raise RunFileError(f"{path}: /steps/step_s is not 2-D [step, rank]")
-        for name, arr in steps.items():
-            if arr.shape[:2] != (n_steps, world):
-                raise RunFileError(f"{path}: /steps/{name} has shape {arr.shape}, expected "
+        n_steps, world = shapes["step_s"]
+        for name, shape in shapes.items():
+            if shape[:2] != (n_steps, world):
+                raise RunFileError(f"{path}: /steps/{name} has shape {shape}, expected "
                                    f"({n_steps}, {world})")
         ws_attr = attrs.get("world_size")
         if isinstance(ws_attr, int) and ws_attr != world:
@@ -207,12 +322,26 @@ def load_run(path: str, allow_incomplete: bool = False) -> RunData:
             if spans_nodes.shape != (nb,):
                 raise RunFileError(f"{path}: /buckets/spans_nodes has shape {spans_nodes.shape}, "
                                    f"expected ({nb},)")
-        start = b["start_s"][()] if "start_s" in b else np.zeros((n_steps, world, nb))
-        duration = b["duration_s"][()] if "duration_s" in b else np.zeros((n_steps, world, nb))
-        for name, arr in (("start_s", start), ("duration_s", duration)):
-            if arr.shape != (n_steps, world, nb):
-                raise RunFileError(f"{path}: /buckets/{name} has shape {arr.shape}, expected "
-                                   f"({n_steps}, {world}, {nb})")
+        has_bucket_step = "step" in b
+        every = _py(b.attrs.get("every"))
+        if every is not None and (not isinstance(every, int) or every < 1):
+            raise RunFileError(f"{path}: /buckets attribute every is {every!r}, expected an "
+                               f"integer >= 1")
+        if has_bucket_step:
+            if len(b["step"].shape) != 1:
+                raise RunFileError(f"{path}: /buckets/step has shape {b['step'].shape}, "
+                                   f"expected [bucket rows]")
+            bucket_rows = int(b["step"].shape[0])
+        else:
+            bucket_rows = n_steps  # older files: bucket row i is /steps row i
+        present = [name for name in ("start_s", "duration_s") if name in b]
+        for name in present:
+            if b[name].shape != (bucket_rows, world, nb):
+                what = "/buckets/step rows" if has_bucket_step else "steps"
+                raise RunFileError(f"{path}: /buckets/{name} has shape {b[name].shape}, "
+                                   f"expected ({bucket_rows}, {world}, {nb}) ({what})")
+        if "duration_s" not in b:
+            bucket_rows = 0  # nothing recorded: as all-zero durations, no bandwidth
 
         ranks = {}
         if "ranks" in f:
@@ -235,14 +364,17 @@ def load_run(path: str, allow_incomplete: bool = False) -> RunData:
         device=str(attrs.get("device", config.get("device", "unknown"))),
         threads=int(threads) if isinstance(threads, (int, float)) else 0,
         world_size=int(world),
-        steps=steps,
-        bucket_start_s=np.asarray(start, dtype=np.float64),
-        bucket_duration_s=np.asarray(duration, dtype=np.float64),
+        steps=_LazyColumns(path, "steps", list(shapes), locking),
+        n_steps=int(n_steps),
         bucket_bytes=np.asarray(bucket_bytes, dtype=np.int64),
         bucket_num_params=np.asarray(num_params, dtype=np.int64),
         bucket_spans_nodes=spans_nodes,
         ranks=ranks,
         events=events,
+        n_bucket_rows=bucket_rows,
+        bucket_every=every,
+        has_bucket_step=has_bucket_step,
+        locking=locking,
     )
 
 

@@ -9,7 +9,7 @@ writes them (node_datasets=False: as older files, without them). Shared by the t
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, Mapping, Optional, Sequence, Union
+from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Union
 
 import h5py
 import numpy as np
@@ -66,13 +66,80 @@ def _document(ds: h5py.Dataset, unit: Optional[str], description: str) -> None:
 def _appendable(group: h5py.Group, name: str, data: np.ndarray, dtype: Any) -> h5py.Dataset:
     rows = data.shape[1:]
     chunk_rows = 64
+    # compressed per chunk as src/io/run_file.cpp writes the step datasets
+    filters = {"shuffle": True, "compression": "gzip", "compression_opts": 1}
     if all(r > 0 for r in rows):
         return group.create_dataset(name, data=data, dtype=dtype, maxshape=(None,) + rows,
-                                    chunks=(chunk_rows,) + rows)
+                                    chunks=(chunk_rows,) + rows, **filters)
     # HDF5 has no zero-length chunk dimension (a run with no buckets): let that axis grow too.
     chunks = (chunk_rows,) + tuple(max(r, 1) for r in rows)
     return group.create_dataset(name, data=data, dtype=dtype,
-                                maxshape=(None,) * data.ndim, chunks=chunks)
+                                maxshape=(None,) * data.ndim, chunks=chunks, **filters)
+
+
+def _bucket_grid(bucket_duration_s: Optional[ArrayLike], n_steps: int, world: int,
+                 nb: int) -> np.ndarray:
+    if bucket_duration_s is None:
+        return np.zeros((n_steps, world, nb))
+    d = np.asarray(bucket_duration_s, dtype=np.float64)
+    dur = np.full((n_steps, world, nb), d) if d.ndim == 0 else d
+    if dur.shape != (n_steps, world, nb):
+        raise ValueError(f"bucket_duration_s: expected ({n_steps}, {world}, {nb}), got "
+                         f"{dur.shape}")
+    return dur
+
+
+def _step_tables(step: np.ndarray, first_step: int, warm: np.ndarray, samples: ArrayLike,
+                 phases: Optional[Mapping[str, ArrayLike]], dur: np.ndarray,
+                 bucket_bytes: Sequence[int], threads: int, steps_per_epoch: int,
+                 end_offset: Any, peak_rss_bytes: ArrayLike,
+                 device_peak_allocated_bytes: ArrayLike,
+                 device_peak_reserved_bytes: ArrayLike):
+    """Every /steps field of the rows [first_step, first_step + len(step)): (floats, ints)."""
+    n_steps, world = step.shape
+    per_rank_samples = _grid(samples, n_steps, world, np.int64)
+    defaults = {"data_s": 0.1, "forward_s": 0.3, "backward_s": 0.4, "comm_exposed_s": 0.1,
+                "optimizer_s": 0.1}
+    values: Dict[str, np.ndarray] = {name: step * share for name, share in defaults.items()}
+    for name, v in (phases or {}).items():
+        values[name] = _grid(v, n_steps, world, np.float64)
+    values["step_s"] = step
+    values.setdefault("comm_busy_s", dur.sum(axis=2))
+    values.setdefault("loss", np.full((n_steps, world), 2.3))
+    values.setdefault("cpu_s", step * threads)
+    values.setdefault("end_time_s", np.cumsum(step, axis=0) + end_offset)
+    index = np.arange(first_step, first_step + n_steps, dtype=np.int64)
+    ints: Dict[str, np.ndarray] = {
+        "step": np.tile(index[:, None], (1, world)),
+        "warmup": np.tile(np.asarray(warm, np.int64)[:, None], (1, world)),
+        "epoch": np.tile((index // max(steps_per_epoch, 1))[:, None], (1, world)),
+        "samples": per_rank_samples,
+        "bytes_reduced": np.full((n_steps, world), int(sum(bucket_bytes)), np.int64),
+        "peak_rss_bytes": _grid(peak_rss_bytes, n_steps, world, np.int64),
+        "device_peak_allocated_bytes": _grid(device_peak_allocated_bytes, n_steps, world, np.int64),
+        "device_peak_reserved_bytes": _grid(device_peak_reserved_bytes, n_steps, world, np.int64),
+        "device_used_bytes": np.full((n_steps, world), -1, np.int64),
+    }
+    return values, ints
+
+
+def _bucket_rows(step_index: np.ndarray, every: int) -> np.ndarray:
+    """Rows whose step s has s % every == 0: the rows `--record-buckets every:K` keeps."""
+    return np.nonzero(np.asarray(step_index) % every == 0)[0]
+
+
+def _write_bucket_rows(buckets: h5py.Group, dur: np.ndarray, steps: np.ndarray,
+                       every: Optional[int]) -> None:
+    """Creates /buckets/start_s, duration_s (and, with `every`, /buckets/step and the
+    attribute) holding the given rows."""
+    _document(_appendable(buckets, "start_s", np.zeros_like(dur), np.float64), "s",
+              "start of the bucket's gradient allreduce, relative to the step's start")
+    _document(_appendable(buckets, "duration_s", dur, np.float64), "s",
+              "duration of the bucket's gradient allreduce")
+    if every is not None:
+        _document(_appendable(buckets, "step", steps, np.int64), "1",
+                  "the /steps/step value of each bucket row")
+        buckets.attrs["every"] = np.int64(every)
 
 
 def write_run(
@@ -104,6 +171,8 @@ def write_run(
     node_index: Optional[Sequence[int]] = None,
     spans_nodes: Optional[Sequence[int]] = None,
     node_datasets: bool = True,
+    bucket_every: int = 1,
+    bucket_step_dataset: bool = True,
     tag: str = "",
     attrs: Optional[Mapping[str, Any]] = None,
     config: Optional[Mapping[str, Any]] = None,
@@ -123,6 +192,12 @@ def write_run(
     /buckets/spans_nodes (1 per bucket where nodes > 1, as the trainer writes it).
     node_datasets=False leaves out /ranks/node_index and /buckets/spans_nodes, as in files
     written before they existed.
+    bucket_every=K: /buckets/start_s and duration_s hold rows only for the steps s with
+    s % K == 0 (`--record-buckets every:K`), taken from the full bucket_duration_s; the
+    /steps rows (comm_busy_s included) stay those of every step. /buckets/step lists each
+    bucket row's step and /buckets carries attribute `every`, as every new file does (K = 1
+    too). bucket_step_dataset=False writes the older layout without them, bucket rows aligned
+    one-to-one with /steps rows (K must be 1).
     attrs: root attributes to add or override (after the defaults).
     """
     if step_s is None:
@@ -141,40 +216,14 @@ def write_run(
         warm = np.asarray(warmup, dtype=np.int64)
     n_warm = int(warm.sum())
 
-    per_rank_samples = _grid(samples, n_steps, world, np.int64)
-    defaults = {"data_s": 0.1, "forward_s": 0.3, "backward_s": 0.4, "comm_exposed_s": 0.1,
-                "optimizer_s": 0.1}
-    values: Dict[str, np.ndarray] = {name: step * share for name, share in defaults.items()}
-    for name, v in (phases or {}).items():
-        values[name] = _grid(v, n_steps, world, np.float64)
-
     nb = len(bucket_bytes)
-    if bucket_duration_s is None:
-        dur = np.zeros((n_steps, world, nb))
-    else:
-        d = np.asarray(bucket_duration_s, dtype=np.float64)
-        dur = np.full((n_steps, world, nb), d) if d.ndim == 0 else d
-        if dur.shape != (n_steps, world, nb):
-            raise ValueError(f"bucket_duration_s: expected ({n_steps}, {world}, {nb}), got "
-                             f"{dur.shape}")
-    start = np.zeros_like(dur)
-
-    values["step_s"] = step
-    values.setdefault("comm_busy_s", dur.sum(axis=2))
-    values.setdefault("loss", np.full((n_steps, world), 2.3))
-    values.setdefault("cpu_s", step * threads)
-    values.setdefault("end_time_s", np.cumsum(step, axis=0))
-    ints: Dict[str, np.ndarray] = {
-        "step": np.tile(np.arange(n_steps, dtype=np.int64)[:, None], (1, world)),
-        "warmup": np.tile(warm[:, None], (1, world)),
-        "epoch": np.tile((np.arange(n_steps) // max(steps_per_epoch, 1))[:, None], (1, world)),
-        "samples": per_rank_samples,
-        "bytes_reduced": np.full((n_steps, world), int(sum(bucket_bytes)), np.int64),
-        "peak_rss_bytes": _grid(peak_rss_bytes, n_steps, world, np.int64),
-        "device_peak_allocated_bytes": _grid(device_peak_allocated_bytes, n_steps, world, np.int64),
-        "device_peak_reserved_bytes": _grid(device_peak_reserved_bytes, n_steps, world, np.int64),
-        "device_used_bytes": np.full((n_steps, world), -1, np.int64),
-    }
+    dur = _bucket_grid(bucket_duration_s, n_steps, world, nb)
+    if bucket_every < 1 or (not bucket_step_dataset and bucket_every != 1):
+        raise ValueError("bucket_every must be >= 1, and 1 without /buckets/step")
+    values, ints = _step_tables(
+        step, 0, warm, samples, phases, dur, bucket_bytes, threads, steps_per_epoch, 0.0,
+        peak_rss_bytes, device_peak_allocated_bytes, device_peak_reserved_bytes)
+    per_rank_samples = ints["samples"]
     batch = int(per_rank_samples[0, 0]) if n_steps else 0
     global_batch = int(per_rank_samples[0].sum()) if n_steps else 0
     run_config = {
@@ -265,10 +314,9 @@ def write_run(
             _document(ds, unit, doc)
 
         buckets = f.create_group("buckets")
-        _document(_appendable(buckets, "start_s", start, np.float64), "s",
-                  "start of the bucket's gradient allreduce, relative to the step's start")
-        _document(_appendable(buckets, "duration_s", dur, np.float64), "s",
-                  "duration of the bucket's gradient allreduce")
+        rows = _bucket_rows(np.arange(n_steps), bucket_every)
+        _write_bucket_rows(buckets, dur[rows], rows.astype(np.int64),
+                           bucket_every if bucket_step_dataset else None)
         _document(buckets.create_dataset("bytes", data=np.asarray(bucket_bytes, np.int64)),
                   "B", "gradient bytes in the bucket")
         _document(buckets.create_dataset("num_params", data=np.ones(nb, np.int64)), "1",
@@ -325,4 +373,71 @@ def write_run(
                             dtype=object if dtype is STR else dtype)
             ds = ev.create_dataset(name, data=data, dtype=dtype, maxshape=(None,), chunks=(64,))
             _document(ds, unit, doc)
+    return path
+
+
+def append_steps(
+    path: str,
+    *,
+    step_s: ArrayLike,
+    warmup: Union[int, Sequence[int]] = 0,
+    samples: ArrayLike = 32,
+    phases: Optional[Mapping[str, ArrayLike]] = None,
+    bucket_duration_s: Optional[ArrayLike] = None,
+    peak_rss_bytes: ArrayLike = 100 * 1024 * 1024,
+    device_peak_allocated_bytes: ArrayLike = -1,
+    device_peak_reserved_bytes: ArrayLike = -1,
+) -> str:
+    """Appends steps to a file write_run made, as the trainer's flushes do: the arguments as
+    write_run's, for the new rows only (step_s [rows, world_size]; warmup counts or flags
+    within them). Bucket rows follow the file's layout (`every`, /buckets/step). The root
+    attribute `steps` is updated; the summary_* attributes are left as they were."""
+    with h5py.File(path, "a") as f:
+        st, b = f["steps"], f["buckets"]
+        first, world = st["step_s"].shape
+        step = np.asarray(step_s, dtype=np.float64).reshape(-1, world)
+        rows = step.shape[0]
+        warm = np.zeros(rows, np.int64)
+        if isinstance(warmup, (int, np.integer)):
+            warm[: int(warmup)] = 1
+        else:
+            warm[:] = np.asarray(warmup, dtype=np.int64)
+        bucket_bytes = b["bytes"][()]
+        dur = _bucket_grid(bucket_duration_s, rows, world, len(bucket_bytes))
+        end = st["end_time_s"][first - 1] if first else 0.0
+        values, ints = _step_tables(
+            step, first, warm, samples, phases, dur, bucket_bytes,
+            int(f.attrs.get("threads", 1)), int(f.attrs.get("steps_per_epoch", 100)), end,
+            peak_rss_bytes, device_peak_allocated_bytes, device_peak_reserved_bytes)
+        for name, is_int, _, _ in STEP_FIELDS:
+            data = ints[name] if is_int else values[name]
+            ds = st[name]
+            ds.resize(first + rows, axis=0)
+            ds[first:] = data
+        every = b.attrs.get("every")
+        index = np.arange(first, first + rows, dtype=np.int64)
+        keep = _bucket_rows(index, int(every)) if every is not None else np.arange(rows)
+        old = b["duration_s"].shape[0]
+        for name, data in (("start_s", np.zeros_like(dur[keep])), ("duration_s", dur[keep])):
+            b[name].resize(old + len(keep), axis=0)
+            b[name][old:] = data
+        if "step" in b:
+            b["step"].resize(old + len(keep), axis=0)
+            b["step"][old:] = index[keep]
+        f.attrs["steps"] = np.int64(first + rows)
+    return path
+
+
+def write_run_blocks(path: str, n_steps: int, block_steps: int,
+                     make_block: Callable[[int, int], Mapping[str, Any]], **kwargs: Any) -> str:
+    """A run of n_steps written block_steps rows at a time, so that a large fake file never
+    sits whole in memory: make_block(start, stop) gives write_run's per-step arguments
+    (step_s, warmup, samples, phases, bucket_duration_s, peak_rss_bytes, ...) for the rows
+    [start, stop); kwargs are write_run's other arguments (world_size from step_s)."""
+    for start in range(0, max(n_steps, 1), block_steps):
+        block = dict(make_block(start, min(start + block_steps, n_steps)))
+        if start == 0:
+            write_run(path, **kwargs, **block)
+        else:
+            append_steps(path, **block)
     return path

@@ -25,7 +25,7 @@ REPORT = os.path.join(ROOT, "results", "report")
 sys.path.insert(0, os.path.join(ROOT, "results"))
 sys.path.insert(0, HERE)
 
-from fake_runs import write_run  # noqa: E402
+from fake_runs import write_run, write_run_blocks  # noqa: E402
 from scalebench_results import analysis, plots  # noqa: E402
 from scalebench_results.report import text_table  # noqa: E402
 from scalebench_results.runfile import IncompleteRun, RunFileError, load_run  # noqa: E402
@@ -422,6 +422,239 @@ class Nodes(TempDir):
         self.assertEqual([ax.get_xlabel() for ax in fig.axes],
                          ["ranks N", "ranks N", "nodes (ranks below)", "nodes (ranks below)"])
         plt.close(fig)
+
+
+def by_hand_busbw(dur, bytes_, rows, world):
+    """Bus bandwidth per size computed directly: median over the rows, ranks and buckets of
+    that size of the durations > 0."""
+    out = {}
+    for nbytes in sorted(set(bytes_)):
+        cols = [b for b, x in enumerate(bytes_) if x == nbytes]
+        d = dur[rows][:, :, cols].ravel()
+        d = d[d > 0]
+        out[nbytes] = (d.size, nbytes / np.median(d) * 2 * (world - 1) / world)
+    return out
+
+
+class BucketSubset(TempDir):
+    """--record-buckets every:K: bucket rows only for steps s % K == 0, named by /buckets/step."""
+
+    def write(self, name, every=1, old_layout=False, warmup=3, n=22, world=4):
+        rng = np.random.default_rng(7)
+        self.dur = rng.random((n, world, 3)) * 0.01
+        self.dur[rng.random(self.dur.shape) < 0.1] = 0.0  # not recorded: left out
+        self.bytes = [MIB, MIB, 4 * MIB]
+        return write_run(self.path(name), step_s=0.1 + 0.01 * rng.random((n, world)),
+                         warmup=warmup, bucket_bytes=self.bytes, bucket_duration_s=self.dur,
+                         bucket_every=every, bucket_step_dataset=not old_layout)
+
+    def test_every_four_matches_the_sampled_rows_by_hand(self):
+        run = load_run(self.write("k4.h5", every=4))
+        self.assertEqual(run.bucket_every, 4)
+        np.testing.assert_array_equal(run.bucket_step, [0, 4, 8, 12, 16, 20])
+        self.assertEqual(run.bucket_duration_s.shape, (6, 4, 3))
+        s = analysis.analyze_run(run)
+        # steps 0..2 are warm-up: of the sampled steps 0, 4, ..., 20, step 0 is left out
+        expected = by_hand_busbw(self.dur, self.bytes, [4, 8, 12, 16, 20], 4)
+        bw = {e["bytes"]: e for e in s["allreduce_bandwidth"]}
+        self.assertEqual(sorted(bw), sorted(expected))
+        for nbytes, (count, busbw) in expected.items():
+            self.assertEqual(bw[nbytes]["samples"], count)
+            self.assertAlmostEqual(bw[nbytes]["busbw_bytes_per_s"], busbw, delta=busbw * REL)
+        self.assertEqual(s["measured_steps"], 19)  # the step figures use every step
+        self.assertEqual(s["bucket_every"], 4)
+
+    def test_warmup_flags_follow_the_bucket_rows_step(self):
+        # warm-up flags not leading: step 8 (sampled) is a warm-up step, step 9 (not sampled) too
+        flags = [0] * 22
+        flags[8] = flags[9] = 1
+        s = analysis.analyze_run(load_run(self.write("k4.h5", every=4, warmup=flags)))
+        expected = by_hand_busbw(self.dur, self.bytes, [0, 4, 12, 16, 20], 4)
+        for e in s["allreduce_bandwidth"]:
+            count, busbw = expected[e["bytes"]]
+            self.assertEqual(e["samples"], count)
+            self.assertAlmostEqual(e["busbw_bytes_per_s"], busbw, delta=busbw * REL)
+
+    def test_older_layout_and_every_one_agree(self):
+        new = analysis.analyze_run(load_run(self.write("new.h5")))
+        old_run = load_run(self.write("old.h5", old_layout=True))
+        self.assertIsNone(old_run.bucket_every)
+        old = analysis.analyze_run(old_run)
+        np.testing.assert_array_equal(old_run.bucket_step, np.arange(22))
+        self.assertEqual(old["allreduce_bandwidth"], new["allreduce_bandwidth"])
+        expected = by_hand_busbw(self.dur, self.bytes, list(range(3, 22)), 4)
+        for e in new["allreduce_bandwidth"]:
+            self.assertEqual((e["samples"], e["busbw_bytes_per_s"]), expected[e["bytes"]])
+
+    def test_bucket_rows_must_match_their_steps(self):
+        path = self.write("bad.h5", every=4)
+        with h5py.File(path, "a") as f:
+            f["buckets/step"].resize(5, axis=0)  # 6 rows of durations, 5 steps named
+        with self.assertRaisesRegex(RunFileError, "/buckets/start_s has shape"):
+            load_run(path)
+
+
+class Sketches(TempDir):
+    """Beyond EXACT_RANK_STEPS / EXACT_BUCKET_VALUES the per-rank medians and the bucket
+    medians come from sketches, made exact again by re-reading slices (without that: within
+    the sketches' accuracy)."""
+    SAVED = ("EXACT_RANK_STEPS", "EXACT_BUCKET_VALUES", "REFINE_RANK_MEDIANS",
+             "REFINE_BUCKET_MEDIANS", "REFINE_COLLECT")
+
+    def setUp(self):
+        super().setUp()
+        self.saved = {name: getattr(analysis, name) for name in self.SAVED}
+
+    def tearDown(self):
+        for name, value in self.saved.items():
+            setattr(analysis, name, value)
+        super().tearDown()
+
+    def test_refined_rank_medians_are_exact(self):
+        paths = [self.write("a.h5", 1), self.write("b.h5", 2)]
+        rng = np.random.default_rng(5)
+        constant = np.full((40, 3), 0.25)      # every value in one bin, all equal
+        tight = 0.2 + 1e-9 * rng.integers(0, 5, (41, 3))  # a few distinct values in one bin
+        paths += [write_run(self.path("c.h5"), step_s=constant, model="c"),
+                  write_run(self.path("t.h5"), step_s=tight, model="t",
+                            phases={"comm_exposed_s": 0.0})]
+        exact = {(g["model"], p["world_size"]): p for g in groups_of(paths) for p in g["points"]}
+        analysis.EXACT_RANK_STEPS = analysis.EXACT_BUCKET_VALUES = 0
+        for collect in (1 << 20, 4):  # collected at once; binned over several reads first
+            analysis.REFINE_COLLECT = collect
+            got = groups_of(paths)
+            for g in got:
+                for p in g["points"]:
+                    e = exact[(g["model"], p["world_size"])]
+                    self.assertTrue(p["rank_medians_exact"], (g["model"], collect))
+                    self.assertTrue(p["bucket_durations_exact"], (g["model"], collect))
+                    for key in ("rank_median_step_s", "imbalance", "slowest_rank",
+                                "busy_imbalance", "busy_slowest_rank", "allreduce_bandwidth",
+                                "busbw_peak_message_bytes"):
+                        self.assertEqual(p[key], e[key], (g["model"], key, collect))
+
+    def write(self, name, seed):
+        rng = np.random.default_rng(seed)
+        step = 0.1 * (1 + rng.random((301, 6)) * np.arange(1, 7) / 10)
+        return write_run(self.path(name), step_s=step, warmup=2,
+                         phases={"comm_exposed_s": step * rng.random(step.shape) * 0.3},
+                         bucket_bytes=[MIB, 2 * MIB],
+                         bucket_duration_s=rng.lognormal(-6, 0.5, (301, 6, 2)))
+
+    def test_sketched_figures_close_to_exact(self):
+        paths = [self.write("a.h5", 1), self.write("b.h5", 2)]
+        exact = groups_of(paths)[0]["points"][0]
+        analysis.EXACT_RANK_STEPS = analysis.EXACT_BUCKET_VALUES = 0
+        analysis.REFINE_RANK_MEDIANS = analysis.REFINE_BUCKET_MEDIANS = False
+        runs = [load_run(p) for p in paths]
+        self.assertFalse(analysis.analyze_run(runs[0])["rank_medians_exact"])
+        approx = analysis.analyze_groups(analysis.group_runs(runs))[0]["points"][0]
+        self.assertEqual(approx["repeats"], 2)
+        self.assertFalse(approx["rank_medians_exact"])
+        self.assertFalse(approx["bucket_durations_exact"])
+        for key in ("median_step_s", "step_ci_low_s", "step_ci_high_s", "median_data_s",
+                    "throughput_samples_per_s", "measured_steps"):
+            self.assertEqual(approx[key], exact[key], key)  # per-step figures stay exact
+        self.assertAlmostEqual(approx["comm_overlap"], exact["comm_overlap"], delta=1e-12)
+        np.testing.assert_allclose(approx["rank_median_step_s"], exact["rank_median_step_s"],
+                                   rtol=analysis.RANK_SKETCH_ALPHA)
+        self.assertEqual(approx["slowest_rank"], exact["slowest_rank"])
+        self.assertAlmostEqual(approx["imbalance"], exact["imbalance"],
+                               delta=2.5 * analysis.RANK_SKETCH_ALPHA)
+        for a, e in zip(approx["allreduce_bandwidth"], exact["allreduce_bandwidth"]):
+            self.assertEqual((a["bytes"], a["samples"]), (e["bytes"], e["samples"]))
+            self.assertAlmostEqual(a["busbw_bytes_per_s"] / e["busbw_bytes_per_s"], 1.0,
+                                   delta=analysis.BUCKET_SKETCH_ALPHA)
+
+    def test_log_sketch_medians_zeros_and_merge(self):
+        rng = np.random.default_rng(3)
+        a = rng.lognormal(0, 1, (1001, 5))
+        a[:300, 0] = 0.0  # values <= 0 count as 0
+        b = rng.lognormal(3, 1, (600, 5))  # centred elsewhere: merged with a shift
+        sa = analysis.LogSketch(5, 1e-3, 4096, positive_only=False)
+        sa.add_columns(a)
+        sb = analysis.LogSketch(5, 1e-3, 4096, positive_only=False)
+        sb.add_columns(b)
+        np.testing.assert_allclose(sa.medians(), np.median(a, axis=0), rtol=1e-3)
+        sa.merge(sb)
+        both = np.concatenate([a, b])
+        np.testing.assert_array_equal(sa.count(), [1601] * 5)
+        np.testing.assert_allclose(sa.medians(), np.median(both, axis=0), rtol=1e-3)
+
+
+class LargeRun(TempDir):
+    """The report reads a large run in slices: its memory stays well under the file's."""
+    WORLD, STEPS, SIZES = 64, 40000, (MIB, 2 * MIB, 4 * MIB, 8 * MIB)
+
+    def block(self, start, stop):
+        rng = np.random.default_rng(start)
+        rows = stop - start
+        step = 0.1 + 0.02 * rng.random((rows, self.WORLD))
+        step[:, 5] *= 1.01  # a slow rank
+        return {"step_s": step, "warmup": 5 if start == 0 else 0,
+                "phases": {"comm_exposed_s": step * (0.05 + 0.1 * rng.random(step.shape))},
+                "bucket_duration_s": (0.001 * (1 + rng.random((rows, self.WORLD, 4)))
+                                      * np.array([1, 2, 4, 8]))}
+
+    def test_large_run_in_bounded_memory(self):
+        study = self.path("study")
+        os.makedirs(study)
+        path = write_run_blocks(os.path.join(study, "big.h5"), self.STEPS, 4096, self.block,
+                                bucket_bytes=list(self.SIZES), bucket_every=2)
+        with h5py.File(path, "r") as f:
+            dense = (sum(ds.size * ds.dtype.itemsize for ds in f["steps"].values())
+                     + sum(f["buckets"][n].size * 8 for n in ("start_s", "duration_s")))
+        out = self.path("out")
+        # a child of its own, so that RUSAGE_CHILDREN sees the report (and the wrapper's
+        # Python probes) only
+        probe = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]); "
+                 "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); "
+                 "sys.exit(r.returncode)")
+        r = subprocess.run([sys.executable, "-c", probe, REPORT, study, "--out", out,
+                            "--format", "png"], capture_output=True, text=True, timeout=300)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        peak = int(r.stdout.strip().splitlines()[-1]) * 1024  # KiB on Linux
+        allowance = 160 * MIB  # Python, numpy, h5py and matplotlib themselves
+        self.assertLess(peak, dense / 4 + allowance,
+                        f"peak RSS {peak / MIB:.0f} MiB; dense data {dense / MIB:.0f} MiB")
+        with open(os.path.join(out, "summary.json"), encoding="utf-8") as f:
+            (got,) = json.load(f)["runs"]
+
+        # the same figures straight from the file with numpy
+        with h5py.File(path, "r") as f:
+            measured = f["steps/warmup"][:, 0] == 0
+            step = f["steps/step_s"][()][measured]
+            exposed = f["steps/comm_exposed_s"][()][measured]
+            busy_total = f["steps/comm_busy_s"][()][measured].sum()
+            bstep = f["buckets/step"][()]
+            dur = f["buckets/duration_s"][()]
+        slowest = step.max(axis=1)
+        med, lo, hi, _ = analysis.median_ci(slowest)
+        self.assertEqual(got["measured_steps"], self.STEPS - 5)
+        self.assertAlmostEqual(got["median_step_s"], med, delta=1e-15)
+        self.assertAlmostEqual(got["step_ci_low_s"], lo, delta=1e-15)
+        self.assertAlmostEqual(got["step_ci_high_s"], hi, delta=1e-15)
+        self.assertAlmostEqual(got["median_comm_exposed_s"], np.median(exposed.mean(axis=1)),
+                               delta=1e-15)
+        self.assertAlmostEqual(got["comm_overlap"], 1 - exposed.sum() / busy_total, delta=1e-12)
+        # beyond EXACT_RANK_STEPS: sketched, then made exact by re-reading
+        self.assertGreater(self.STEPS * self.WORLD, analysis.EXACT_RANK_STEPS)
+        rank_medians = np.median(step, axis=0)
+        self.assertEqual(got["rank_median_step_s"], rank_medians.tolist())
+        self.assertEqual(got["slowest_rank"], 5)
+        self.assertEqual(got["imbalance"], rank_medians.max() / np.median(rank_medians))
+        busy = np.median(step - exposed, axis=0)
+        self.assertEqual(got["busy_imbalance"], busy.max() / np.median(busy))
+        self.assertTrue(got["rank_medians_exact"])
+        self.assertTrue(got["bucket_durations_exact"])
+        self.assertEqual(got["bucket_every"], 2)
+        # beyond EXACT_BUCKET_VALUES: sketched, then made exact by re-reading
+        self.assertGreater(dur.size, analysis.EXACT_BUCKET_VALUES)
+        expected = by_hand_busbw(dur, list(self.SIZES), bstep >= 5, self.WORLD)
+        for e in got["allreduce_bandwidth"]:
+            count, busbw = expected[e["bytes"]]
+            self.assertEqual(e["samples"], count)
+            self.assertAlmostEqual(e["busbw_bytes_per_s"], busbw, delta=busbw * REL)
 
 
 class Loading(TempDir):
