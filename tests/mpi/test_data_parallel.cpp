@@ -174,15 +174,25 @@ class FixedShardSource final : public datasets::BatchSource {
   int rank_, world_;
 };
 
+// A fixed global batch of `global` random samples for `model`, the same on every rank (seeded).
+struct GlobalBatch {
+  torch::Tensor inputs, targets;
+};
+GlobalBatch random_global_batch(const std::string& model, std::int64_t global, std::uint64_t seed) {
+  const models::ModelEntry* entry = models::find(model);
+  torch::manual_seed(seed);
+  std::vector<std::int64_t> shape{global};
+  shape.insert(shape.end(), entry->input_shape.begin(), entry->input_shape.end());
+  GlobalBatch b;
+  b.inputs = torch::rand(shape);
+  b.targets = torch::randint(0, entry->num_classes, {global}, torch::kLong);
+  return b;
+}
+
 // Uneven shards, weighted by the trainer, must still equal one rank with the whole global batch.
 void check_uneven_equivalence(std::int64_t global) {
   const World& world = World::get();
-  const models::ModelEntry* entry = models::find("fcn_r");
-  torch::manual_seed(99);
-  std::vector<std::int64_t> shape{global};
-  shape.insert(shape.end(), entry->input_shape.begin(), entry->input_shape.end());
-  const torch::Tensor inputs = torch::rand(shape);
-  const torch::Tensor targets = torch::randint(0, entry->num_classes, {global}, torch::kLong);
+  const auto [inputs, targets] = random_global_batch("fcn_r", global, 99);
 
   MpiCommunicator self(MPI_COMM_SELF);
   Replica reference = make_replica(self, ReplicaSpec{});
@@ -219,13 +229,8 @@ TEST(DataParallel, EmptyShardStillTakesPartAndChangesNothing) {
 TEST(DataParallel, BatchNormWithAnEmptyShardEndsWithAgreeingState) {
   const World& world = World::get();
   if (world.size() < 2) GTEST_SKIP() << "an empty shard needs more ranks than samples";
-  const models::ModelEntry* entry = models::find("cifar10_resnet");
   const std::int64_t global = world.size() - 1;  // rank 0 gets no sample
-  torch::manual_seed(5);
-  std::vector<std::int64_t> shape{global};
-  shape.insert(shape.end(), entry->input_shape.begin(), entry->input_shape.end());
-  const torch::Tensor inputs = torch::rand(shape);
-  const torch::Tensor targets = torch::randint(0, entry->num_classes, {global}, torch::kLong);
+  const auto [inputs, targets] = random_global_batch("cifar10_resnet", global, 5);
   MpiCommunicator comm(MPI_COMM_WORLD);
   ReplicaSpec spec;
   spec.model = "cifar10_resnet";
