@@ -85,17 +85,15 @@ std::vector<CommGroup> parse_scopes(const World& world, const std::string& text)
   std::stringstream in(text);
   std::string item;
   while (std::getline(in, item, ',')) {
-    CommGroup g;
-    if (item == "intra") {
-      g = CommGroup::kNode;
-    } else if (item == "inter") {
-      g = CommGroup::kAcrossNodes;
-    } else if (item == "all") {
-      g = CommGroup::kWorld;
-    } else {
+    // The names are comm_group_name()'s, the ones the table and the file print.
+    const CommGroup groups[] = {CommGroup::kNode, CommGroup::kAcrossNodes, CommGroup::kWorld};
+    const auto named = std::find_if(std::begin(groups), std::end(groups),
+                                    [&item](CommGroup g) { return item == comm_group_name(g); });
+    if (named == std::end(groups)) {
       throw UsageError("--scope " + text + ": '" + item + "' is not a scope; allowed: auto, or a "
                        "comma-separated list of intra, inter, all");
     }
+    const CommGroup g = *named;
     if (std::find(out.begin(), out.end(), g) != out.end()) {
       throw UsageError("--scope " + text + ": '" + item + "' is listed twice");
     }

@@ -74,10 +74,15 @@ std::vector<double> float_column(const std::vector<StepRecord>& records, std::si
   return out;
 }
 
-std::vector<double> bucket_values(const std::vector<StepRecord>& records,
-                                  std::vector<double> StepRecord::*member) {
+// One bucket table's values of the step rows listed in `rows` (each row: world_size records).
+std::vector<double> bucket_values(const std::vector<StepRecord>& records, const std::vector<std::size_t>& rows,
+                                  std::size_t world_size, std::vector<double> StepRecord::*member) {
   std::vector<double> out;
-  for (const auto& r : records) out.insert(out.end(), (r.*member).begin(), (r.*member).end());
+  for (const std::size_t s : rows) {
+    for (std::size_t r = s * world_size; r < (s + 1) * world_size; ++r) {
+      out.insert(out.end(), (records[r].*member).begin(), (records[r].*member).end());
+    }
+  }
   return out;
 }
 
@@ -243,19 +248,20 @@ void RunFile::append_steps(const std::vector<StepRecord>& records) {
     }
   }
   // Bucket rows of the sampled steps only (every rank's record of a step has the same step).
-  std::vector<StepRecord> sampled;
+  std::vector<std::size_t> sampled_rows;
   std::vector<std::int64_t> sampled_steps;
   const auto ranks = static_cast<std::size_t>(world_size_);
   for (std::size_t s = 0; s < rows; ++s) {
     const auto step = static_cast<std::int64_t>(std::llround(records[s * ranks][StepField::kStep]));
     if (step % bucket_every_ != 0) continue;
+    sampled_rows.push_back(s);
     sampled_steps.push_back(step);
-    sampled.insert(sampled.end(), records.begin() + static_cast<std::ptrdiff_t>(s * ranks),
-                   records.begin() + static_cast<std::ptrdiff_t>((s + 1) * ranks));
   }
   if (!sampled_steps.empty()) {
-    bucket_start_s_.append(sampled_steps.size(), bucket_values(sampled, &StepRecord::bucket_start_s));
-    bucket_duration_s_.append(sampled_steps.size(), bucket_values(sampled, &StepRecord::bucket_duration_s));
+    bucket_start_s_.append(sampled_steps.size(),
+                           bucket_values(records, sampled_rows, ranks, &StepRecord::bucket_start_s));
+    bucket_duration_s_.append(sampled_steps.size(),
+                              bucket_values(records, sampled_rows, ranks, &StepRecord::bucket_duration_s));
     bucket_step_.append(sampled_steps.size(), sampled_steps);
   }
   steps_written_ += static_cast<std::int64_t>(rows);
