@@ -1,4 +1,4 @@
-"""Reading one scalebench run file (docs/hdf5-layout.md, schema version 1) into a RunData.
+"""Reading one scalebench run file (docs/hdf5-layout.md, schema versions 1 and 2) into a RunData.
 
 load_run reads the attributes, /ranks and /events, and checks the shapes of /steps and
 /buckets without reading them: their rows are read later in slices along the step axis
@@ -9,6 +9,16 @@ give whole datasets, read from the file when asked for (small files, tests).
 Bucket rows: files with /buckets/step (every file since `--record-buckets every:K`, K = 1
 included) hold bucket rows only for the steps listed there, /buckets attribute `every` = K;
 older files lack both, and their bucket row i is /steps row i.
+
+Recorded ranks (`--record-ranks all|stats|sample:K`, root attribute `record_ranks`; absent:
+"all"): files in mode `all` (schema_version 1) hold every rank's column in /steps and /buckets.
+Files in modes `stats` and `sample:K` (schema_version 2) hold the columns of the world ranks
+listed in the /steps attribute `ranks` only (ascending, rank 0 first: [0] for stats; for
+sample:K, K' = min(K, world_size) ranks i * world_size // K'), and /rank_stats/<field>
+[n_steps, 5] for every /steps field: min, median, max, mean over ALL ranks of that step and
+max_rank, the lowest rank holding the max (group attribute `columns`). The root `world_size`
+stays the job's; /ranks columns stay one entry per world rank. RunData.recorded_ranks names the
+/steps columns (0..world_size-1 where the attribute is absent).
 """
 
 from __future__ import annotations
@@ -23,7 +33,13 @@ import h5py
 import numpy as np
 
 FORMAT_NAME = "scalebench-run"
-SCHEMA_VERSION = 1  # the newest layout this reader understands
+SCHEMA_VERSION = 2  # the newest layout this reader understands (1: mode all only)
+RECORD_MODES = ("all", "stats", "sample:K")
+# /rank_stats/<field> columns, in order (group attribute `columns`)
+RANK_STATS_COLUMNS = ("min", "median", "max", "mean", "max_rank")
+STAT = {name: i for i, name in enumerate(RANK_STATS_COLUMNS)}
+# iter_step_blocks fields with this prefix are read from /rank_stats ([rows, 5]) instead
+RANK_STATS_PREFIX = "rank_stats/"
 
 # /steps fields as documented; only these are required, extra ones (added in later
 # compatible versions) are read too.
@@ -91,9 +107,9 @@ class RunData:
     mode: str                          # "weak" or "strong" ("unknown" if it cannot be told)
     device: str                        # "cpu" or "cuda"
     threads: int
-    world_size: int
-    # name -> [n_steps, world_size], read whole from the file on access: analyses stream with
-    # iter_step_blocks instead.
+    world_size: int                    # the job's world size (root attribute)
+    # name -> [n_steps, len(recorded_ranks)], read whole from the file on access: analyses
+    # stream with iter_step_blocks instead.
     steps: Mapping[str, np.ndarray]
     n_steps: int
     bucket_bytes: np.ndarray           # [n_buckets] int64
@@ -109,7 +125,34 @@ class RunData:
     bucket_every: Optional[int] = None
     has_bucket_step: bool = False      # /buckets/step present (bucket rows name their steps)
     locking: Any = "best-effort"
+    # `--record-ranks` mode: "all", "stats" or "sample:K" (root attribute record_ranks)
+    record_ranks: str = "all"
+    # [K] int64: the world rank of each /steps and /buckets column (None: 0..world_size-1)
+    ranks_recorded: Optional[np.ndarray] = None
+    # name -> [n_steps, 5] over every rank (RANK_STATS_COLUMNS); empty in mode all
+    rank_stats: Mapping[str, np.ndarray] = field(default_factory=dict)
     cache: Dict[str, Any] = field(default_factory=dict, repr=False)  # for analysis
+
+    @property
+    def recorded_ranks(self) -> np.ndarray:
+        """[K] int64: the world ranks whose columns /steps and /buckets hold, in order."""
+        if self.ranks_recorded is None:
+            return np.arange(self.world_size, dtype=np.int64)
+        return self.ranks_recorded
+
+    @property
+    def n_recorded(self) -> int:
+        """Columns of /steps and /buckets (world_size in mode all)."""
+        return self.world_size if self.ranks_recorded is None else int(len(self.ranks_recorded))
+
+    @property
+    def all_ranks_recorded(self) -> bool:
+        return self.n_recorded == self.world_size
+
+    @property
+    def has_rank_stats(self) -> bool:
+        """Whether /rank_stats is read: files in modes stats and sample:K."""
+        return len(self.rank_stats) > 0
 
     @property
     def name(self) -> str:
@@ -123,7 +166,7 @@ class RunData:
         return _open(self.path, self.locking)
 
     def _buckets(self, name: str) -> np.ndarray:
-        shape = (self.n_bucket_rows, self.world_size, self.n_buckets)
+        shape = (self.n_bucket_rows, self.n_recorded, self.n_buckets)
         if self.n_bucket_rows == 0:
             return np.zeros(shape)
         with self._open() as f:
@@ -131,12 +174,12 @@ class RunData:
 
     @property
     def bucket_start_s(self) -> np.ndarray:
-        """[bucket rows, world_size, n_buckets], read whole (see bucket_step)."""
+        """[bucket rows, recorded ranks, n_buckets], read whole (see bucket_step)."""
         return self._buckets("start_s")
 
     @property
     def bucket_duration_s(self) -> np.ndarray:
-        """[bucket rows, world_size, n_buckets], read whole (see bucket_step)."""
+        """[bucket rows, recorded ranks, n_buckets], read whole (see bucket_step)."""
         return self._buckets("duration_s")
 
     @property
@@ -157,25 +200,30 @@ class RunData:
 
     def iter_step_blocks(self, fields: Sequence[str], rows: Optional[int] = None,
                          columns: Any = slice(None)) -> Iterator[Tuple[int, Dict[str, np.ndarray]]]:
-        """(first row, {field: [rows, world_size] (or the given columns)}) for consecutive
-        slices of the /steps rows, the file held open throughout."""
+        """(first row, {field: [rows, recorded ranks] (or the given columns)}) for consecutive
+        slices of the /steps rows, the file held open throughout. A field named
+        "rank_stats/<field>" is that row's /rank_stats/<field> [rows, 5] (all columns)."""
         fields = list(fields)
+        stats = [n for n in fields if n.startswith(RANK_STATS_PREFIX)]
         if rows is None:
-            rows = block_rows(8 * self.world_size * max(len(fields), 1))
+            rows = block_rows(8 * self.n_recorded * max(len(fields) - len(stats), 1)
+                              + 8 * len(RANK_STATS_COLUMNS) * len(stats))
         with self._open() as f:
-            ds = [f["steps"][name] for name in fields]
+            ds = [f[name] if name.startswith(RANK_STATS_PREFIX) else f["steps"][name]
+                  for name in fields]
             for start in range(0, self.n_steps, rows):
                 stop = min(start + rows, self.n_steps)
-                yield start, {name: d[start:stop, columns] for name, d in zip(fields, ds)}
+                yield start, {name: d[start:stop] if name.startswith(RANK_STATS_PREFIX)
+                              else d[start:stop, columns] for name, d in zip(fields, ds)}
 
     def iter_bucket_blocks(self, rows: Optional[int] = None
                            ) -> Iterator[Tuple[int, np.ndarray, Optional[np.ndarray]]]:
-        """(first row, duration_s [rows, world_size, n_buckets], /buckets/step of those rows
-        or None in older files) for consecutive slices of the bucket rows."""
+        """(first row, duration_s [rows, recorded ranks, n_buckets], /buckets/step of those
+        rows or None in older files) for consecutive slices of the bucket rows."""
         if self.n_bucket_rows == 0 or self.n_buckets == 0:
             return
         if rows is None:
-            rows = block_rows(8 * self.world_size * self.n_buckets)
+            rows = block_rows(8 * self.n_recorded * self.n_buckets)
         with self._open() as f:
             b = f["buckets"]
             dur = b["duration_s"]
@@ -221,6 +269,13 @@ def _py(value: Any) -> Any:
     return value
 
 
+def _py_array(value: Any) -> Any:
+    """An attribute value as read, a 0-d array turned into its one element."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        return value.item()
+    return value
+
+
 def _read_column(dataset: h5py.Dataset) -> np.ndarray:
     if h5py.check_string_dtype(dataset.dtype) is not None:
         return np.array(dataset.asstr()[()], dtype=object)
@@ -259,6 +314,58 @@ def check_header(f: h5py.File, path: str) -> None:
     if version > SCHEMA_VERSION:
         raise RunFileError(f"{path}: schema_version {version} is newer than this reader "
                            f"understands ({SCHEMA_VERSION}); update scalebench_results")
+    if version < 1:
+        raise RunFileError(f"{path}: schema_version {version} is not a valid version (>= 1)")
+
+
+def _text_list(value: Any) -> List[str]:
+    """A string-array attribute as a list of str (h5py gives str or bytes elements)."""
+    if value is None:
+        return []
+    items = value.tolist() if isinstance(value, np.ndarray) else (
+        list(value) if isinstance(value, (list, tuple)) else [value])
+    return [v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in items]
+
+
+def record_mode(attrs: Dict[str, Any], path: str) -> Tuple[str, Optional[int]]:
+    """The file's `--record-ranks` mode ("all" where the attribute is absent) and K of
+    sample:K; RunFileError for anything else or a schema_version that cannot hold it."""
+    mode = attrs.get("record_ranks", "all")
+    k: Optional[int] = None
+    ok = mode in ("all", "stats")
+    if isinstance(mode, str) and mode.startswith("sample:"):
+        digits = mode[len("sample:"):]
+        ok = digits.isdigit() and int(digits) >= 1
+        k = int(digits) if ok else None
+    if not ok:
+        raise RunFileError(f"{path}: record_ranks attribute is {mode!r}, expected one of "
+                           f"{', '.join(RECORD_MODES)} (K >= 1)")
+    if mode != "all" and int(attrs["schema_version"]) < 2:
+        raise RunFileError(f"{path}: record_ranks {mode!r} needs schema_version 2, the file "
+                           f"says {attrs['schema_version']}")
+    return mode, k
+
+
+def _check_recorded_ranks(value: Any, world: int, mode: str, path: str) -> np.ndarray:
+    """The /steps attribute `ranks` checked: 1-D integers, ascending without repeats, within
+    [0, world_size), rank 0 first; all ranks in mode all."""
+    a = np.asarray(value)
+    if a.ndim != 1 or a.size == 0 or not np.issubdtype(a.dtype, np.integer):
+        raise RunFileError(f"{path}: /steps attribute ranks is {value!r}, expected a non-empty "
+                           f"1-D integer array of world ranks")
+    a = a.astype(np.int64)
+    if np.any(np.diff(a) <= 0):
+        raise RunFileError(f"{path}: /steps attribute ranks is not ascending without repeats: "
+                           f"{a.tolist()[:16]}")
+    if a[0] != 0:
+        raise RunFileError(f"{path}: /steps attribute ranks lacks rank 0 (starts at {a[0]})")
+    if a[-1] >= world:
+        raise RunFileError(f"{path}: /steps attribute ranks names rank {a[-1]}, beyond the "
+                           f"world size {world}")
+    if mode == "all" and a.size != world:
+        raise RunFileError(f"{path}: record_ranks is 'all' but /steps attribute ranks lists "
+                           f"{a.size} of {world} ranks")
+    return a
 
 
 def load_run(path: str, allow_incomplete: bool = False) -> RunData:
@@ -302,15 +409,57 @@ def load_run(path: str, allow_incomplete: bool = False) -> RunData:
             raise RunFileError(f"{path}: missing /steps datasets: {', '.join(missing)}")
         if len(shapes["step_s"]) != 2:
             raise RunFileError(f"{path}: /steps/step_s is not 2-D [step, rank]")
-        n_steps, world = shapes["step_s"]
-        for name, shape in shapes.items():
-            if shape[:2] != (n_steps, world):
-                raise RunFileError(f"{path}: /steps/{name} has shape {shape}, expected "
-                                   f"({n_steps}, {world})")
+        record, _ = record_mode(attrs, path)
+        n_steps, width = shapes["step_s"]
         ws_attr = attrs.get("world_size")
-        if isinstance(ws_attr, int) and ws_attr != world:
-            raise RunFileError(f"{path}: world_size attribute {ws_attr} disagrees with /steps "
-                               f"width {world}")
+        ranks_attr = f["steps"].attrs.get("ranks")
+        recorded: Optional[np.ndarray] = None
+        if ranks_attr is None:
+            # every rank's column: /steps is as wide as the world
+            if isinstance(ws_attr, int) and ws_attr != width:
+                raise RunFileError(f"{path}: world_size attribute {ws_attr} disagrees with "
+                                   f"/steps width {width}" + (
+                                       "" if record == "all" else
+                                       f" (record_ranks {record!r} without a /steps "
+                                       f"attribute ranks)"))
+            world = width
+        else:
+            if not isinstance(ws_attr, int) or isinstance(ws_attr, bool) or ws_attr < 1:
+                raise RunFileError(f"{path}: world_size attribute missing or not a positive "
+                                   f"integer ({ws_attr!r}); a file with /steps attribute ranks "
+                                   f"needs it")
+            world = ws_attr
+            recorded = _check_recorded_ranks(ranks_attr, world, record, path)
+            if recorded.size != width:
+                raise RunFileError(f"{path}: /steps/step_s has {width} columns, but /steps "
+                                   f"attribute ranks lists {recorded.size} ranks")
+            if recorded.size == world:
+                recorded = None  # every rank, in order: as mode all
+        for name, shape in shapes.items():
+            if shape[:2] != (n_steps, width):
+                raise RunFileError(f"{path}: /steps/{name} has shape {shape}, expected "
+                                   f"({n_steps}, {width})")
+
+        stat_names: List[str] = []
+        if record != "all":
+            if "rank_stats" not in f:
+                raise RunFileError(f"{path}: record_ranks {record!r} but no /rank_stats group: "
+                                   f"the figures over all ranks cannot be computed")
+            rs = f["rank_stats"]
+            columns = _text_list(_py_array(rs.attrs.get("columns")))
+            if columns != list(RANK_STATS_COLUMNS):
+                raise RunFileError(f"{path}: /rank_stats attribute columns is {columns}, "
+                                   f"expected {list(RANK_STATS_COLUMNS)}")
+            lacking = [n for n in shapes if n not in rs]
+            if lacking:
+                raise RunFileError(f"{path}: /rank_stats lacks datasets for /steps fields: "
+                                   f"{', '.join(lacking)}")
+            for name in shapes:
+                shape = rs[name].shape
+                if shape != (n_steps, len(RANK_STATS_COLUMNS)):
+                    raise RunFileError(f"{path}: /rank_stats/{name} has shape {shape}, "
+                                       f"expected ({n_steps}, {len(RANK_STATS_COLUMNS)})")
+            stat_names = list(shapes)
 
         b = f["buckets"]
         bucket_bytes = b["bytes"][()] if "bytes" in b else np.zeros(0, np.int64)
@@ -336,10 +485,11 @@ def load_run(path: str, allow_incomplete: bool = False) -> RunData:
             bucket_rows = n_steps  # older files: bucket row i is /steps row i
         present = [name for name in ("start_s", "duration_s") if name in b]
         for name in present:
-            if b[name].shape != (bucket_rows, world, nb):
+            if b[name].shape != (bucket_rows, width, nb):
                 what = "/buckets/step rows" if has_bucket_step else "steps"
                 raise RunFileError(f"{path}: /buckets/{name} has shape {b[name].shape}, "
-                                   f"expected ({bucket_rows}, {world}, {nb}) ({what})")
+                                   f"expected ({bucket_rows}, {width}, {nb}) ({what}"
+                                   f"{', recorded ranks' if width != world else ''})")
         if "duration_s" not in b:
             bucket_rows = 0  # nothing recorded: as all-zero durations, no bandwidth
 
@@ -375,6 +525,10 @@ def load_run(path: str, allow_incomplete: bool = False) -> RunData:
         bucket_every=every,
         has_bucket_step=has_bucket_step,
         locking=locking,
+        record_ranks=record,
+        ranks_recorded=recorded,
+        rank_stats=(_LazyColumns(path, "rank_stats", stat_names, locking) if stat_names
+                    else {}),
     )
 
 

@@ -1,9 +1,16 @@
-"""Writes fake scalebench run files with h5py, following docs/hdf5-layout.md (schema 1) exactly,
-from hand-chosen numbers; with /ranks/node_index and /buckets/spans_nodes as src/io/run_file.cpp
-writes them (node_datasets=False: as older files, without them). Shared by the tests of results/ and of anything else reading run files.
+"""Writes fake scalebench run files with h5py, following docs/hdf5-layout.md (schema 1, and 2
+for the recording modes) exactly, from hand-chosen numbers; with /ranks/node_index and
+/buckets/spans_nodes as src/io/run_file.cpp writes them (node_datasets=False: as older files,
+without them). Shared by the tests of results/ and of anything else reading run files.
 
     from fake_runs import write_run
     write_run(path, step_s=[[0.10, 0.12], [0.11, 0.10]], warmup=1, samples=32)
+    write_run(path, step_s=..., record_ranks="sample:4")   # every rank's data given, 4 kept
+
+record_ranks="stats" | "sample:K" (`--record-ranks`): the data are given for every rank as in
+mode all; /steps and /buckets keep the columns of recorded_ranks() only (/steps attribute
+`ranks`), and /rank_stats/<field> [n_steps, 5] is computed from every rank's values
+(rank_stats_of), so that a test can compare a file of each mode with the same data in mode all.
 """
 
 from __future__ import annotations
@@ -43,6 +50,35 @@ STEP_FIELDS = (
 )
 
 STR = h5py.string_dtype("utf-8")  # variable-length UTF-8, as the C++ writer stores strings
+RANK_STATS_COLUMNS = ("min", "median", "max", "mean", "max_rank")
+
+
+def recorded_ranks(record_ranks: Optional[str], world: int) -> Optional[np.ndarray]:
+    """The world ranks a mode keeps, as the writer picks them: None for all (every column);
+    [0] for stats; for sample:K, K' = min(K, world) ranks i * world // K'."""
+    if record_ranks in (None, "all"):
+        return None
+    if record_ranks == "stats":
+        return np.zeros(1, np.int64)
+    if isinstance(record_ranks, str) and record_ranks.startswith("sample:"):
+        k = min(int(record_ranks[len("sample:"):]), world)
+        return (np.arange(k, dtype=np.int64) * world) // k
+    raise ValueError(f"record_ranks {record_ranks!r}: expected all, stats or sample:K")
+
+
+def rank_stats_of(data: np.ndarray) -> np.ndarray:
+    """[n_steps, 5] float64 of [n_steps, world] values: min, median (of an even count the mean
+    of the two middle values), max, mean, and the lowest rank holding the max."""
+    a = np.asarray(data, dtype=np.float64)
+    out = np.empty((a.shape[0], len(RANK_STATS_COLUMNS)))
+    if a.shape[0] == 0:
+        return out
+    out[:, 0] = a.min(axis=1)
+    out[:, 1] = np.median(a, axis=1)
+    out[:, 2] = a.max(axis=1)
+    out[:, 3] = a.mean(axis=1)
+    out[:, 4] = np.argmax(a, axis=1)
+    return out
 
 
 def _grid(value: ArrayLike, n_steps: int, world: int, dtype: Any) -> np.ndarray:
@@ -162,7 +198,8 @@ def write_run(
     threads: int = 1,
     status: str = "completed",
     format_name: str = "scalebench-run",
-    schema_version: int = 1,
+    schema_version: Optional[int] = None,
+    record_ranks: Optional[str] = None,
     steps_per_epoch: int = 100,
     device_name: Optional[str] = None,
     hostnames: Optional[Sequence[str]] = None,
@@ -198,6 +235,11 @@ def write_run(
     bucket row's step and /buckets carries attribute `every`, as every new file does (K = 1
     too). bucket_step_dataset=False writes the older layout without them, bucket rows aligned
     one-to-one with /steps rows (K must be 1).
+    record_ranks: None (no attribute: mode all, as files before the recording modes), "all"
+    (the attribute, the layout as None), "stats" or "sample:K": the arguments still give every
+    rank's data; /steps and /buckets keep the recorded ranks' columns (attribute `ranks`),
+    /rank_stats holds the statistics over every rank. schema_version: default 1 for mode all,
+    2 for the others.
     attrs: root attributes to add or override (after the defaults).
     """
     if step_s is None:
@@ -238,6 +280,9 @@ def write_run(
     if config is not None:
         run_config.update(config)
 
+    keep = recorded_ranks(record_ranks, world)
+    if schema_version is None:
+        schema_version = 1 if keep is None else 2
     i64 = np.int64
     root: Dict[str, Any] = {
         "format": format_name,
@@ -302,20 +347,30 @@ def write_run(
             "summary_comm_overlap": np.float64(0.0),
             "summary_peak_rss_bytes": i64(int(ints["peak_rss_bytes"].max(initial=0))),
         })
+    if record_ranks is not None:
+        root["record_ranks"] = record_ranks
     root.update(attrs or {})
+    cols = slice(None) if keep is None else keep
 
     with h5py.File(path, "w") as f:
         for k, v in root.items():
             f.attrs[k] = v
         steps = f.create_group("steps")
+        if keep is not None:
+            steps.attrs["ranks"] = keep
+            stats = f.create_group("rank_stats")
+            stats.attrs["columns"] = np.array(RANK_STATS_COLUMNS, dtype=object)
         for name, is_int, unit, doc in STEP_FIELDS:
             data = ints[name] if is_int else np.asarray(values[name], dtype=np.float64)
-            ds = _appendable(steps, name, data, np.int64 if is_int else np.float64)
+            ds = _appendable(steps, name, data[:, cols], np.int64 if is_int else np.float64)
             _document(ds, unit, doc)
+            if keep is not None:
+                _document(_appendable(stats, name, rank_stats_of(data), np.float64), unit,
+                          "per step, statistics of the field over every rank")
 
         buckets = f.create_group("buckets")
         rows = _bucket_rows(np.arange(n_steps), bucket_every)
-        _write_bucket_rows(buckets, dur[rows], rows.astype(np.int64),
+        _write_bucket_rows(buckets, dur[rows][:, cols], rows.astype(np.int64),
                            bucket_every if bucket_step_dataset else None)
         _document(buckets.create_dataset("bytes", data=np.asarray(bucket_bytes, np.int64)),
                   "B", "gradient bytes in the bucket")
@@ -389,12 +444,18 @@ def append_steps(
     device_peak_reserved_bytes: ArrayLike = -1,
 ) -> str:
     """Appends steps to a file write_run made, as the trainer's flushes do: the arguments as
-    write_run's, for the new rows only (step_s [rows, world_size]; warmup counts or flags
-    within them). Bucket rows follow the file's layout (`every`, /buckets/step). The root
-    attribute `steps` is updated; the summary_* attributes are left as they were."""
+    write_run's, for the new rows only (step_s [rows, world_size]: every rank, in any
+    recording mode; warmup counts or flags within them). Bucket rows follow the file's layout
+    (`every`, /buckets/step), /steps and /buckets columns its recorded ranks, /rank_stats is
+    appended to where present. The root attribute `steps` is updated; the summary_*
+    attributes are left as they were."""
     with h5py.File(path, "a") as f:
         st, b = f["steps"], f["buckets"]
-        first, world = st["step_s"].shape
+        first, width = st["step_s"].shape
+        world = int(f.attrs.get("world_size", width))
+        kept_ranks = st.attrs.get("ranks")
+        cols = slice(None) if kept_ranks is None else np.asarray(kept_ranks, np.int64)
+        stats = f["rank_stats"] if "rank_stats" in f else None
         step = np.asarray(step_s, dtype=np.float64).reshape(-1, world)
         rows = step.shape[0]
         warm = np.zeros(rows, np.int64)
@@ -405,6 +466,8 @@ def append_steps(
         bucket_bytes = b["bytes"][()]
         dur = _bucket_grid(bucket_duration_s, rows, world, len(bucket_bytes))
         end = st["end_time_s"][first - 1] if first else 0.0
+        if kept_ranks is not None and first:  # every rank continues from rank 0's end time
+            end = np.full(world, end[0])
         values, ints = _step_tables(
             step, first, warm, samples, phases, dur, bucket_bytes,
             int(f.attrs.get("threads", 1)), int(f.attrs.get("steps_per_epoch", 100)), end,
@@ -413,12 +476,16 @@ def append_steps(
             data = ints[name] if is_int else values[name]
             ds = st[name]
             ds.resize(first + rows, axis=0)
-            ds[first:] = data
+            ds[first:] = data[:, cols]
+            if stats is not None:
+                stats[name].resize(first + rows, axis=0)
+                stats[name][first:] = rank_stats_of(data)
         every = b.attrs.get("every")
         index = np.arange(first, first + rows, dtype=np.int64)
         keep = _bucket_rows(index, int(every)) if every is not None else np.arange(rows)
         old = b["duration_s"].shape[0]
-        for name, data in (("start_s", np.zeros_like(dur[keep])), ("duration_s", dur[keep])):
+        rows_kept = dur[keep][:, cols]
+        for name, data in (("start_s", np.zeros_like(rows_kept)), ("duration_s", rows_kept)):
             b[name].resize(old + len(keep), axis=0)
             b[name][old:] = data
         if "step" in b:

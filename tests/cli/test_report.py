@@ -664,8 +664,8 @@ class Loading(TempDir):
             load_run(path)
 
     def test_refuses_newer_schema(self):
-        path = write_run(self.path("x.h5"), schema_version=2)
-        with self.assertRaisesRegex(RunFileError, "schema_version 2"):
+        path = write_run(self.path("x.h5"), schema_version=3)
+        with self.assertRaisesRegex(RunFileError, "schema_version 3 is newer"):
             load_run(path)
 
     def test_incomplete_runs(self):
@@ -817,8 +817,8 @@ class Cli(TempDir):
         write_run(self.path("foreign.h5"), format_name="something-else")
         self.assert_bad_input(self.report(self.dir), "not a scalebench run file")
         os.remove(self.path("foreign.h5"))
-        write_run(self.path("future.h5"), schema_version=2)
-        self.assert_bad_input(self.report(self.dir), "schema_version 2")
+        write_run(self.path("future.h5"), schema_version=3)
+        self.assert_bad_input(self.report(self.dir), "schema_version 3")
 
     def test_unreadable_file(self):
         with open(self.path("junk.h5"), "w") as f:
