@@ -34,13 +34,36 @@ Definitions (the report's documentation refers here):
   lacks is left out), and the medians are over the recorded rows only. Older files without
   /buckets/step have one bucket row per /steps row, in the same order.
 
+Recording modes (`--record-ranks`, runfile.RunData.record_ranks): a file in mode all holds
+every rank's columns and every figure above is computed from them. Files in modes stats and
+sample:K hold the columns of the recorded ranks only (RunData.recorded_ranks: [0] for stats,
+K evenly spaced ranks from rank 0 for sample:K) and /rank_stats: per step min, median, max,
+mean and max_rank of each field over every rank. From those, exactly as in mode all up to
+floating-point rounding (FIGURES_FROM_ALL_RANKS):
+- measured steps: /rank_stats/warmup max == 0 (no rank in warm-up);
+- step time of a step: /rank_stats/step_s max; global samples: round(samples mean x world
+  size); phases averaged over ranks: the phase's mean; the totals behind `comm_overlap`:
+  means x world size, summed over steps; memory peaks (max over ranks): the max column's max
+  over every step; `most_often_slowest_rank`: the rank most often named by step_s max_rank
+  (in mode all: np.argmax per step, the lowest rank on ties), `median_rank_spread`: median
+  over steps of step_s max / median.
+From the recorded ranks only (FIGURES_FROM_RECORDED_RANKS, `rank_figures_from` says which:
+"all", "rank 0", "sample:K"): per-rank medians, imbalance and busy imbalance, slowest_rank
+(a world rank id), the per-rank peak lists (parallel to `recorded_ranks`), and the bucket
+durations behind the bandwidth (the recorded ranks' /buckets columns). With rank 0 alone
+(stats) no imbalance or slowest rank is given (None). Repeats pool whatever their modes: the
+figures from all ranks and the bucket durations of each repeat's recorded ranks
+(`bucket_figures_from`); the per-rank figures only where every repeat recorded the same
+ranks, else they are None and `rank_figures_note` says why.
+
 Memory and exactness (the report streams: it never holds a whole [step, rank] dataset):
 
 - A run's /steps rows are read in slices along the step axis (runfile.BLOCK_BYTES, 16 MiB of
   rows at a time for the fields read together, whole 64-row chunks, at most 4,096 rows) and
   reduced at once: per step, the max over ranks of step_s, the sum over ranks of samples, the
-  mean over ranks of each phase (8 float64 per measured step are kept: the median step time,
-  its CI, throughput and phase medians stay exact at any length); per rank, the running max of
+  mean over ranks of each phase, the max / median spread (9 float64 per measured step are
+  kept: the median step time, its CI, throughput and phase medians stay exact at any length);
+  per rank, the slowest-step count (one int64) and the running max of
   the memory peaks; the totals of comm_exposed_s and comm_busy_s (summed slice by slice beyond
   the exact limit below: equal up to rounding). /buckets/duration_s is read the same way.
 - Per-rank medians over steps (of step_s and of busy time: `rank_median_step_s`,
@@ -407,7 +430,8 @@ class RankValues:
     """Per-rank values over the measured steps: step_s, busy (step_s - comm_exposed_s) for
     per-rank medians, comm_exposed_s and comm_busy_s for their totals. Exact ([steps, ranks]
     matrices) for a run of at most EXACT_RANK_STEPS rank-steps and for pools of such runs of
-    at most that many in all; otherwise a LogSketch per quantity and running totals."""
+    at most that many in all; otherwise a LogSketch per quantity and running totals. The
+    columns (`world_size` of them) are the file's recorded ranks: every rank in mode all."""
 
     MEDIANS = ("step", "busy")
     TOTALS = ("exposed", "comm_busy")
@@ -478,12 +502,14 @@ class RankValues:
         return self.refined
 
     def _blocks(self):
-        """The measured rows of the sources again: {"step": [m, ws], "busy": [m, ws]}."""
+        """The measured rows of the sources again: {"step": [m, K], "busy": [m, K]} (K: the
+        recorded ranks' columns)."""
         for run in self.sources:
-            for _, blk in run.iter_step_blocks(("warmup", "step_s", "comm_exposed_s")):
+            for _, blk in run.iter_step_blocks((*_warmup_fields(run), "step_s",
+                                                "comm_exposed_s")):
                 if not blk["step_s"].shape[0]:
                     continue
-                meas = np.asarray(blk["warmup"]).max(axis=1) == 0
+                meas = _measured_rows(run, blk)
                 m = np.asarray(blk["step_s"], dtype=np.float64)[meas]
                 yield {"step": m,
                        "busy": m - np.asarray(blk["comm_exposed_s"], dtype=np.float64)[meas]}
@@ -644,32 +670,95 @@ class BucketDurations:
 
 @dataclass
 class StepSeries:
-    """The measured (non-warm-up) steps of a run, or of pooled repeats, reduced over ranks."""
+    """The measured (non-warm-up) steps of a run, or of pooled repeats, reduced over ranks.
+
+    The per-step vectors, the totals, the slowest-rank counts and the memory maxima are over
+    every rank in every recording mode (from /rank_stats in stats and sample:K files); the
+    per-rank parts (rank_values, *_per_rank) are over the recorded ranks (recorded_ranks, the
+    world rank of each column), and None for pooled repeats that recorded different ranks."""
     world_size: int
     slowest_step_s: np.ndarray            # [m]     max over ranks of step_s
     global_samples: np.ndarray            # [m]     sum over ranks of samples
     phases: Dict[str, np.ndarray]         # name -> [m], averaged over ranks
     compute_s: np.ndarray                 # [m]     forward + backward, averaged over ranks
-    rank_values: RankValues               # per-rank medians and totals (exact or sketched)
-    peak_rss_per_rank: np.ndarray         # [ws]    max over all steps, warm-up included
-    peak_dev_alloc_per_rank: np.ndarray   # [ws]    -1 where not measured
-    peak_dev_reserved_per_rank: np.ndarray
-    bucket_durations: BucketDurations     # per message size
+    rank_values: Optional[RankValues]     # per-rank medians and totals (exact or sketched)
+    peak_rss_per_rank: Optional[np.ndarray]  # [K]  max over all steps, warm-up included
+    peak_dev_alloc_per_rank: Optional[np.ndarray]  # [K] -1 where not measured
+    peak_dev_reserved_per_rank: Optional[np.ndarray]
+    bucket_durations: BucketDurations     # per message size, the recorded ranks' rows
+    # [K] int64 world rank of each per-rank column; None: pooled repeats differ in them
+    recorded_ranks: Optional[np.ndarray] = None
+    record_ranks: Tuple[str, ...] = ("all",)  # the runs' --record-ranks modes
+    # over every rank, max over all steps (warm-up included); -1 where not measured
+    peak_rss: int = -1
+    peak_dev_alloc: int = -1
+    peak_dev_reserved: int = -1
+    rank_spread: np.ndarray = field(default_factory=lambda: np.zeros(0))  # [m] max / median
+    slowest_count: Optional[np.ndarray] = None  # [ws] steps each rank held the step_s max
+    # exposed and comm_busy totals over every rank; None: rank_values' (mode all)
+    totals: Optional[Dict[str, float]] = None
 
     @property
     def measured_steps(self) -> int:
         return int(self.slowest_step_s.size)
 
+    def total(self, name: str) -> float:
+        """Sum over the measured steps and every rank of comm_exposed_s ("exposed") or
+        comm_busy_s ("comm_busy")."""
+        return self.totals[name] if self.totals is not None else self.rank_values.total(name)
+
     @property
     def nbytes(self) -> int:
-        vectors = [self.slowest_step_s, self.global_samples, self.compute_s,
+        vectors = [self.slowest_step_s, self.global_samples, self.compute_s, self.rank_spread,
                    *self.phases.values(), self.peak_rss_per_rank, self.peak_dev_alloc_per_rank,
-                   self.peak_dev_reserved_per_rank]
-        return (sum(v.nbytes for v in vectors) + self.rank_values.nbytes
+                   self.peak_dev_reserved_per_rank, self.slowest_count]
+        return (sum(v.nbytes for v in vectors if v is not None)
+                + (self.rank_values.nbytes if self.rank_values is not None else 0)
                 + self.bucket_durations.nbytes)
 
 
 PEAK_FIELDS = ("peak_rss_bytes", "device_peak_allocated_bytes", "device_peak_reserved_bytes")
+RS = "rank_stats/"   # runfile.RANK_STATS_PREFIX: iter_step_blocks reads these from /rank_stats
+RS_MIN, RS_MEDIAN, RS_MAX, RS_MEAN, RS_MAX_RANK = range(5)  # runfile.RANK_STATS_COLUMNS
+
+# Which figures come from where in files of `--record-ranks stats|sample:K` (summary.json
+# definitions; in mode all every figure is over every rank).
+FIGURES_FROM_ALL_RANKS = (
+    "measured_steps", "median_step_s", "step_ci_low_s", "step_ci_high_s",
+    "global_samples_per_step", "throughput_samples_per_s", "throughput_ci_low",
+    "throughput_ci_high", "median_data_s", "median_forward_s", "median_backward_s",
+    "median_comm_exposed_s", "median_optimizer_s", "median_compute_s", "median_other_s",
+    "exposed_comm_share", "comm_overlap", "peak_rss_bytes", "peak_device_allocated_bytes",
+    "peak_device_reserved_bytes", "most_often_slowest_rank", "most_often_slowest_share",
+    "median_rank_spread", "speedup", "efficiency", "step_time_ratio")
+FIGURES_FROM_RECORDED_RANKS = (
+    "rank_median_step_s", "imbalance", "slowest_rank", "busy_imbalance", "busy_slowest_rank",
+    "peak_rss_bytes_per_rank", "peak_device_allocated_bytes_per_rank", "allreduce_bandwidth",
+    "busbw_peak_bytes_per_s", "busbw_peak_message_bytes")
+
+
+def _warmup_fields(run: Any) -> Tuple[str, ...]:
+    """The fields that tell the measured rows: /rank_stats/warmup (over every rank) where the
+    file has /rank_stats, else /steps/warmup (every rank's column)."""
+    return (RS + "warmup",) if getattr(run, "has_rank_stats", False) else ("warmup",)
+
+
+def _measured_rows(run: Any, blk: Dict[str, np.ndarray]) -> np.ndarray:
+    """[rows] bool: no rank's warm-up flag set (read with _warmup_fields)."""
+    if getattr(run, "has_rank_stats", False):
+        return np.asarray(blk[RS + "warmup"], dtype=np.float64)[:, RS_MAX] == 0
+    return np.asarray(blk["warmup"]).max(axis=1) == 0
+
+
+def rank_figures_from(recorded: Optional[np.ndarray], world_size: int) -> Optional[str]:
+    """"all" where every rank's column was recorded, "rank 0" where only rank 0's (stats
+    mode), "sample:K" for K recorded ranks; None where pooled repeats recorded different
+    ranks."""
+    if recorded is None:
+        return None
+    if len(recorded) == world_size:
+        return "all"
+    return "rank 0" if len(recorded) == 1 else f"sample:{len(recorded)}"
 
 
 def _measured_bucket_rows(bucket_step: np.ndarray, step_index: np.ndarray,
@@ -695,10 +784,11 @@ def _measured_bucket_blocks(run: Any, measured: Optional[np.ndarray] = None,
     if measured is None:
         measured = np.zeros(run.n_steps, bool)
         step_index = np.zeros(0 if aligned else run.n_steps, np.int64)
-        for start, blk in run.iter_step_blocks(["warmup"] + ([] if aligned else ["step"])):
-            rows = blk["warmup"].shape[0]
+        warm = _warmup_fields(run)
+        for start, blk in run.iter_step_blocks([*warm] + ([] if aligned else ["step"])):
+            rows = blk[warm[0]].shape[0]
             if rows:
-                measured[start:start + rows] = np.asarray(blk["warmup"]).max(axis=1) == 0
+                measured[start:start + rows] = _measured_rows(run, blk)
                 if not aligned:
                     step_index[start:start + rows] = blk["step"][:, 0]
     order = np.argsort(step_index, kind="stable") if not aligned else None
@@ -712,51 +802,106 @@ def _measured_bucket_blocks(run: Any, measured: Optional[np.ndarray] = None,
         yield dur[meas]
 
 
+def _max_rank_counts(max_rank: np.ndarray, world_size: int, run: Any) -> np.ndarray:
+    """[ws] counts of the /rank_stats max_rank values (world ranks carried as float64)."""
+    r = np.asarray(max_rank, dtype=np.float64)
+    bad = (r != np.round(r)) | (r < 0) | (r >= world_size) | np.isnan(r)
+    if bad.any():
+        from .runfile import RunFileError  # a malformed file: refused as load_run would
+        raise RunFileError(f"{run.path}: /rank_stats/step_s max_rank holds "
+                           f"{r[bad][0]!r}, not a rank of 0..{world_size - 1}")
+    return np.bincount(r.astype(np.int64), minlength=world_size)
+
+
 def measured_series(run: Any) -> StepSeries:
     """Per-step figures of a run (a runfile.RunData), warm-up excluded: the file's rows are
     read in slices (RunData.iter_step_blocks, iter_bucket_blocks) and only the reductions
-    kept. Kept in run.cache while small (SERIES_CACHE_BYTES)."""
+    kept. Kept in run.cache while small (SERIES_CACHE_BYTES).
+
+    Mode all: every figure from /steps. Modes stats and sample:K (the file has /rank_stats):
+    the per-step figures over every rank from /rank_stats (warm-up: max of warmup; slowest
+    step: max of step_s; global samples: mean of samples x world size, rounded; phases: their
+    means; totals of comm_exposed_s, comm_busy_s: means x world size; memory peaks: max of the
+    max column; slowest-rank counts: max_rank of step_s), the per-rank figures and the bucket
+    durations from the recorded ranks' columns of /steps and /buckets."""
     cache = getattr(run, "cache", None)
     if cache is not None and "series" in cache:
         return cache["series"]
     ws, n = run.world_size, run.n_steps
+    stats = bool(getattr(run, "has_rank_stats", False))
+    recorded = np.asarray(getattr(run, "recorded_ranks", np.arange(ws)), dtype=np.int64)
+    k = int(recorded.size)
     aligned = not getattr(run, "has_bucket_step", False)
-    fields = ["warmup", "step_s", "samples", *PHASES, "comm_busy_s", *PEAK_FIELDS]
+    fields = ["step_s", "comm_exposed_s", "comm_busy_s", *PEAK_FIELDS]
+    if stats:
+        fields += [RS + name for name in ("warmup", "step_s", "samples", *PHASES,
+                                          "comm_busy_s", *PEAK_FIELDS)]
+    else:
+        fields += ["warmup", "samples", *[p for p in PHASES if p not in fields]]
     if not aligned:
         fields.append("step")
     measured = np.zeros(n, bool)
     step_index = np.zeros(n if not aligned else 0, np.int64)
-    parts: Dict[str, List[np.ndarray]] = {k: [] for k in ("slowest", "samples", *PHASES)}
-    ranks = RankValues(ws, exact=n * ws <= EXACT_RANK_STEPS, sources=[run])
+    parts: Dict[str, List[np.ndarray]] = {k_: [] for k_ in ("slowest", "samples", "spread",
+                                                            *PHASES)}
+    ranks = RankValues(k, exact=n * k <= EXACT_RANK_STEPS, sources=[run])
     peaks: Dict[str, Optional[np.ndarray]] = {name: None for name in PEAK_FIELDS}
+    peak_all = {name: -1 for name in PEAK_FIELDS}
+    slowest_count = np.zeros(ws, np.int64)
+    totals = {"exposed": 0.0, "comm_busy": 0.0}
     for start, blk in run.iter_step_blocks(fields):
         rows = blk["step_s"].shape[0]
-        meas = np.asarray(blk["warmup"]).max(axis=1) == 0 if rows else np.zeros(0, bool)
+        meas = _measured_rows(run, blk) if rows else np.zeros(0, bool)
         measured[start:start + rows] = meas
         if not aligned:
             step_index[start:start + rows] = blk["step"][:, 0]
         m = np.asarray(blk["step_s"], dtype=np.float64)[meas]
-        parts["slowest"].append(m.max(axis=1) if m.size else np.zeros(0))
-        parts["samples"].append(np.asarray(blk["samples"], dtype=np.float64)[meas].sum(axis=1))
-        for p in PHASES:
-            parts[p].append(np.asarray(blk[p], dtype=np.float64)[meas].mean(axis=1))
         exposed = np.asarray(blk["comm_exposed_s"], dtype=np.float64)[meas]
+        if stats:
+            st = {name: np.asarray(blk[RS + name], dtype=np.float64)
+                  for name in ("step_s", "samples", *PHASES, "comm_busy_s", *PEAK_FIELDS)}
+            step_max = st["step_s"][meas, RS_MAX]
+            parts["slowest"].append(step_max)
+            parts["samples"].append(np.round(st["samples"][meas, RS_MEAN] * ws))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                parts["spread"].append(step_max / st["step_s"][meas, RS_MEDIAN])
+            for p in PHASES:
+                parts[p].append(st[p][meas, RS_MEAN])
+            slowest_count += _max_rank_counts(st["step_s"][meas, RS_MAX_RANK], ws, run)
+            totals["exposed"] += float((st["comm_exposed_s"][meas, RS_MEAN] * ws).sum())
+            totals["comm_busy"] += float((st["comm_busy_s"][meas, RS_MEAN] * ws).sum())
+            for name in PEAK_FIELDS:
+                if rows:
+                    peak_all[name] = max(peak_all[name], int(st[name][:, RS_MAX].max()))
+        else:
+            parts["slowest"].append(m.max(axis=1) if m.size else np.zeros(0))
+            parts["samples"].append(np.asarray(blk["samples"], dtype=np.float64)[meas]
+                                    .sum(axis=1))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                parts["spread"].append(m.max(axis=1) / np.median(m, axis=1) if m.size
+                                       else np.zeros(0))
+            for p in PHASES:
+                parts[p].append(np.asarray(blk[p], dtype=np.float64)[meas].mean(axis=1))
+            if m.size:
+                slowest_count += np.bincount(np.argmax(m, axis=1), minlength=ws)
         ranks.add(m, exposed, np.asarray(blk["comm_busy_s"], dtype=np.float64)[meas])
         for name in PEAK_FIELDS:
             a = np.asarray(blk[name], dtype=np.int64).max(axis=0)
             peaks[name] = a if peaks[name] is None else np.maximum(peaks[name], a)
     for name in PEAK_FIELDS:
         if peaks[name] is None:
-            peaks[name] = np.full(ws, -1, np.int64)
+            peaks[name] = np.full(k, -1, np.int64)
+        if not stats:
+            peak_all[name] = int(peaks[name].max()) if k else -1
 
     nb = len(run.bucket_bytes)
     buckets = BucketDurations(np.asarray(run.bucket_bytes, dtype=np.int64),
-                              exact=run.n_bucket_rows * ws * nb <= EXACT_BUCKET_VALUES,
+                              exact=run.n_bucket_rows * k * nb <= EXACT_BUCKET_VALUES,
                               sources=[run])
     for dur in _measured_bucket_blocks(run, measured, step_index):
         buckets.add(dur, run.bucket_bytes)
 
-    cat = {k: np.concatenate(v) if v else np.zeros(0) for k, v in parts.items()}
+    cat = {k_: np.concatenate(v) if v else np.zeros(0) for k_, v in parts.items()}
     phases = {p: cat[p] for p in PHASES}
     series = StepSeries(
         world_size=ws,
@@ -769,6 +914,14 @@ def measured_series(run: Any) -> StepSeries:
         peak_dev_alloc_per_rank=peaks["device_peak_allocated_bytes"],
         peak_dev_reserved_per_rank=peaks["device_peak_reserved_bytes"],
         bucket_durations=buckets,
+        recorded_ranks=recorded,
+        record_ranks=(str(getattr(run, "record_ranks", "all")),),
+        peak_rss=peak_all["peak_rss_bytes"],
+        peak_dev_alloc=peak_all["device_peak_allocated_bytes"],
+        peak_dev_reserved=peak_all["device_peak_reserved_bytes"],
+        rank_spread=cat["spread"],
+        slowest_count=slowest_count,
+        totals=totals if stats else None,
     )
     if cache is not None and series.nbytes <= SERIES_CACHE_BYTES:
         cache["series"] = series
@@ -776,24 +929,48 @@ def measured_series(run: Any) -> StepSeries:
 
 
 def pool_series(series: Sequence[StepSeries]) -> StepSeries:
-    """Repeats of one configuration pooled step by step (per-rank peaks: max over repeats)."""
+    """Repeats of one configuration pooled step by step (per-rank peaks: max over repeats).
+
+    Repeats of different recording modes pool: the per-step figures, totals, slowest-rank
+    counts and memory maxima are over every rank in each, and the bucket durations of each
+    repeat's recorded ranks are pooled per message size. The per-rank figures pool only where
+    every repeat recorded the same ranks; otherwise they are left out (rank_values,
+    recorded_ranks and the per-rank peaks None), not mixed."""
     if len(series) == 1:
         return series[0]
     ws = series[0].world_size
     if any(s.world_size != ws for s in series):
         raise ValueError("pooling runs of different world sizes")
+    first = series[0].recorded_ranks
+    same = first is not None and all(
+        s.recorded_ranks is not None and s.rank_values is not None
+        and np.array_equal(s.recorded_ranks, first) for s in series)
     cat = lambda name: np.concatenate([getattr(s, name) for s in series], axis=0)  # noqa: E731
+    per_rank = (lambda name: np.max([getattr(s, name) for s in series], axis=0)  # noqa: E731
+                if same else None)
+    totals = None
+    if not (same and all(s.totals is None for s in series)):
+        totals = {name: sum(s.total(name) for s in series) for name in RankValues.TOTALS}
+    counts = [s.slowest_count for s in series]
     return StepSeries(
         world_size=ws,
         slowest_step_s=cat("slowest_step_s"),
         global_samples=cat("global_samples"),
         phases={p: np.concatenate([s.phases[p] for s in series]) for p in PHASES},
         compute_s=cat("compute_s"),
-        rank_values=RankValues.pool([s.rank_values for s in series]),
-        peak_rss_per_rank=np.max([s.peak_rss_per_rank for s in series], axis=0),
-        peak_dev_alloc_per_rank=np.max([s.peak_dev_alloc_per_rank for s in series], axis=0),
-        peak_dev_reserved_per_rank=np.max([s.peak_dev_reserved_per_rank for s in series], axis=0),
+        rank_values=RankValues.pool([s.rank_values for s in series]) if same else None,
+        peak_rss_per_rank=per_rank("peak_rss_per_rank"),
+        peak_dev_alloc_per_rank=per_rank("peak_dev_alloc_per_rank"),
+        peak_dev_reserved_per_rank=per_rank("peak_dev_reserved_per_rank"),
         bucket_durations=BucketDurations.pool([s.bucket_durations for s in series]),
+        recorded_ranks=first if same else None,
+        record_ranks=tuple(dict.fromkeys(m for s in series for m in s.record_ranks)),
+        peak_rss=max(s.peak_rss for s in series),
+        peak_dev_alloc=max(s.peak_dev_alloc for s in series),
+        peak_dev_reserved=max(s.peak_dev_reserved for s in series),
+        rank_spread=cat("rank_spread"),
+        slowest_count=None if any(c is None for c in counts) else np.sum(counts, axis=0),
+        totals=totals,
     )
 
 
@@ -819,11 +996,63 @@ def bandwidth_by_size(series: StepSeries) -> List[Dict[str, Any]]:
     return out
 
 
-def _imbalance(medians: np.ndarray) -> Tuple[float, int, List[float]]:
+def _imbalance(medians: np.ndarray, ranks: np.ndarray) -> Tuple[float, int, List[float]]:
+    """(slowest median / median of the medians, the slowest column's world rank, the
+    medians) of per-rank medians whose columns are the world ranks `ranks`."""
     slowest = int(np.argmax(medians))
     typical = float(np.median(medians))
     ratio = float(medians[slowest] / typical) if typical > 0 else float("nan")
-    return ratio, slowest, [float(v) for v in medians]
+    return ratio, int(ranks[slowest]), [float(v) for v in medians]
+
+
+def _rank_figures(s: StepSeries) -> Dict[str, Any]:
+    """The figures of the recorded ranks (FIGURES_FROM_RECORDED_RANKS but the bandwidth), and
+    where they come from (rank_figures_from)."""
+    rv, ranks = s.rank_values, s.recorded_ranks
+    source = rank_figures_from(ranks if rv is not None else None, s.world_size)
+    out: Dict[str, Any] = {
+        "record_ranks": ",".join(s.record_ranks),
+        "rank_figures_from": source,
+        "recorded_ranks": None if source is None else [int(r) for r in ranks],
+        "rank_figures_note": None,
+    }
+    dev_alloc, dev_res = s.peak_dev_alloc_per_rank, s.peak_dev_reserved_per_rank
+    has_dev = s.peak_dev_alloc > 0 or s.peak_dev_reserved > 0
+    none = {key: None for key in ("rank_median_step_s", "imbalance", "slowest_rank",
+                                  "busy_imbalance", "busy_slowest_rank",
+                                  "peak_rss_bytes_per_rank",
+                                  "peak_device_allocated_bytes_per_rank", "rank_medians_exact")}
+    if source is None:
+        out.update(none)
+        out["rank_figures_note"] = (
+            "the pooled repeats recorded different ranks (record_ranks "
+            f"{', '.join(s.record_ranks)}): per-rank figures are not pooled; the figures "
+            "over all ranks are")
+        return out
+    imb, slow_rank, rank_medians = _imbalance(rv.medians("step"), ranks)
+    busy_imb, busy_rank, _ = _imbalance(rv.medians("busy"), ranks)
+    out.update({
+        "rank_median_step_s": rank_medians,
+        "imbalance": imb,
+        "slowest_rank": slow_rank,
+        "busy_imbalance": busy_imb,
+        "busy_slowest_rank": busy_rank,
+        "peak_rss_bytes_per_rank": [int(v) for v in s.peak_rss_per_rank],
+        "peak_device_allocated_bytes_per_rank": ([int(v) for v in dev_alloc] if has_dev
+                                                 else None),
+        # False where a large run's figures come from the sketches (module docstring)
+        "rank_medians_exact": rv.medians_exact,
+    })
+    if source == "rank 0":
+        # one rank of several: no imbalance can be told from it
+        out.update({key: None for key in ("imbalance", "slowest_rank", "busy_imbalance",
+                                          "busy_slowest_rank")})
+        out["rank_figures_note"] = ("only rank 0's columns were recorded: per-rank figures "
+                                    "are rank 0's, no imbalance; see most_often_slowest_rank")
+    elif source != "all":
+        out["rank_figures_note"] = (f"per-rank figures over the {len(ranks)} recorded ranks "
+                                    f"(recorded_ranks) of {s.world_size}")
+    return out
 
 
 def summarize_series(s: StepSeries) -> Dict[str, Any]:
@@ -837,15 +1066,14 @@ def summarize_series(s: StepSeries) -> Dict[str, Any]:
     compute = _median(s.compute_s)
     accounted = (phases["median_data_s"] + compute + phases["median_comm_exposed_s"]
                  + phases["median_optimizer_s"])
-    rv = s.rank_values
-    busy_total = rv.total("comm_busy")
-    imb, slow_rank, rank_medians = _imbalance(rv.medians("step"))
-    busy_imb, busy_rank, _ = _imbalance(rv.medians("busy"))
+    busy_total = s.total("comm_busy")
+    ranks = _rank_figures(s)
     bw = bandwidth_by_size(s)
     peak_bw = max(bw, key=lambda e: e["busbw_bytes_per_s"]) if bw else None
-    dev_alloc = s.peak_dev_alloc_per_rank
-    dev_res = s.peak_dev_reserved_per_rank
-    has_dev = bool(np.any(dev_alloc > 0) or np.any(dev_res > 0))
+    has_dev = s.peak_dev_alloc > 0 or s.peak_dev_reserved > 0
+    counts = s.slowest_count
+    often = int(np.argmax(counts)) if counts is not None and counts.sum() > 0 else None
+    spread = s.rank_spread[np.isfinite(s.rank_spread)]
     return {
         "world_size": s.world_size,
         "measured_steps": s.measured_steps,
@@ -861,24 +1089,37 @@ def summarize_series(s: StepSeries) -> Dict[str, Any]:
         "median_compute_s": compute,
         "median_other_s": max(0.0, med - accounted),
         "exposed_comm_share": phases["median_comm_exposed_s"] / med if med > 0 else float("nan"),
-        "comm_overlap": (max(0.0, 1.0 - rv.total("exposed") / busy_total)
+        "comm_overlap": (max(0.0, 1.0 - s.total("exposed") / busy_total)
                          if busy_total > 0 else None),
-        "peak_rss_bytes": int(s.peak_rss_per_rank.max()),
-        "peak_rss_bytes_per_rank": [int(v) for v in s.peak_rss_per_rank],
-        "peak_device_allocated_bytes": int(dev_alloc.max()) if has_dev else None,
-        "peak_device_allocated_bytes_per_rank": [int(v) for v in dev_alloc] if has_dev else None,
-        "peak_device_reserved_bytes": int(dev_res.max()) if has_dev else None,
-        "rank_median_step_s": rank_medians,
-        "imbalance": imb,
-        "slowest_rank": slow_rank,
-        "busy_imbalance": busy_imb,
-        "busy_slowest_rank": busy_rank,
+        "peak_rss_bytes": int(s.peak_rss),
+        "peak_rss_bytes_per_rank": ranks["peak_rss_bytes_per_rank"],
+        "peak_device_allocated_bytes": int(s.peak_dev_alloc) if has_dev else None,
+        "peak_device_allocated_bytes_per_rank": ranks["peak_device_allocated_bytes_per_rank"],
+        "peak_device_reserved_bytes": int(s.peak_dev_reserved) if has_dev else None,
+        "rank_median_step_s": ranks["rank_median_step_s"],
+        "imbalance": ranks["imbalance"],
+        "slowest_rank": ranks["slowest_rank"],
+        "busy_imbalance": ranks["busy_imbalance"],
+        "busy_slowest_rank": ranks["busy_slowest_rank"],
+        # over every rank in every mode: the rank most often holding the step's max step_s
+        # (lowest rank on ties), and the share of the measured steps it did
+        "most_often_slowest_rank": often,
+        "most_often_slowest_share": (float(counts[often] / counts.sum())
+                                     if often is not None else None),
+        # over every rank: median over steps of the step's max / median step_s over ranks
+        "median_rank_spread": _median(spread),
+        "record_ranks": ranks["record_ranks"],
+        "rank_figures_from": ranks["rank_figures_from"],
+        "recorded_ranks": ranks["recorded_ranks"],
+        "rank_figures_note": ranks["rank_figures_note"],
         "busbw_factor": bus_factor(s.world_size),
         "allreduce_bandwidth": bw,
         "busbw_peak_bytes_per_s": peak_bw["busbw_bytes_per_s"] if peak_bw else None,
         "busbw_peak_message_bytes": peak_bw["bytes"] if peak_bw else None,
+        # the ranks whose bucket rows the bandwidth comes from
+        "bucket_figures_from": ranks["rank_figures_from"] or "recorded ranks of each repeat",
         # False where a large run's figures come from the sketches (module docstring)
-        "rank_medians_exact": rv.medians_exact,
+        "rank_medians_exact": ranks["rank_medians_exact"],
         "bucket_durations_exact": s.bucket_durations.medians_exact,
     }
 

@@ -338,7 +338,7 @@ def plot_memory(groups, out_dir, formats):
                      **style)
             xs, ys = [], []
             for p in pts:
-                for v in p["peak_rss_bytes_per_rank"]:
+                for v in p.get("peak_rss_bytes_per_rank") or []:  # the recorded ranks'
                     xs.append(_x(g, p))
                     ys.append(v / MIB)
             ax1.scatter(xs, ys, s=18, color=style["color"], alpha=0.45, marker="_")
@@ -346,7 +346,10 @@ def plot_memory(groups, out_dir, formats):
                 dev = [float("nan") if not p.get("peak_device_allocated_bytes")
                        else p["peak_device_allocated_bytes"] / MIB for p in pts]
                 axes[1].plot(_xs(g), dev, label=g["group"], **style)
-        ax1.set_title("Peak host RSS per rank (dashes: each rank)")
+        sampled = any(p.get("rank_figures_from") not in (None, "all")
+                      for g in gs for p in g["points"])
+        ax1.set_title("Peak host RSS per rank (dashes: each "
+                      + ("recorded rank)" if sampled else "rank)"))
         ax1.set_ylabel("peak resident memory [MiB]")
         ax1.set_ylim(bottom=0)
         for ax in axes:
@@ -358,6 +361,13 @@ def plot_memory(groups, out_dir, formats):
             axes[1].set_ylim(bottom=0)
     fig.suptitle("Memory", fontsize=13)
     return _save(fig, out_dir, "memory", formats)
+
+
+def _slowest_label(p: Dict[str, Any]) -> str:
+    """The slowest rank by its world rank id; "of K" where only K ranks were recorded."""
+    ranks = p.get("recorded_ranks") or []
+    sampled = p.get("rank_figures_from") not in (None, "all")
+    return f"r{p['slowest_rank']}" + (f" (of {len(ranks)} recorded)" if sampled else "")
 
 
 def plot_imbalance(groups, out_dir, formats):
@@ -372,13 +382,16 @@ def plot_imbalance(groups, out_dir, formats):
             yb = [v - 100.0 for v in _col(pts, "busy_imbalance", 100.0)]
             ax.plot(n, yb, label=f"{g['group']}: busy time", **dict(style, linestyle="--"))
             for xi, yi, p in zip(n, y, pts):
-                if p["world_size"] > 1:
-                    ax.annotate(f"r{p['slowest_rank']}", (xi, yi), textcoords="offset points",
+                if p["world_size"] > 1 and p.get("slowest_rank") is not None:
+                    ax.annotate(_slowest_label(p), (xi, yi), textcoords="offset points",
                                 xytext=(4, 5), fontsize=9, color=style["color"])
         _x_axis(ax, kind, gs)
         ax.axhline(0.0, color="k", linewidth=0.8)
         ax.set_title("Rank imbalance: slowest rank's median vs median over ranks\n"
-                     "(label: slowest rank; busy = step minus exposed communication)")
+                     "(label: slowest rank; busy = step minus exposed communication)"
+                     + ("\n(over the recorded ranks where --record-ranks kept a sample)"
+                        if any(p.get("rank_figures_from") not in (None, "all")
+                               for g in gs for p in g["points"]) else ""))
         ax.set_ylabel("slowest rank slower by [%]")
         _legend(ax)
     return _save(fig, out_dir, "imbalance", formats)

@@ -100,7 +100,9 @@ CSV_COLUMNS = (
     "median_optimizer_s", "median_compute_s", "median_other_s", "exposed_comm_share",
     "comm_overlap", "peak_rss_bytes", "peak_rss_bytes_per_rank", "peak_device_allocated_bytes",
     "peak_device_reserved_bytes", "imbalance", "slowest_rank", "busy_imbalance",
-    "busy_slowest_rank", "rank_median_step_s", "busbw_factor", "busbw_peak_bytes_per_s",
+    "busy_slowest_rank", "rank_median_step_s", "recorded_ranks", "record_ranks",
+    "rank_figures_from", "most_often_slowest_rank", "most_often_slowest_share",
+    "median_rank_spread", "busbw_factor", "busbw_peak_bytes_per_s",
     "busbw_peak_message_bytes", "epoch_samples", "baseline_label", "speedup_vs_baseline",
     "price_usd_per_hour", "price_basis", "cost_per_epoch_usd", "cost_per_1e6_samples_usd",
     "files",
@@ -168,6 +170,15 @@ def _group_heading(g: Dict[str, Any]) -> str:
     return f"{g['group']}  (speedup over N={g['baseline_world_size']})"
 
 
+def _imbalance_cell(p: Dict[str, Any]) -> str:
+    """"+3.1% (r5)" over every rank; "+3.1% (r5)*" over a sample of the ranks; "-" where the
+    recorded ranks tell none (stats mode, or pooled repeats that recorded different ranks)."""
+    if p.get("imbalance") is None or p.get("slowest_rank") is None:
+        return "-"
+    sampled = "*" if p.get("rank_figures_from") not in (None, "all") else ""
+    return f"{(p['imbalance'] - 1) * 100:+.1f}% (r{p['slowest_rank']}){sampled}"
+
+
 def text_table(groups: List[Dict[str, Any]], comparisons: List[Dict[str, Any]]) -> str:
     lines: List[str] = []
     head = (f"{'N':>4}  {'median step ms [95% CI]':<27} {'samples/s':>11} {'speedup':>8} "
@@ -180,7 +191,7 @@ def text_table(groups: List[Dict[str, Any]], comparisons: List[Dict[str, Any]]) 
         for p in g["points"]:
             step = (f"{p['median_step_s'] * 1e3:.2f} [{p['step_ci_low_s'] * 1e3:.2f}, "
                     f"{p['step_ci_high_s'] * 1e3:.2f}]")
-            imb = f"{(p['imbalance'] - 1) * 100:+.1f}% (r{p['slowest_rank']})"
+            imb = _imbalance_cell(p)
             reps = f"  x{p['repeats']}" if p["repeats"] > 1 else ""
             lines.append(
                 (_node_cells(p) if nodes else "") +
@@ -188,6 +199,12 @@ def text_table(groups: List[Dict[str, Any]], comparisons: List[Dict[str, Any]]) 
                 f"{_fmt(p['speedup'], '8.2f')} {_fmt(p['efficiency'] * 100, '6.1f')}% "
                 f"{_fmt(p['exposed_comm_share'] * 100, '7.1f')}% "
                 f"{p['peak_rss_bytes'] / analysis.MIB:13.1f} {imb:>15}{reps}")
+        lines.append("")
+    if any(p.get("rank_figures_from") not in (None, "all") or p.get("imbalance") is None
+           for g in groups for p in g["points"] if p["world_size"] > 1):
+        lines.append("imbalance: * over the recorded ranks only (--record-ranks sample:K); - "
+                     "not known from the recorded ranks (stats mode, or repeats that recorded "
+                     "different ranks)")
         lines.append("")
     for c in comparisons:
         lines.append(f"hardware comparison: {c['model']} {c['mode']}, baseline {c['baseline_label']}")
@@ -297,6 +314,28 @@ def run_report(args: argparse.Namespace) -> int:
                              "nodes > 1",
             "hosts": "distinct /ranks/hostname values, in rank order",
             "units": "seconds, bytes, samples, bytes/s; shares and ratios as fractions",
+            "record_ranks": "--record-ranks all|stats|sample:K of the run(s). In stats and "
+                            "sample:K files /steps and /buckets hold the recorded ranks' "
+                            "columns only (recorded_ranks: world rank ids) and /rank_stats the "
+                            "min/median/max/mean/max_rank over every rank per step. "
+                            "figures_from_all_ranks are over every rank in every mode (from "
+                            "/rank_stats there: slowest step = max of step_s, global samples = "
+                            "round(mean of samples * world_size), phases = means, comm_overlap "
+                            "totals = means * world_size, memory peaks = max of the max "
+                            "column); figures_from_recorded_ranks are over the ranks named in "
+                            "rank_figures_from (all, rank 0, sample:K) and the per-rank lists "
+                            "are parallel to recorded_ranks; in stats mode (rank 0 only) no "
+                            "imbalance or slowest_rank is given. Repeats of different modes "
+                            "pool the figures from all ranks and the bucket durations of each "
+                            "repeat's recorded ranks (bucket_figures_from), but not per-rank "
+                            "figures unless they recorded the same ranks",
+            "figures_from_all_ranks": list(analysis.FIGURES_FROM_ALL_RANKS),
+            "figures_from_recorded_ranks": list(analysis.FIGURES_FROM_RECORDED_RANKS),
+            "most_often_slowest_rank": "the rank holding the max step_s in the most measured "
+                                       "steps (lowest rank on ties; /rank_stats max_rank in "
+                                       "stats and sample:K files), over every rank",
+            "median_rank_spread": "median over measured steps of max / median over every "
+                                  "rank of step_s in that step",
         },
         "runs": run_rows,
         "groups": group_rows,
