@@ -30,6 +30,12 @@ confidence interval. Incomplete runs (.partial files, status other than complete
 on stderr and skipped. Files are read in slices along the step axis, so memory stays bounded
 however many steps a run has (see scalebench_results/analysis.py).
 
+Files written with --record-ranks stats or sample:K hold only some ranks' columns: the step
+time, throughput, phases, communication overlap and memory peaks still come from every rank
+(/rank_stats); per-rank medians, imbalance, the slowest rank and the bandwidth come from the
+recorded ranks (summary.json: rank_figures_from, recorded_ranks; table: * after a sampled
+imbalance, - where rank 0 alone was recorded).
+
 A multi-node study (e.g. STUDY/nodes-1, nodes-2, ... from slurm/study-nodes.sh) is one group
 per configuration: its curves are drawn against nodes (ranks in the tick labels), speedup is
 over the fewest nodes, and the tables give nodes, ranks per node, hosts and whether the
