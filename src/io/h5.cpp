@@ -190,6 +190,39 @@ void Object::read_scalar_attr(const std::string& attr, hid_t mem_type, void* val
   H5_CHECK_ON(H5Aread(handle.id(), mem_type, value), where());
 }
 
+void Object::write_array_attr(const std::string& attr, hid_t file_type, hid_t mem_type,
+                              std::size_t n, const void* values) {
+  const auto where = [&] { return name() + " attribute " + attr; };
+  if (has_attr(attr)) H5_CHECK_ON(H5Adelete(id(), attr.c_str()), where());
+  const hsize_t dims[1] = {static_cast<hsize_t>(n)};
+  Handle space(H5_CHECK(H5Screate_simple(1, dims, nullptr)));
+  Handle handle(H5_CHECK_ON(
+      H5Acreate2(id(), attr.c_str(), file_type, space.id(), H5P_DEFAULT, H5P_DEFAULT), where()));
+  if (n > 0) H5_CHECK_ON(H5Awrite(handle.id(), mem_type, values), where());
+  handle.close();
+}
+
+void Object::set_attr(const std::string& attr, const std::vector<std::int64_t>& values) {
+  write_array_attr(attr, H5T_STD_I64LE, H5T_NATIVE_INT64, values.size(), values.data());
+}
+
+void Object::set_attr(const std::string& attr, const std::vector<std::string>& values) {
+  const Handle type = vlen_utf8_string_type();
+  std::vector<const char*> texts;
+  for (const auto& v : values) texts.push_back(v.c_str());
+  write_array_attr(attr, type.id(), type.id(), texts.size(), texts.data());
+}
+
+std::vector<std::int64_t> Object::attr_int64_array(const std::string& attr) const {
+  const auto where = [&] { return name() + " attribute " + attr; };
+  Handle handle(H5_CHECK_ON(H5Aopen(id(), attr.c_str(), H5P_DEFAULT), where()));
+  Handle space(H5_CHECK_ON(H5Aget_space(handle.id()), where()));
+  const hssize_t n = H5_CHECK_ON(H5Sget_simple_extent_npoints(space.id()), where());
+  std::vector<std::int64_t> out(static_cast<std::size_t>(n));
+  if (n > 0) H5_CHECK_ON(H5Aread(handle.id(), H5T_NATIVE_INT64, out.data()), where());
+  return out;
+}
+
 void Object::set_attr(const std::string& attr, const std::string& value) {
   const Handle type = vlen_utf8_string_type();
   const char* text = value.c_str();

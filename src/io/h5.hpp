@@ -75,6 +75,10 @@ class Object {
   std::string attr_string(const std::string& attr) const;
   std::int64_t attr_int64(const std::string& attr) const;
   double attr_double(const std::string& attr) const;
+  // 1-D array attributes (e.g. the recorded ranks of /steps, the column names of /rank_stats).
+  void set_attr(const std::string& attr, const std::vector<std::int64_t>& values);
+  void set_attr(const std::string& attr, const std::vector<std::string>& values);
+  std::vector<std::int64_t> attr_int64_array(const std::string& attr) const;
 
  protected:
   Object() = default;
@@ -84,6 +88,8 @@ class Object {
   void write_scalar_attr(const std::string& attr, hid_t file_type, hid_t mem_type,
                          const void* value);
   void read_scalar_attr(const std::string& attr, hid_t mem_type, void* value) const;
+  void write_array_attr(const std::string& attr, hid_t file_type, hid_t mem_type, std::size_t n,
+                        const void* values);
 
   Handle handle_;
 };

@@ -58,29 +58,59 @@ Doc rank_column_doc(const std::string& name) {
   return {nullptr, "per-rank value"};
 }
 
-// One step field of every record, as stored: integer fields as int64 (they are whole numbers
-// carried in doubles, so rounding only removes representation noise).
-std::vector<std::int64_t> int_column(const std::vector<StepRecord>& records, std::size_t field) {
+const Doc kRankStatsDoc{nullptr,
+                        "per step (row i belongs to /steps row i), statistics of the field over every "
+                        "rank, in the columns named by the group's attribute columns: min, median (of an "
+                        "even count: mean of the two middle values), max, mean, and max_rank (the "
+                        "lowest rank holding the max)"};
+
+// One step field of the recorded ranks' records, step-major, as stored: integer fields as int64
+// (they are whole numbers carried in doubles, so rounding only removes representation noise).
+std::vector<std::int64_t> int_column(const std::vector<StepRecord>& records, std::size_t field,
+                                     std::size_t world_size, const std::vector<int>& ranks) {
   std::vector<std::int64_t> out;
-  out.reserve(records.size());
-  for (const auto& r : records) out.push_back(std::llround(r.values[field]));
+  out.reserve(records.size() / world_size * ranks.size());
+  for (std::size_t s = 0; s < records.size(); s += world_size) {
+    for (const int r : ranks) out.push_back(std::llround(records[s + static_cast<std::size_t>(r)].values[field]));
+  }
   return out;
 }
 
-std::vector<double> float_column(const std::vector<StepRecord>& records, std::size_t field) {
+std::vector<double> float_column(const std::vector<StepRecord>& records, std::size_t field,
+                                 std::size_t world_size, const std::vector<int>& ranks) {
   std::vector<double> out;
-  out.reserve(records.size());
-  for (const auto& r : records) out.push_back(r.values[field]);
+  out.reserve(records.size() / world_size * ranks.size());
+  for (std::size_t s = 0; s < records.size(); s += world_size) {
+    for (const int r : ranks) out.push_back(records[s + static_cast<std::size_t>(r)].values[field]);
+  }
   return out;
 }
 
-// One bucket table's values of the step rows listed in `rows` (each row: world_size records).
+// [steps, kRankStatColumns] statistics of one field over every rank of each step.
+std::vector<double> stats_column(const std::vector<StepRecord>& records, std::size_t field,
+                                 std::size_t world_size, std::vector<double>& values,
+                                 std::vector<double>& scratch) {
+  std::vector<double> out;
+  out.reserve(records.size() / world_size * kRankStatColumns);
+  values.resize(world_size);
+  for (std::size_t s = 0; s < records.size(); s += world_size) {
+    for (std::size_t r = 0; r < world_size; ++r) values[r] = records[s + r].values[field];
+    const auto stats = rank_stats(values.data(), world_size, scratch);
+    out.insert(out.end(), stats.begin(), stats.end());
+  }
+  return out;
+}
+
+// One bucket table's values of the step rows listed in `rows` (each row: world_size records), for
+// the recorded ranks.
 std::vector<double> bucket_values(const std::vector<StepRecord>& records, const std::vector<std::size_t>& rows,
-                                  std::size_t world_size, std::vector<double> StepRecord::*member) {
+                                  std::size_t world_size, const std::vector<int>& ranks,
+                                  std::vector<double> StepRecord::*member) {
   std::vector<double> out;
   for (const std::size_t s : rows) {
-    for (std::size_t r = s * world_size; r < (s + 1) * world_size; ++r) {
-      out.insert(out.end(), (records[r].*member).begin(), (records[r].*member).end());
+    for (const int r : ranks) {
+      const StepRecord& record = records[s * world_size + static_cast<std::size_t>(r)];
+      out.insert(out.end(), (record.*member).begin(), (record.*member).end());
     }
   }
   return out;
@@ -88,28 +118,57 @@ std::vector<double> bucket_values(const std::vector<StepRecord>& records, const 
 
 }  // namespace
 
-RunFile::RunFile(std::string path, int world_size, int n_buckets, std::int64_t bucket_every) noexcept
-    : path_(std::move(path)), world_size_(world_size), n_buckets_(n_buckets), bucket_every_(bucket_every) {}
+RunFile::RunFile(std::string path, int world_size, int n_buckets, std::int64_t bucket_every,
+                 RankSelection recorded) noexcept
+    : path_(std::move(path)),
+      world_size_(world_size),
+      n_buckets_(n_buckets),
+      bucket_every_(bucket_every),
+      recorded_(std::move(recorded)) {}
 
-RunFile RunFile::create(const std::string& path, int world_size, int n_buckets, std::int64_t bucket_every) {
+RunFile RunFile::create(const std::string& path, int world_size, int n_buckets, std::int64_t bucket_every,
+                        RankSelection recorded) {
   if (world_size < 1 || n_buckets < 0 || bucket_every < 1) {
     throw std::invalid_argument("run file " + path +
                                 ": needs world_size >= 1, n_buckets >= 0 and bucket_every >= 1");
   }
-  RunFile run(path, world_size, n_buckets, bucket_every);
+  if (recorded.all()) recorded = select_ranks("all", world_size);
+  bool ranks_ok = !recorded.ranks.empty() && recorded.ranks.front() == 0;
+  for (std::size_t i = 1; i < recorded.ranks.size(); ++i) {
+    ranks_ok = ranks_ok && recorded.ranks[i] > recorded.ranks[i - 1];
+  }
+  if (!ranks_ok || recorded.ranks.back() >= world_size) {
+    throw std::invalid_argument("run file " + path + ": the recorded ranks must be ascending, from rank 0, "
+                                "below the world size " + std::to_string(world_size));
+  }
+  RunFile run(path, world_size, n_buckets, bucket_every, std::move(recorded));
+  const RankSelection& sel = run.recorded_;
   run.file_ = h5::File::create(path, h5::CreateMode::kExclusive);
   h5::File& file = run.file_;
   file.set_attr("format", std::string(kFormatName));
-  file.set_attr("schema_version", kSchemaVersion);
+  file.set_attr("schema_version", sel.all() ? kSchemaVersionAllRanks : kSchemaVersion);
   file.set_attr("status", std::string("running"));
+  file.set_attr("record_ranks", sel.mode);
 
-  const auto ranks = static_cast<hsize_t>(world_size);
+  const auto ranks = static_cast<hsize_t>(sel.ranks.size());
   h5::Group steps = file.create_group("steps");
+  if (!sel.all()) steps.set_attr("ranks", std::vector<std::int64_t>(sel.ranks.begin(), sel.ranks.end()));
   for (const auto& field : step_fields()) {
     const h5::Type type = field.is_integer ? h5::Type::kInt64 : h5::Type::kFloat64;
     h5::Dataset d = steps.create_appendable(field.name, type, {ranks}, h5::Compression::kShuffleDeflate);
     document(d, {field.unit, field.doc});
     run.steps_.push_back(std::move(d));
+  }
+  if (!sel.all()) {
+    h5::Group stats = file.create_group("rank_stats");
+    const auto& names = rank_stat_columns();
+    stats.set_attr("columns", std::vector<std::string>(names.begin(), names.end()));
+    for (const auto& field : step_fields()) {
+      h5::Dataset d = stats.create_appendable(field.name, h5::Type::kFloat64, {kRankStatColumns},
+                                              h5::Compression::kShuffleDeflate);
+      document(d, {field.unit, kRankStatsDoc.description});
+      run.rank_stats_.push_back(std::move(d));
+    }
   }
 
   h5::Group buckets = file.create_group("buckets");
@@ -238,19 +297,26 @@ void RunFile::check_records(const std::vector<StepRecord>& records) const {
 void RunFile::append_steps(const std::vector<StepRecord>& records) {
   check_records(records);
   require_open();
-  const std::size_t rows = records.size() / static_cast<std::size_t>(world_size_);
+  const auto ranks = static_cast<std::size_t>(world_size_);
+  const std::size_t rows = records.size() / ranks;
   const auto& fields = step_fields();
+  const std::vector<int>& recorded = recorded_.ranks;
   for (std::size_t f = 0; f < kNumStepFields; ++f) {
     if (fields[f].is_integer) {
-      steps_[f].append(rows, int_column(records, f));
+      steps_[f].append(rows, int_column(records, f, ranks, recorded));
     } else {
-      steps_[f].append(rows, float_column(records, f));
+      steps_[f].append(rows, float_column(records, f, ranks, recorded));
+    }
+  }
+  if (!rank_stats_.empty()) {
+    std::vector<double> values, scratch;
+    for (std::size_t f = 0; f < kNumStepFields; ++f) {
+      rank_stats_[f].append(rows, stats_column(records, f, ranks, values, scratch));
     }
   }
   // Bucket rows of the sampled steps only (every rank's record of a step has the same step).
   std::vector<std::size_t> sampled_rows;
   std::vector<std::int64_t> sampled_steps;
-  const auto ranks = static_cast<std::size_t>(world_size_);
   for (std::size_t s = 0; s < rows; ++s) {
     const auto step = static_cast<std::int64_t>(std::llround(records[s * ranks][StepField::kStep]));
     if (step % bucket_every_ != 0) continue;
@@ -259,9 +325,10 @@ void RunFile::append_steps(const std::vector<StepRecord>& records) {
   }
   if (!sampled_steps.empty()) {
     bucket_start_s_.append(sampled_steps.size(),
-                           bucket_values(records, sampled_rows, ranks, &StepRecord::bucket_start_s));
+                           bucket_values(records, sampled_rows, ranks, recorded, &StepRecord::bucket_start_s));
     bucket_duration_s_.append(sampled_steps.size(),
-                              bucket_values(records, sampled_rows, ranks, &StepRecord::bucket_duration_s));
+                              bucket_values(records, sampled_rows, ranks, recorded,
+                                                           &StepRecord::bucket_duration_s));
     bucket_step_.append(sampled_steps.size(), sampled_steps);
   }
   steps_written_ += static_cast<std::int64_t>(rows);
@@ -329,6 +396,7 @@ void RunFile::close() {
   // to write (their own close errors would go unreported).
   file_.flush();
   steps_.clear();
+  rank_stats_.clear();
   bucket_start_s_ = {};
   bucket_duration_s_ = {};
   bucket_step_ = {};

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "io/h5.hpp"
+#include "metrics/rank_selection.hpp"
 #include "metrics/step_record.hpp"
 
 namespace scalebench::io {
@@ -15,7 +16,12 @@ namespace scalebench::io {
 // Bumped on any change a reader of the previous version would misread (a dataset renamed,
 // reshaped, retyped or given another meaning); readers refuse files newer than they know.
 // Adding datasets or attributes is not such a change.
-constexpr std::int64_t kSchemaVersion = 1;
+//  1: /steps and /buckets hold every rank's rows.
+//  2: they may hold a subset of the ranks (/steps attribute `ranks`), with /rank_stats over all.
+// A file is stamped with the lowest version that describes it: files that record every rank are
+// still version 1, so readers that know only 1 keep reading them.
+constexpr std::int64_t kSchemaVersion = 2;
+constexpr std::int64_t kSchemaVersionAllRanks = 1;
 // Root attribute "format": tells a scalebench run file from any other HDF5 file.
 inline constexpr char kFormatName[] = "scalebench-run";
 
@@ -53,8 +59,11 @@ class RunFile {
   // an empty /ranks group and the empty /events table.
   // `bucket_every` K: /buckets/start_s and duration_s get rows for steps s % K == 0 only, and
   // /buckets/step lists those steps.
+  // `recorded` (--record-ranks): the ranks whose rows /steps and /buckets hold, in that order
+  // (default: every rank). When it is not "all", /steps gets the attribute `ranks`, and
+  // /rank_stats/<field> [step, 5] holds min, median, max, mean and max_rank over every rank.
   static RunFile create(const std::string& path, int world_size, int n_buckets,
-                        std::int64_t bucket_every = 1);
+                        std::int64_t bucket_every = 1, RankSelection recorded = {});
 
   // Root attributes; setting one again replaces it.
   void set_attr(const std::string& name, const std::string& value);
@@ -81,7 +90,8 @@ class RunFile {
 
   // `records` holds n_steps * world_size records, step-major: records[s * world_size + r] is rank
   // r's record of the s-th appended step, with exactly n_buckets bucket starts and durations.
-  // Appends n_steps rows to every /steps dataset and to /buckets/start_s and duration_s.
+  // Appends n_steps rows to every /steps dataset (the recorded ranks' columns) and to /rank_stats,
+  // and rows of the sampled steps to /buckets/start_s and duration_s.
   void append_steps(const std::vector<StepRecord>& records);
   std::int64_t steps_written() const { return steps_written_; }
 
@@ -99,13 +109,15 @@ class RunFile {
   const std::string& path() const { return path_; }
   int world_size() const { return world_size_; }
   int n_buckets() const { return n_buckets_; }
+  const RankSelection& recorded_ranks() const { return recorded_; }
 
  private:
   struct Events {
     h5::Dataset time_s, rank, step, kind, message;
   };
 
-  RunFile(std::string path, int world_size, int n_buckets, std::int64_t bucket_every) noexcept;
+  RunFile(std::string path, int world_size, int n_buckets, std::int64_t bucket_every,
+          RankSelection recorded) noexcept;
   void require_open() const;  // throws std::logic_error after close()
   h5::File& file();
   void check_records(const std::vector<StepRecord>& records) const;
@@ -115,11 +127,13 @@ class RunFile {
   int world_size_;
   int n_buckets_;
   std::int64_t bucket_every_;
+  RankSelection recorded_;
   std::int64_t steps_written_ = 0;
   // Declared before the datasets so that it is destroyed after them: HDF5 keeps a file open while
   // any object in it is.
   h5::File file_;
   std::vector<h5::Dataset> steps_;  // same order as step_fields()
+  std::vector<h5::Dataset> rank_stats_;  // same order; empty when every rank is recorded
   h5::Dataset bucket_start_s_;
   h5::Dataset bucket_duration_s_;
   h5::Dataset bucket_step_;

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <filesystem>
 #include <stdexcept>
 #include <string>
@@ -8,6 +9,7 @@
 
 #include "io/h5.hpp"
 #include "io/run_file.hpp"
+#include "metrics/rank_selection.hpp"
 #include "metrics/step_record.hpp"
 
 namespace scalebench::io {
@@ -127,7 +129,10 @@ TEST_F(RunFileTest, WritesTheLayoutAndReadsItBack) {
 
   const h5::File file = h5::File::open_read_only(file_path);
   EXPECT_EQ(file.attr_string("format"), "scalebench-run");
-  EXPECT_EQ(file.attr_int64("schema_version"), kSchemaVersion);
+  EXPECT_EQ(file.attr_int64("schema_version"), kSchemaVersionAllRanks);  // every rank recorded: still version 1
+  EXPECT_EQ(file.attr_string("record_ranks"), "all");
+  EXPECT_FALSE(file.open_group("steps").has_attr("ranks"));
+  EXPECT_FALSE(file.exists("rank_stats"));
   EXPECT_EQ(file.attr_string("status"), "completed");
   EXPECT_EQ(file.attr_string("model"), "cifar10_cnn");
   EXPECT_EQ(file.attr_string("config"), R"({"lr": 0.1, "name": "grüße"})");
@@ -281,6 +286,136 @@ TEST_F(RunFileTest, RejectsMisshapenInput) {
   run.close();
   EXPECT_THROW(run.set_attr("status", std::string("failed")), std::logic_error);
   EXPECT_THROW(run.append_steps(make_steps(0, 1)), std::logic_error);
+}
+
+// --- --record-ranks ---------------------------------------------------------------------------
+
+TEST(SelectRanks, ResolvesEveryMode) {
+  EXPECT_EQ(select_ranks("all", 3).ranks, (std::vector<int>{0, 1, 2}));
+  EXPECT_EQ(select_ranks("auto", 3).mode, "all");
+  EXPECT_EQ(select_ranks("auto", kAutoAllRanksUpTo).mode, "all");
+  const RankSelection big = select_ranks("auto", 4096);
+  EXPECT_EQ(big.mode, "sample:" + std::to_string(kAutoAllRanksUpTo));
+  ASSERT_EQ(big.ranks.size(), static_cast<std::size_t>(kAutoAllRanksUpTo));
+  EXPECT_EQ(big.ranks[1], 4096 / kAutoAllRanksUpTo);
+  EXPECT_EQ(select_ranks("stats", 8).ranks, std::vector<int>{0});
+  EXPECT_EQ(select_ranks("stats", 8).mode, "stats");
+  EXPECT_EQ(select_ranks("sample:3", 10).ranks, (std::vector<int>{0, 3, 6}));
+  EXPECT_EQ(select_ranks("sample:1", 10).ranks, std::vector<int>{0});
+  // More than the world: every rank, still with the statistics (the mode says how many).
+  const RankSelection capped = select_ranks("sample:20", 4);
+  EXPECT_EQ(capped.mode, "sample:4");
+  EXPECT_EQ(capped.ranks, (std::vector<int>{0, 1, 2, 3}));
+  EXPECT_FALSE(capped.all());
+  // Evenly spaced, strictly increasing, for awkward ratios.
+  const RankSelection odd = select_ranks("sample:7", 9);
+  for (std::size_t i = 1; i < odd.ranks.size(); ++i) EXPECT_GT(odd.ranks[i], odd.ranks[i - 1]);
+  EXPECT_LT(odd.ranks.back(), 9);
+}
+
+TEST(SelectRanks, RefusesAnythingElseSayingWhatIsAllowed) {
+  for (const std::string bad : {"", "sample", "sample:", "sample:0", "sample:-2", "sample:x", "every:2",
+                                "ALL", "sample:3x", "sample:99999999999"}) {
+    SCOPED_TRACE(bad);
+    try {
+      select_ranks(bad, 4);
+      ADD_FAILURE() << "accepted";
+    } catch (const std::invalid_argument& e) {
+      const std::string what = e.what();
+      EXPECT_NE(what.find("--record-ranks " + bad + ":"), std::string::npos) << what;
+      EXPECT_NE(what.find("sample:K"), std::string::npos) << what;
+    }
+  }
+}
+
+TEST(RankStats, MinMedianMaxMeanAndTheMaxsRank) {
+  std::vector<double> scratch;
+  const std::vector<double> odd{3.0, 9.0, 1.0, 9.0, 5.0};
+  const auto a = rank_stats(odd.data(), odd.size(), scratch);
+  EXPECT_EQ(a[0], 1.0);
+  EXPECT_EQ(a[1], 5.0);
+  EXPECT_EQ(a[2], 9.0);
+  EXPECT_DOUBLE_EQ(a[3], 27.0 / 5.0);
+  EXPECT_EQ(a[4], 1.0);  // the lowest of the ranks holding the max
+  const std::vector<double> even{4.0, 1.0, 3.0, 2.0};
+  const auto b = rank_stats(even.data(), even.size(), scratch);
+  EXPECT_EQ(b[1], 2.5);  // mean of the two middle values, as numpy.median
+  EXPECT_EQ(b[4], 0.0);
+  const std::vector<double> one{7.0};
+  const auto c = rank_stats(one.data(), 1, scratch);
+  EXPECT_EQ(c[0], 7.0);
+  EXPECT_EQ(c[1], 7.0);
+  EXPECT_EQ(c[4], 0.0);
+  const std::vector<double> with_nan{1.0, std::nan(""), 2.0};
+  const auto d = rank_stats(with_nan.data(), with_nan.size(), scratch);
+  EXPECT_TRUE(std::isnan(d[0]) && std::isnan(d[1]) && std::isnan(d[2]) && std::isnan(d[3]));
+  EXPECT_EQ(d[4], 1.0);
+  EXPECT_EQ(rank_stat_columns()[4], std::string("max_rank"));
+}
+
+// sample:2 of 5 ranks keeps ranks 0 and 2; stats keeps rank 0. Both carry /rank_stats over all 5.
+TEST_F(RunFileTest, RecordsTheSelectedRanksAndStatisticsOverAll) {
+  constexpr int kWorld = 5;
+  for (const std::string mode : {"sample:2", "stats"}) {
+    SCOPED_TRACE(mode);
+    const RankSelection sel = select_ranks(mode, kWorld);
+    const std::string file_path = path(mode.substr(0, 5) + ".h5");
+    {
+      RunFile run = RunFile::create(file_path, kWorld, kBuckets, 3, sel);
+      run.append_steps(make_steps(0, 3, kWorld));
+      run.append_steps(make_steps(3, 2, kWorld));
+      run.close();
+    }
+    const h5::File file = h5::File::open_read_only(file_path);
+    EXPECT_EQ(file.attr_int64("schema_version"), kSchemaVersion);
+    EXPECT_EQ(file.attr_string("record_ranks"), sel.mode);
+    const std::vector<std::int64_t> ranks = file.open_group("steps").attr_int64_array("ranks");
+    EXPECT_EQ(ranks, std::vector<std::int64_t>(sel.ranks.begin(), sel.ranks.end()));
+    const std::size_t k = sel.ranks.size();
+    for (std::size_t f = 0; f < kNumStepFields; ++f) {
+      SCOPED_TRACE(step_fields()[f].name);
+      const std::string name = step_fields()[f].name;
+      const h5::Dataset d = file.open_dataset("steps/" + name);
+      EXPECT_EQ(d.dims(), (std::vector<hsize_t>{5, k}));
+      const std::vector<double> v = d.read_double();
+      for (int s = 0; s < 5; ++s) {
+        for (std::size_t j = 0; j < k; ++j) EXPECT_EQ(v[s * k + j], field_value(s, sel.ranks[j], f));
+      }
+      // field_value grows with the rank: min is rank 0's, max rank 4's, median rank 2's.
+      const h5::Dataset st = file.open_dataset("rank_stats/" + name);
+      EXPECT_EQ(st.dims(), (std::vector<hsize_t>{5, kRankStatColumns}));
+      const std::vector<double> stats = st.read_double();
+      for (int s = 0; s < 5; ++s) {
+        const double* row = &stats[s * kRankStatColumns];
+        EXPECT_EQ(row[0], field_value(s, 0, f));
+        EXPECT_EQ(row[1], field_value(s, 2, f));
+        EXPECT_EQ(row[2], field_value(s, 4, f));
+        EXPECT_DOUBLE_EQ(row[3], field_value(s, 2, f));  // evenly spaced values: mean = median
+        EXPECT_EQ(row[4], 4.0);
+      }
+    }
+    // Bucket rows of every:3 (make_record's step field is s * 1000: rows 0 and 3), recorded
+    // ranks only.
+    const std::vector<double> durations = file.open_dataset("buckets/duration_s").read_double();
+    EXPECT_EQ(file.open_dataset("buckets/duration_s").dims(), (std::vector<hsize_t>{2, k, kBuckets}));
+    const int steps[] = {0, 3};
+    for (int i = 0; i < 2; ++i) {
+      for (std::size_t j = 0; j < k; ++j) {
+        for (int b = 0; b < kBuckets; ++b) {
+          EXPECT_EQ(durations[(i * k + j) * kBuckets + b], bucket_duration(steps[i], sel.ranks[j], b));
+        }
+      }
+    }
+  }
+}
+
+TEST_F(RunFileTest, RefusesRecordedRanksOutsideTheWorld) {
+  RankSelection bad;
+  bad.mode = "sample:2";
+  bad.ranks = {0, 7};
+  EXPECT_THROW(RunFile::create(path("bad.h5"), 4, 1, 1, bad), std::invalid_argument);
+  bad.ranks = {1, 2};  // rank 0 is always recorded
+  EXPECT_THROW(RunFile::create(path("bad2.h5"), 4, 1, 1, bad), std::invalid_argument);
 }
 
 TEST(H5Check, MessageNamesTheCallAndItsLocation) {
