@@ -88,6 +88,11 @@ void add_train_options(CLI::App& cmd, RunConfig& c, TrainArgs& a) {
   cmd.add_option("--record-buckets", c.record_buckets,
                  "every:K: record each bucket's allreduce times for steps 0, K, 2K, ... only (the "
                  "largest table at many ranks)")->capture_default_str();
+  cmd.add_option("--record-ranks", c.record_ranks,
+                 "Ranks whose rows the file keeps: all, stats (min/median/max/mean and the max's rank "
+                 "over all ranks per step, plus rank 0), sample:K (those statistics plus K ranks "
+                 "evenly spaced, rank 0 among them), auto (all up to 256 ranks, sample:256 beyond)")
+      ->capture_default_str();
   cmd.add_option("--synthetic-batches", c.synthetic_batches,
                  "Distinct global batches in the synthetic dataset (= steps per epoch)")->capture_default_str();
   cmd.add_flag("--quiet,-q", c.quiet, "No progress lines, summary only");

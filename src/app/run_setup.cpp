@@ -278,6 +278,7 @@ void write_metadata(io::RunFile& f, const World& world, const RunConfig& cfg, co
   f.set_attr("comm_timeout_s", cfg.comm_timeout_s);
   f.set_attr("flush_every", cfg.flush_every);
   f.set_attr("record_buckets", cfg.record_buckets);
+  f.set_attr("record_ranks_requested", cfg.record_ranks);  // record_ranks: as resolved (RunFile)
   f.set_attr("slurm_job_id", getenv_or("SLURM_JOB_ID", ""));
   f.set_attr("slurm_nodelist", getenv_or("SLURM_JOB_NODELIST", ""));
   f.set_attr("environment", communication_environment().dump());

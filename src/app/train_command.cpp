@@ -352,7 +352,8 @@ int run_train(World& world, RunConfig cfg) {
   }
   const auto n_buckets = static_cast<int>(reducer.plan().buckets.size());
   RunRecorder recorder(world, cfg.output, n_buckets, cfg.flush_every, &watchdog,
-                       record_buckets_every(cfg.record_buckets));
+                       record_buckets_every(cfg.record_buckets),
+                       record_ranks_selection(cfg.record_ranks, world.size()));
   recorder_for_watchdog = &recorder;
   const auto ranks = gather_rank_infos(world, s.device);
   if (io::RunFile* f = recorder.root_file()) {

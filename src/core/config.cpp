@@ -37,6 +37,14 @@ std::int64_t record_buckets_every(const std::string& value) {
                    "0, K, 2K, ...; every:1 records every step)");
 }
 
+RankSelection record_ranks_selection(const std::string& value, int world_size) {
+  try {
+    return select_ranks(value, world_size);
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(e.what());
+  }
+}
+
 void validate_options(const RunConfig& cfg, int world_size, int cuda_devices) {
   if (cfg.device != "cpu" && cfg.device != "cuda" && cfg.device != "auto") {
     throw UsageError("--device " + cfg.device + ": allowed: cpu, cuda, auto");
@@ -137,6 +145,7 @@ void validate_options(const RunConfig& cfg, int world_size, int cuda_devices) {
   }
   if (cfg.flush_every < 1) throw UsageError("--flush-every " + str(cfg.flush_every) + ": must be at least 1");
   record_buckets_every(cfg.record_buckets);
+  record_ranks_selection(cfg.record_ranks, world_size);
   if (cfg.synthetic_batches < 1) {
     throw UsageError("--synthetic-batches " + str(cfg.synthetic_batches) + ": must be at least 1");
   }
@@ -230,6 +239,7 @@ nlohmann::json to_json(const RunConfig& cfg) {
   j["comm_timeout_s"] = cfg.comm_timeout_s;
   j["flush_every"] = cfg.flush_every;
   j["record_buckets"] = cfg.record_buckets;
+  j["record_ranks"] = cfg.record_ranks;
   j["synthetic_batches"] = cfg.synthetic_batches;
   const auto optional_int = [](const std::optional<std::int64_t>& v) {
     return v ? nlohmann::json(*v) : nlohmann::json();

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "comm/comm_options.hpp"
+#include "metrics/rank_selection.hpp"
 #include "models/options.hpp"
 
 namespace scalebench {
@@ -41,6 +42,8 @@ struct RunConfig {
   // --record-buckets every:K: per-bucket allreduce times are recorded for steps s % K == 0 only
   // (the [step, rank, bucket] tables are the largest thing a run writes at many ranks).
   std::string record_buckets = "every:1";
+  // --record-ranks auto|all|stats|sample:K: which ranks' rows the file keeps (rank_selection.hpp).
+  std::string record_ranks = "auto";
   std::int64_t synthetic_batches = 8;
   bool quiet = false;
   // Memory: a per-rank host budget (MiB of address-space growth after setup; unset = none), and
@@ -89,6 +92,8 @@ ResolvedRun resolve_run(const RunConfig& cfg, int world_size, std::int64_t steps
 void validate_options(const RunConfig& cfg, int world_size, int cuda_devices);
 // K of --record-buckets every:K (K >= 1); throws UsageError for anything else.
 std::int64_t record_buckets_every(const std::string& value);
+// --record-ranks resolved for `world_size` ranks; throws UsageError saying what is allowed.
+RankSelection record_ranks_selection(const std::string& value, int world_size);
 // Default output file name for a run started at `utc_stamp` (YYYYmmddTHHMMSSZ).
 std::string default_output_name(const RunConfig& cfg, int world_size, const std::string& utc_stamp);
 // Rank 0 only: checks that the output can be written. Returns "" or the error message.

@@ -18,18 +18,18 @@ std::string utc_timestamp_iso() {
 }
 
 RunRecorder::RunRecorder(const World& world, std::string output_path, int n_buckets,
-                         std::int64_t flush_every, Watchdog* watchdog, std::int64_t bucket_every)
+                         std::int64_t flush_every, Watchdog* watchdog, std::int64_t bucket_every,
+                         RankSelection recorded)
     : world_(world),
       output_path_(std::move(output_path)),
       n_buckets_(n_buckets),
       flush_every_(flush_every),
-      watchdog_(watchdog),
-      summary_(world.is_root() ? world.size() : 1) {  // only rank 0 summarises
+      watchdog_(watchdog) {
   std::string error;
   if (world_.is_root()) {
     try {
-      file_ = std::make_unique<io::RunFile>(
-          io::RunFile::create(partial_path(output_path_), world_.size(), n_buckets_, bucket_every));
+      sink_ = std::make_unique<RecordSink>(partial_path(output_path_), world_.size(), n_buckets_, bucket_every,
+                                           std::move(recorded));
     } catch (const std::exception& e) {
       error = "--output " + output_path_ + ": cannot create " + partial_path(output_path_) + " (" +
               e.what() + ")";
@@ -54,20 +54,7 @@ void RunRecorder::record(StepRecord record) {
 }
 
 void RunRecorder::flush() {
-  // Packed per record: the fields, then bucket starts, then bucket durations (zeros where a step
-  // had no buckets, e.g. plain training).
-  const std::size_t per_record = kNumStepFields + 2 * static_cast<std::size_t>(n_buckets_);
-  std::vector<double> packed(pending_.size() * per_record, 0.0);
-  for (std::size_t i = 0; i < pending_.size(); ++i) {
-    double* out = &packed[i * per_record];
-    std::copy(pending_[i].values.begin(), pending_[i].values.end(), out);
-    const auto& starts = pending_[i].bucket_start_s;
-    const auto& durations = pending_[i].bucket_duration_s;
-    for (std::size_t b = 0; b < starts.size() && b < static_cast<std::size_t>(n_buckets_); ++b) {
-      out[kNumStepFields + b] = starts[b];
-      out[kNumStepFields + static_cast<std::size_t>(n_buckets_) + b] = durations[b];
-    }
-  }
+  const std::vector<double> packed = pack_records(pending_, n_buckets_);
   std::vector<double> all;
   {
     const auto step = pending_.empty() ? -1LL : static_cast<long long>(pending_.back()[StepField::kStep]);
@@ -76,24 +63,7 @@ void RunRecorder::flush() {
   }
   const std::size_t steps = pending_.size();
   pending_.clear();
-  if (!world_.is_root() || steps == 0) return;
-
-  // Reorder rank-major (as gathered) into step-major (as the file stores rows).
-  const std::size_t ranks = static_cast<std::size_t>(world_.size());
-  std::vector<StepRecord> rows(steps * ranks);
-  for (std::size_t r = 0; r < ranks; ++r) {
-    for (std::size_t s = 0; s < steps; ++s) {
-      const double* in = &all[(r * steps + s) * per_record];
-      StepRecord& rec = rows[s * ranks + r];
-      std::copy(in, in + kNumStepFields, rec.values.begin());
-      rec.bucket_start_s.assign(in + kNumStepFields, in + kNumStepFields + n_buckets_);
-      rec.bucket_duration_s.assign(in + kNumStepFields + n_buckets_,
-                                   in + kNumStepFields + 2 * n_buckets_);
-    }
-  }
-  file_->append_steps(rows);
-  file_->flush();
-  summary_.add_steps(rows);
+  if (sink_) sink_->append_gathered(all, steps);
 }
 
 bool RunRecorder::finish(const std::string& status, const std::string& checksum) {
@@ -102,16 +72,17 @@ bool RunRecorder::finish(const std::string& status, const std::string& checksum)
   bool agree = true;
   for (const auto& c : checksums) agree = agree && c == checksums.front();
   finished_ = true;
-  if (!world_.is_root()) return true;
-  file_->write_rank_column("param_checksum", checksums);
-  file_->set_attr("param_checksums_agree", static_cast<std::int64_t>(agree ? 1 : 0));
+  if (!sink_) return true;
+  io::RunFile& file = sink_->file();
+  file.write_rank_column("param_checksum", checksums);
+  file.set_attr("param_checksums_agree", static_cast<std::int64_t>(agree ? 1 : 0));
   if (!agree) {
-    file_->add_event(seconds_since_start(), 0, last_step_, "checksum_mismatch",
+    file.add_event(seconds_since_start(), 0, last_step_, "checksum_mismatch",
                      "parameters differ across ranks at the end of the run");
   }
-  file_->set_attr("status", status);
-  file_->set_attr("end_time", utc_timestamp_iso());
-  file_->close();
+  file.set_attr("status", status);
+  file.set_attr("end_time", utc_timestamp_iso());
+  file.close();
   if (status == "completed") {
     std::filesystem::rename(partial_path(output_path_), output_path_);  // replaces (--overwrite)
   }
@@ -119,21 +90,22 @@ bool RunRecorder::finish(const std::string& status, const std::string& checksum)
 }
 
 void RunRecorder::add_event(const std::string& kind, const std::string& message) {
-  if (file_) file_->add_event(seconds_since_start(), world_.rank(), last_step_, kind, message);
+  if (sink_) sink_->file().add_event(seconds_since_start(), world_.rank(), last_step_, kind, message);
 }
 
 void RunRecorder::abandon(const std::string& status, const std::string& message) noexcept {
   finished_ = true;
-  if (!file_) return;
+  if (!sink_) return;
   try {
-    file_->add_event(seconds_since_start(), world_.rank(), last_step_, status, message);
-    file_->set_attr("status", status);
-    file_->set_attr("end_time", utc_timestamp_iso());
-    file_->close();
+    io::RunFile& file = sink_->file();
+    file.add_event(seconds_since_start(), world_.rank(), last_step_, status, message);
+    file.set_attr("status", status);
+    file.set_attr("end_time", utc_timestamp_iso());
+    file.close();
   } catch (const std::exception& e) {
     log::error(std::string("could not mark the run file ") + status + ": " + e.what());
   }
-  file_.reset();
+  sink_.reset();
 }
 
 }  // namespace scalebench

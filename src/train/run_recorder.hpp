@@ -10,8 +10,10 @@
 #include <vector>
 
 #include "io/run_file.hpp"
+#include "metrics/rank_selection.hpp"
 #include "metrics/step_record.hpp"
 #include "metrics/summary.hpp"
+#include "train/record_sink.hpp"
 #include "runtime/watchdog.hpp"
 #include "runtime/world.hpp"
 
@@ -20,14 +22,16 @@ namespace scalebench {
 class RunRecorder {
  public:
   // Collective. Rank 0 creates the .partial file; if it cannot, every rank throws UsageError.
+  // `recorded`: the ranks whose rows the file keeps (--record-ranks); every rank's records still
+  // reach rank 0, for the summary and /rank_stats.
   RunRecorder(const World& world, std::string output_path, int n_buckets, std::int64_t flush_every,
-              Watchdog* watchdog, std::int64_t bucket_every = 1);
+              Watchdog* watchdog, std::int64_t bucket_every = 1, RankSelection recorded = {});
   ~RunRecorder();
 
   static std::string partial_path(const std::string& output_path) { return output_path + ".partial"; }
 
   // The open file on rank 0 (for metadata), nullptr on other ranks.
-  io::RunFile* root_file() { return file_.get(); }
+  io::RunFile* root_file() { return sink_ ? &sink_->file() : nullptr; }
 
   // Every rank calls this for every step, in step order.
   void record(StepRecord record);
@@ -44,7 +48,7 @@ class RunRecorder {
 
   // Rank 0: the summary of every record flushed so far (accumulated as they are written: rank 0
   // keeps no record beyond the current flush, so its memory does not grow with the steps).
-  RunSummary summary() const { return summary_.summary(); }
+  RunSummary summary() const { return sink_ ? sink_->summary() : RunSummary{}; }
   const std::string& output_path() const { return output_path_; }
 
  private:
@@ -58,9 +62,8 @@ class RunRecorder {
   int n_buckets_;
   std::int64_t flush_every_;
   Watchdog* watchdog_;
-  std::unique_ptr<io::RunFile> file_;
+  std::unique_ptr<RecordSink> sink_;  // rank 0 only
   std::vector<StepRecord> pending_;
-  SummaryAccumulator summary_;
   bool finished_ = false;
 };
 
