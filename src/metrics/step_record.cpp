@@ -26,6 +26,9 @@ const std::array<StepFieldInfo, kNumStepFields>& step_fields() {
        "CUDA caching allocator peak reserved bytes; -1 where not measured"},
       {"device_used_bytes", true, "B", "device memory in use (cudaMemGetInfo); -1 where not measured"},
       {"end_time_s", false, "s", "end of the step, seconds since the run started on this rank"},
+      {"control_s", false, "s",
+       "after the step, outside step_s: the ranks' agreement on stopping and on the step count (one "
+       "small allreduce), the only per-step control traffic"},
   }};
   return fields;
 }

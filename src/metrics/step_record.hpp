@@ -29,6 +29,7 @@ enum class StepField : std::size_t {
   kDevicePeakReservedBytes,   // CUDA caching allocator peak reserved; -1 where not measured
   kDeviceUsedBytes,           // device memory in use (cudaMemGetInfo); -1 where not measured
   kEndTimeS,          // end of the step, seconds since the run's start on this rank
+  kControlS,          // after the step: the agreement on stopping (one small allreduce), not in step_s
   kCount
 };
 

@@ -25,7 +25,7 @@ STEP_FIELDS = {  # name -> (numpy kind, unit)
     "comm_busy_s": ("f", "s"), "bytes_reduced": ("i", "B"), "cpu_s": ("f", "s"),
     "peak_rss_bytes": ("i", "B"), "device_peak_allocated_bytes": ("i", "B"),
     "device_peak_reserved_bytes": ("i", "B"), "device_used_bytes": ("i", "B"),
-    "end_time_s": ("f", "s"),
+    "end_time_s": ("f", "s"), "control_s": ("f", "s"),
 }
 ROOT_ATTRS = ["format", "schema_version", "status", "tool", "tool_version", "git_revision",
               "command_line", "config", "start_time", "end_time", "model", "dataset",

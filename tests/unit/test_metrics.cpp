@@ -71,6 +71,7 @@ TEST(StepRecord, FieldTableMatchesTheEnum) {
   EXPECT_STREQ(fields[static_cast<std::size_t>(StepField::kStepS)].name, "step_s");
   EXPECT_STREQ(fields[static_cast<std::size_t>(StepField::kCommExposedS)].name, "comm_exposed_s");
   EXPECT_STREQ(fields[static_cast<std::size_t>(StepField::kEndTimeS)].name, "end_time_s");
+  EXPECT_STREQ(fields[static_cast<std::size_t>(StepField::kControlS)].name, "control_s");
   for (const auto& f : fields) EXPECT_NE(std::string(f.name), "");
 }
 
