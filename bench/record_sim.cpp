@@ -132,6 +132,7 @@ int main(int argc, char** argv) {
     const auto start = std::chrono::steady_clock::now();
     double fabricate_s = 0.0;
     std::size_t summary_bytes = 0;
+    std::size_t metadata_cache_bytes = 0;  // HDF5's, at the end of the run
     scalebench::RunSummary summary;
     {
       scalebench::RecordSink sink(a.output, a.ranks, a.buckets, every, sel);
@@ -162,6 +163,7 @@ int main(int argc, char** argv) {
       }
       summary = sink.summary();
       summary_bytes = sink.summary_memory_bytes();
+      metadata_cache_bytes = f.metadata_cache_bytes();
       f.set_attr("status", std::string("completed"));
       f.close();
     }
@@ -179,6 +181,7 @@ int main(int argc, char** argv) {
     out["rank0_s"] = wall_s - fabricate_s;
     out["peak_rss_bytes"] = scalebench::peak_rss_bytes();
     out["summary_bytes"] = summary_bytes;
+    out["h5_metadata_cache_bytes"] = metadata_cache_bytes;
     out["file_bytes"] = std::filesystem::file_size(a.output);
     out["median_step_s"] = summary.median_step_s;
     out["slowest_rank"] = summary.slowest_rank;

@@ -476,6 +476,13 @@ File File::open_read_only(const std::string& path) {
   return File(Handle(H5_CHECK_ON(H5Fopen(path.c_str(), H5F_ACC_RDONLY, access.id()), path)));
 }
 
+std::size_t File::metadata_cache_bytes() const {
+  size_t max_size = 0, min_clean = 0, current = 0;
+  int entries = 0;
+  H5_CHECK_ON(H5Fget_mdc_size(id(), &max_size, &min_clean, &current, &entries), name());
+  return current;
+}
+
 void File::flush() { H5_CHECK_ON(H5Fflush(id(), H5F_SCOPE_GLOBAL), name()); }
 
 }  // namespace scalebench::h5

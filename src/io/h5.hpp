@@ -179,6 +179,9 @@ class File : public Location {
   // Writes every buffered chunk and all metadata, so that the file on disk is complete: a process
   // that dies before closing it leaves a readable file with everything written up to here.
   void flush();
+  // Bytes HDF5's metadata cache holds for this file now (H5Fget_mdc_size): it grows with the
+  // chunk index of long datasets up to the cache's adaptive maximum, then stays.
+  std::size_t metadata_cache_bytes() const;
 
  private:
   explicit File(Handle handle) : Location(std::move(handle)) {}

@@ -110,6 +110,7 @@ class RunFile {
   int world_size() const { return world_size_; }
   int n_buckets() const { return n_buckets_; }
   const RankSelection& recorded_ranks() const { return recorded_; }
+  std::size_t metadata_cache_bytes() const { return file_.metadata_cache_bytes(); }
 
  private:
   struct Events {
