@@ -46,6 +46,7 @@ struct SourceSpec {
   std::string data_dir;                    // the dataset's folder (the files are named in errors)
   double validation_fraction = 0.1;        // of train, carved with `seed` (same on every rank)
   std::int64_t prefetch = 2;               // batches prepared ahead by a background thread; 0: none
+  int decode_threads = 1;                  // imagefolder: threads that decode a batch (--threads)
   double test_fraction = 0.2;              // imagefolder without a test/ folder: carved, fixed seed
 };
 

@@ -79,6 +79,8 @@ datasets::SourceSpec source_spec(const World& world, const RunConfig& cfg, const
   spec.data_dir = cfg.data_dir;
   spec.validation_fraction = cfg.validation_fraction;
   spec.prefetch = cfg.prefetch;
+  // build_local has applied --threads by now: an image folder's batch decodes with as many.
+  spec.decode_threads = torch::get_num_threads();
   return spec;
 }
 
