@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <exception>
 #include <mutex>
 #include <thread>
@@ -12,7 +13,46 @@
 
 namespace scalebench::datasets {
 
+namespace {
+
+// Threads running a parallel_for_bounded body in this process, over all concurrent calls: the
+// training source and the evaluation sources may decode at once (each has its prefetch thread),
+// and together they must still stay within --threads.
+class ThreadBudget {
+ public:
+  // Waits until one thread may run, then takes up to `wanted` (>= 1) within `limit`.
+  int take(int wanted, int limit) {
+    std::unique_lock<std::mutex> lock(mu_);
+    freed_.wait(lock, [&] { return running_ < limit; });
+    const int granted = std::min(wanted, limit - running_);
+    running_ += granted;
+    return granted;
+  }
+  void give_back(int n) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      running_ -= n;
+    }
+    freed_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable freed_;
+  int running_ = 0;
+};
+
+ThreadBudget& thread_budget() {
+  static ThreadBudget budget;
+  return budget;
+}
+
+}  // namespace
+
 void parallel_for_bounded(std::int64_t n, int threads, const std::function<void(std::int64_t)>& body) {
+  if (n <= 0) return;
+  const int limit = std::max(threads, 1);
+  const int granted = thread_budget().take(static_cast<int>(std::min<std::int64_t>(n, limit)), limit);
   std::atomic<std::int64_t> next{0};
   std::mutex mu;
   std::exception_ptr first_error;
@@ -27,11 +67,11 @@ void parallel_for_bounded(std::int64_t n, int threads, const std::function<void(
       }
     }
   };
-  const auto helpers = static_cast<std::int64_t>(std::max(threads, 1)) - 1;
   std::vector<std::thread> pool;
-  for (std::int64_t t = 0; t < std::min(helpers, n - 1); ++t) pool.emplace_back(work);
+  for (int t = 1; t < granted; ++t) pool.emplace_back(work);
   work();
   for (auto& t : pool) t.join();
+  thread_budget().give_back(granted);
   if (first_error) std::rethrow_exception(first_error);
 }
 

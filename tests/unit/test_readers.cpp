@@ -429,6 +429,19 @@ TEST(InputRows, DecodesWithAtMostTheThreadsItIsGiven) {
   });
   EXPECT_EQ(done, 40);
   EXPECT_LE(most, 3);
+  // Two calls at once (two sources' prefetch threads) share the bound.
+  running = 0;
+  most = 0;
+  auto body = [&](std::int64_t) {
+    const int now = ++running;
+    for (int seen = most; now > seen && !most.compare_exchange_weak(seen, now);) {}
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    --running;
+  };
+  std::thread other([&] { parallel_for_bounded(30, 3, body); });
+  parallel_for_bounded(30, 3, body);
+  other.join();
+  EXPECT_LE(most, 3);
   EXPECT_THROW(parallel_for_bounded(10, 2, [](std::int64_t i) {
                  if (i == 4) throw DataError("x.png: image does not decode");
                }), DataError);
