@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "datasets/labelled_set.hpp"
+#include "datasets/node_share.hpp"
 
 namespace scalebench::datasets {
 
@@ -46,7 +47,11 @@ struct SourceSpec {
   std::string data_dir;                    // the dataset's folder (the files are named in errors)
   double validation_fraction = 0.1;        // of train, carved with `seed` (same on every rank)
   std::int64_t prefetch = 2;               // batches prepared ahead by a background thread; 0: none
+  int decode_threads = 1;                  // imagefolder: threads that decode a batch (--threads)
   double test_fraction = 0.2;              // imagefolder without a test/ folder: carved, fixed seed
+  // How this rank's node shares mnist, fashion-mnist, cifar10 and imdb (one copy per node, read by
+  // one rank: shared_splits.hpp). Null: a node of this process alone (process_local_share()).
+  std::shared_ptr<NodeShare> node_share;
 };
 
 // A split (validation or test) for evaluation: this rank's contiguous 1/world shard of it, in file
@@ -66,8 +71,14 @@ class EvalSource {
 // "synthetic", "mnist", "fashion-mnist", "cifar10", "imdb", "imagefolder".
 std::vector<std::string> dataset_names();
 // Throws UsageError for an unknown dataset, a missing --data-dir, a dataset that does not fit the
-// model (the message lists those that do); DataError (a UsageError) for bad files. Real datasets
-// are read once per process and shared with make_eval_source while either is alive.
+// model (the message lists those that do); DataError (a UsageError) for bad files, on every rank
+// of the node when its reader found them. Real datasets are loaded once per process and shared
+// with make_eval_source while either is alive; mnist, fashion-mnist, cifar10 and imdb are moreover
+// read by one rank per node into memory the node's ranks share (spec.node_share), so that
+//   COLLECTIVE over the node: for a real dataset, make_batch_source and make_eval_source are called
+//   by every rank of a node, in the same order, with the same spec but for rank and batch (and the
+//   sources are dropped in the same order: freeing the shared memory is collective too).
+// imagefolder keeps only its file list and decodes a batch's rows when the batch is made.
 std::unique_ptr<BatchSource> make_batch_source(const SourceSpec& spec);
 // Split::kValidation or Split::kTest of a real dataset (UsageError for synthetic or kTrain).
 std::unique_ptr<EvalSource> make_eval_source(const SourceSpec& spec, Split split);

@@ -55,6 +55,20 @@ bool split_layout(const fs::path& dir) {
   return fs::is_directory(dir / "train") && fs::is_directory(dir / "test");
 }
 
+// A file whose header stb cannot read, or one that claims more pixels than kMaxImagePixels (a
+// decompression bomb: a small file can claim a huge image), is refused without decoding it.
+void check_image_header(const std::string& path) {
+  int w = 0, h = 0, file_channels = 0;
+  if (!stbi_info(path.c_str(), &w, &h, &file_channels)) {
+    const char* why = stbi_failure_reason();
+    throw DataError(path + ": image does not decode (" + (why ? why : "unknown reason") + ")");
+  }
+  if (static_cast<std::int64_t>(w) * h > kMaxImagePixels) {
+    throw DataError(path + ": " + std::to_string(w) + "x" + std::to_string(h) +
+                    " pixels is larger than imagefolder accepts (" + std::to_string(kMaxImagePixels) + ")");
+  }
+}
+
 struct FileList {
   std::vector<fs::path> files;
   std::vector<std::int64_t> labels;
@@ -71,14 +85,16 @@ FileList list(const fs::path& root, const std::vector<std::string>& classes) {
   return out;
 }
 
-LabelledSet decode_all(const FileList& l, std::int64_t c, std::int64_t h, std::int64_t w) {
-  const auto n = static_cast<std::int64_t>(l.files.size());
+// The files and labels only: rows are decoded when a batch needs them (input_rows.hpp). Each
+// header is read now (stbi_info: a few bytes per file), so that a file that is no image at all is
+// refused at load, by every rank, as when everything was decoded here.
+LabelledSet lazy_set(const FileList& l, std::int64_t c, std::int64_t h, std::int64_t w) {
   LabelledSet set;
   set.sample_shape = {c, h, w};
-  set.inputs = torch::empty({n, c, h, w}, torch::kUInt8);
-  auto* out = set.inputs.data_ptr<std::uint8_t>();
-  for (std::int64_t i = 0; i < n; ++i) {
-    decode_image_into(l.files[static_cast<std::size_t>(i)].string(), c, h, w, out + i * c * h * w);
+  set.files.reserve(l.files.size());
+  for (const auto& f : l.files) {
+    check_image_header(f.string());
+    set.files.push_back(f.string());
   }
   set.labels = torch::tensor(l.labels, torch::kInt64);
   return set;
@@ -94,12 +110,8 @@ void decode_image_into(const std::string& path, std::int64_t channels, std::int6
                        std::int64_t width, std::uint8_t* chw_out) {
   int w = 0, h = 0, file_channels = 0;
   const int c = static_cast<int>(channels);
-  // The header's size first: a small file can claim a huge image (a decompression bomb).
-  if (stbi_info(path.c_str(), &w, &h, &file_channels) &&
-      static_cast<std::int64_t>(w) * h > kMaxImagePixels) {
-    throw DataError(path + ": " + std::to_string(w) + "x" + std::to_string(h) +
-                    " pixels is larger than imagefolder accepts (" + std::to_string(kMaxImagePixels) + ")");
-  }
+  // The header again: the file may have changed since the load checked it.
+  check_image_header(path);
   std::unique_ptr<stbi_uc, void (*)(void*)> pixels(
       stbi_load(path.c_str(), &w, &h, &file_channels, c), stbi_image_free);
   if (!pixels) {
@@ -164,7 +176,7 @@ TrainTest read_imagefolder(const std::string& dir_in, std::int64_t channels, std
       to.labels.push_back(all.labels[i]);
     }
   }
-  return {decode_all(train, channels, height, width), decode_all(test, channels, height, width)};
+  return {lazy_set(train, channels, height, width), lazy_set(test, channels, height, width)};
 }
 
 }  // namespace scalebench::datasets

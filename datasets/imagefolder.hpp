@@ -8,8 +8,12 @@
 //    the same whatever --seed a run uses.
 //  - Each image is decoded with stb_image into `channels` (1 grey or 3 RGB; stb converts) and
 //    resized to height x width with stb_image_resize (its default filter: Mitchell down, cubic up).
-// Everything is decoded at load, kept as uint8 CHW: memory is N x C x H x W bytes per rank (e.g.
-// 25000 images at 3x150x150 = 1.7 GB); scaling to [0, 1] float happens per batch.
+// Nothing is decoded at load: the sets hold the file names and labels (LabelledSet::files), and a
+// batch decodes its rows when it is made, in the source's prefetch thread (input_rows.hpp). A
+// rank's memory is then the file list plus the prefetch queue's batches, not N x C x H x W bytes
+// (25000 images at 3x150x150 were 1.7 GB per rank when everything was decoded at load). Every
+// file's header is read at load, so a file that is no image is refused then; a file whose pixel
+// data is damaged is found only when a batch decodes it (a fault of that rank, naming the file).
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -22,7 +26,7 @@ std::string imagefolder_expected_files();
 // The class names (sorted subfolders of DIR/train or DIR). DataError for a missing DIR, no class
 // folders, or a class folder without images (naming that folder).
 std::vector<std::string> imagefolder_classes(const std::string& dir);
-// DataError naming the file for an image that does not decode.
+// DataError naming the file for an image whose header does not decode. The sets decode from files.
 TrainTest read_imagefolder(const std::string& dir, std::int64_t channels, std::int64_t height,
                            std::int64_t width, double test_fraction);
 

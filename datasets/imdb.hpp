@@ -17,7 +17,7 @@
 //    >= the model's vocabulary becomes 2, as Keras' num_words does.
 //  - each review is [1, words...], then padded with 0 or truncated to the sequence length, both at
 //    the front (Keras' default 'pre': the end of a long review is kept).
-// Memory: N x sequence_length int64 (25000 x 100 x 8 = 20 MB per split), per rank.
+// Memory: N x sequence_length int64 (25000 x 100 x 8 = 20 MB per split), once per node (registry.cpp).
 #include <cstdint>
 #include <string>
 #include <string_view>

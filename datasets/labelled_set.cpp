@@ -29,7 +29,15 @@ const LabelledSet& DatasetSplits::split(Split s) const {
 }
 
 LabelledSet select_rows(const LabelledSet& set, const torch::Tensor& rows) {
-  return {set.inputs.index_select(0, rows), set.labels.index_select(0, rows), set.sample_shape};
+  if (set.decodes_from_files()) {
+    LabelledSet out{torch::Tensor(), set.labels.index_select(0, rows), set.sample_shape, {}};
+    const torch::Tensor r = rows.to(torch::kInt64).contiguous();
+    const auto* p = r.data_ptr<std::int64_t>();
+    out.files.reserve(static_cast<std::size_t>(r.numel()));
+    for (std::int64_t i = 0; i < r.numel(); ++i) out.files.push_back(set.files.at(static_cast<std::size_t>(p[i])));
+    return out;
+  }
+  return {set.inputs.index_select(0, rows), set.labels.index_select(0, rows), set.sample_shape, {}};
 }
 
 void carve_validation(LabelledSet& train, LabelledSet& validation, double fraction,

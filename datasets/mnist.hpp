@@ -2,7 +2,7 @@
 // MNIST and Fashion-MNIST (same IDX layout): DIR/train-images-idx3-ubyte, train-labels-idx1-ubyte,
 // t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, each plain or gzipped (NAME.gz; the plain file
 // wins when both exist). Images come back as uint8 [N, 1, 28, 28], labels int64 in [0, 10).
-// Memory: the files' own size (about 55 MB for 70000 images), per rank.
+// Memory: the files' own size (about 55 MB for 70000 images), once per node (registry.cpp).
 #include <string>
 
 #include "datasets/labelled_set.hpp"

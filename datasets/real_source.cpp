@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "datasets/input_rows.hpp"
 #include "datasets/preprocess.hpp"
 
 namespace scalebench::datasets {
@@ -13,7 +14,7 @@ Batch gather_batch(const LabelledSet& set, const std::vector<std::int64_t>& rows
                    const SourceSpec& spec, std::int64_t global_samples) {
   const torch::Tensor idx = torch::tensor(rows, torch::kInt64);
   Batch b;
-  b.inputs = to_model_input(set.inputs.index_select(0, idx), spec.input_shape, spec.input_dtype);
+  b.inputs = to_model_input(input_rows(set, rows, spec.decode_threads), spec.input_shape, spec.input_dtype);
   b.targets = set.labels.index_select(0, idx);
   b.global_samples = global_samples;
   if (spec.device.is_cuda()) {
@@ -58,12 +59,22 @@ SplitEvalSource::SplitEvalSource(const SourceSpec& spec, std::shared_ptr<const D
   // Rank 0's shard is the largest; every rank runs as many steps as it needs.
   const Shard largest = contiguous_shard(set_->size(), spec.world_size, 0);
   steps_ = (largest.count + spec.batch_per_rank - 1) / spec.batch_per_rank;
+  if (spec.prefetch > 0) {
+    // Each evaluation asks for steps 0, 1, ...: the prefetcher restarts at 0 for the next one. Past
+    // the last step it makes nothing, so it idles instead of failing between evaluations.
+    prefetcher_ = std::make_unique<Prefetcher>(
+        [this](std::int64_t i) { return i < steps_ ? make(i) : Batch{}; }, spec.prefetch);
+  }
 }
 
 std::string SplitEvalSource::name() const { return data_->name + "/" + split_name(split_); }
 
 Batch SplitEvalSource::batch(std::int64_t i) {
   if (i < 0 || i >= steps_) throw std::out_of_range("eval step " + std::to_string(i) + " of " + std::to_string(steps_));
+  return to_device(prefetcher_ ? prefetcher_->get(i) : make(i), spec_.device);
+}
+
+Batch SplitEvalSource::make(std::int64_t i) {
   const std::int64_t b = spec_.batch_per_rank;
   std::int64_t global = 0;
   std::vector<std::int64_t> rows;
@@ -75,7 +86,7 @@ Batch SplitEvalSource::batch(std::int64_t i) {
       for (std::int64_t k = first; k < last; ++k) rows.push_back(s.first + k);
     }
   }
-  return to_device(gather_batch(*set_, rows, spec_, global), spec_.device);
+  return gather_batch(*set_, rows, spec_, global);
 }
 
 }  // namespace scalebench::datasets

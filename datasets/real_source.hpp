@@ -1,7 +1,8 @@
 #pragma once
-// Batch sources over a dataset read into memory (DatasetSplits): the training source, shuffled
-// and sharded by ShardedSampler with a background prefetch, and the evaluation source over a
-// validation or test split, sharded contiguously.
+// Batch sources over a loaded dataset (DatasetSplits): the training source, shuffled and sharded
+// by ShardedSampler, and the evaluation source over a validation or test split, sharded
+// contiguously; both make their batches on a background prefetch thread (where an image folder's
+// rows are decoded, input_rows.hpp).
 #include <memory>
 #include <optional>
 
@@ -13,7 +14,8 @@
 namespace scalebench::datasets {
 
 // A batch of `rows` of `set`, preprocessed for the model of `spec` (preprocess.hpp), on the CPU
-// (pinned when spec.device is CUDA, so the copy to the device can be asynchronous).
+// (pinned when spec.device is CUDA, so the copy to the device can be asynchronous). Rows of an
+// image folder are decoded here, with spec.decode_threads threads.
 Batch gather_batch(const LabelledSet& set, const std::vector<std::int64_t>& rows,
                    const SourceSpec& spec, std::int64_t global_samples);
 
@@ -43,14 +45,18 @@ class SplitEvalSource final : public EvalSource {
   std::string name() const override;
   std::int64_t steps() const override { return steps_; }
   std::int64_t samples() const override { return set_->size(); }
+  // This rank's i-th batch: prepared ahead when spec.prefetch > 0, else here.
   Batch batch(std::int64_t i) override;
 
  private:
+  Batch make(std::int64_t i);
+
   SourceSpec spec_;
   std::shared_ptr<const DatasetSplits> data_;
   Split split_;
   const LabelledSet* set_;
   std::int64_t steps_ = 0;
+  std::unique_ptr<Prefetcher> prefetcher_;  // last member: its thread stops before the rest goes
 };
 
 }  // namespace scalebench::datasets

@@ -1,6 +1,18 @@
 // The dataset registry: names, what each dataset is (for the up-front model check), the files it
-// expects, and its reader. Real datasets are read once per process: the training source and the
+// expects, and its reader. Real datasets are loaded once per process: the training source and the
 // evaluation sources share one DatasetSplits (a cache of weak pointers, so nothing outlives them).
+//
+// The fixed sets (mnist, fashion-mnist, cifar10, imdb) are read once per NODE: the node's rank 0
+// reads and decodes them into memory the node's ranks share (shared_splits.hpp), every other rank
+// maps the same bytes. Shared memory per node rather than per-rank copies, because N ranks on a
+// node held N identical copies (cifar10: 184 MB each); and rather than each rank loading only its
+// shard, because the sampler reshuffles the whole split every epoch, so every rank needs every
+// sample over a run. imagefolder, which is too large to hold, is not loaded at all: its rows are
+// decoded per batch (input_rows.hpp), so it needs no sharing.
+//
+// Reading through shared memory makes load() collective over the node (batch_source.hpp says what
+// callers must do). Even the cache is agreed on: a rank reuses its cached splits only when every
+// rank of the node has them, so that ranks whose caches differ still make the same collectives.
 #include <functional>
 #include <map>
 #include <memory>
@@ -14,6 +26,7 @@
 #include "datasets/mnist.hpp"
 #include "datasets/preprocess.hpp"
 #include "datasets/real_source.hpp"
+#include "datasets/shared_splits.hpp"
 #include "datasets/synthetic.hpp"
 
 namespace scalebench::datasets {
@@ -90,21 +103,33 @@ std::shared_ptr<const DatasetSplits> load(const SourceSpec& spec) {
   for (const auto& d : real_datasets()) known.push_back(d.info);
   check_fits(info, spec, known);
 
+  DatasetSplits header;
+  header.name = spec.dataset;
+  header.kind = info.kind;
+  header.classes = info.classes;
+  header.class_names = std::move(class_names);
+  const auto read = [&](DatasetSplits& splits) {
+    TrainTest tt = entry->read(spec);
+    splits.train = std::move(tt.train);
+    splits.test = std::move(tt.test);
+    carve_validation(splits.train, splits.validation, spec.validation_fraction, spec.seed);
+  };
+
   static std::mutex mu;
   static std::map<std::string, std::weak_ptr<const DatasetSplits>> cache;
   std::lock_guard<std::mutex> lock(mu);
   const std::string key = cache_key(spec);
-  if (auto hit = cache[key].lock()) return hit;
-
-  TrainTest tt = entry->read(spec);
-  auto splits = std::make_shared<DatasetSplits>();
-  splits->name = spec.dataset;
-  splits->kind = info.kind;
-  splits->classes = info.classes;
-  splits->class_names = std::move(class_names);
-  splits->train = std::move(tt.train);
-  splits->test = std::move(tt.test);
-  carve_validation(splits->train, splits->validation, spec.validation_fraction, spec.seed);
+  std::shared_ptr<const DatasetSplits> splits = cache[key].lock();
+  if (spec.dataset == "imagefolder") {  // a file list per rank: nothing to share
+    if (splits) return splits;
+    auto own = std::make_shared<DatasetSplits>(std::move(header));
+    read(*own);
+    splits = own;
+  } else {
+    const std::shared_ptr<NodeShare> node = spec.node_share ? spec.node_share : process_local_share();
+    if (node->all(splits != nullptr)) return splits;
+    splits = load_shared_on_node(*node, std::move(header), read);
+  }
   cache[key] = splits;
   return splits;
 }

@@ -11,6 +11,7 @@
 #include "device/gpu_placement.hpp"
 #include "metrics/process_stats.hpp"
 #include "runtime/build_info.hpp"
+#include "runtime/node_share_mpi.hpp"
 #include "runtime/versions.hpp"
 #include "train/run_recorder.hpp"
 
@@ -79,6 +80,9 @@ datasets::SourceSpec source_spec(const World& world, const RunConfig& cfg, const
   spec.data_dir = cfg.data_dir;
   spec.validation_fraction = cfg.validation_fraction;
   spec.prefetch = cfg.prefetch;
+  // build_local has applied --threads by now: an image folder's batch decodes with as many.
+  spec.decode_threads = torch::get_num_threads();
+  spec.node_share = mpi_node_share(world);
   return spec;
 }
 
@@ -148,28 +152,44 @@ LocalSetup build_local(const World& world, const RunConfig& cfg, std::int64_t ex
   // Placement first: it is collective within the node, and must not be skipped by a rank whose
   // validation below throws.
   const Placement placement = place_rank(world, cfg.device, cfg.backend);
-  const int gpus = device::cuda_device_count();
-  validate_options(cfg, world.size(), gpus);
-  s.entry = models::find(cfg.model);
-  s.device = placement.device;
-  s.backend = placement.backend;
-  if (cfg.threads > 0) torch::set_num_threads(cfg.threads);
+  std::int64_t batch_per_rank = 0;
+  std::exception_ptr failed_before_data;
+  try {
+    const int gpus = device::cuda_device_count();
+    validate_options(cfg, world.size(), gpus);
+    s.entry = models::find(cfg.model);
+    s.device = placement.device;
+    s.backend = placement.backend;
+    if (cfg.threads > 0) torch::set_num_threads(cfg.threads);
 
-  // Same seed on every rank, though rank 0's weights are broadcast anyway; dropout then draws
-  // per-rank masks from seed + rank.
-  torch::manual_seed(cfg.seed);
-  const auto build_start = std::chrono::steady_clock::now();
-  s.model = s.entry->make(model_options(cfg));
-  s.params_total = models::count_total_params(*s.model);
-  s.params_trainable = models::count_trainable_params(*s.model);
-  s.macs_per_sample = s.model->macs_per_sample();
-  s.model->to(s.device);
-  s.model_build_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - build_start).count();
-  s.model->train();
-  torch::manual_seed(cfg.seed + static_cast<std::uint64_t>(world.rank()) + 1);
+    // Same seed on every rank, though rank 0's weights are broadcast anyway; dropout then draws
+    // per-rank masks from seed + rank.
+    torch::manual_seed(cfg.seed);
+    const auto build_start = std::chrono::steady_clock::now();
+    s.model = s.entry->make(model_options(cfg));
+    s.params_total = models::count_total_params(*s.model);
+    s.params_trainable = models::count_trainable_params(*s.model);
+    s.macs_per_sample = s.model->macs_per_sample();
+    s.model->to(s.device);
+    s.model_build_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - build_start).count();
+    s.model->train();
+    torch::manual_seed(cfg.seed + static_cast<std::uint64_t>(world.rank()) + 1);
+    batch_per_rank = cfg.global_batch ? *cfg.global_batch / world.size()
+                                      : cfg.batch_size.value_or(s.entry->default_batch);
+  } catch (...) {
+    failed_before_data = std::current_exception();
+  }
+  // A real dataset is loaded collectively over the node (one rank reads it into memory the node
+  // shares: datasets/shared_splits.hpp), so a rank that failed above must still tell its node's
+  // ranks, or they would wait for it there. It re-throws its error; the others return without
+  // data, and the caller's agreement on errors (which every caller makes right after) brings them
+  // the failing rank's message.
+  if (cfg.dataset != "synthetic" && !world.all_in_node(failed_before_data == nullptr)) {
+    if (failed_before_data) std::rethrow_exception(failed_before_data);
+    return s;
+  }
+  if (failed_before_data) std::rethrow_exception(failed_before_data);
 
-  const std::int64_t batch_per_rank = cfg.global_batch ? *cfg.global_batch / world.size()
-                                                      : cfg.batch_size.value_or(s.entry->default_batch);
   s.data = make_data_for_batch(world, cfg, s, batch_per_rank);
   if (cfg.dataset != "synthetic") {
     const datasets::SourceSpec spec = source_spec(world, cfg, s, batch_per_rank);

@@ -53,6 +53,9 @@ Placement place_rank(const World& world, const std::string& device, const std::s
 
 // Validates the options and builds this rank's replica, data source and optimizer. Throws
 // UsageError. `extra_steps` is a test-only skew (fault injection) of the resolved step count.
+// Collective over the node for a real dataset (loaded into node-shared memory): when another rank
+// of the node failed before loading, this rank returns a setup without data, and the caller's
+// agree_on_error, which must follow, brings it that rank's error.
 LocalSetup build_local(const World& world, const RunConfig& cfg, std::int64_t extra_steps = 0);
 // What the data layer needs to feed this model at `batch_per_rank` (dataset, shape, shard, seed).
 datasets::SourceSpec source_spec(const World& world, const RunConfig& cfg, const LocalSetup& s,

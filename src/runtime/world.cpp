@@ -164,6 +164,21 @@ std::vector<std::string> World::allgather_strings_in_node(const std::string& val
   return out;
 }
 
+std::string World::broadcast_string_in_node(const std::string& value) const {
+  int len = static_cast<int>(value.size());
+  MPI_CHECK(MPI_Bcast(&len, 1, MPI_INT, 0, node_comm_));
+  std::string out = local_rank_ == 0 ? value : std::string(static_cast<std::size_t>(len), ' ');
+  MPI_CHECK(MPI_Bcast(out.data(), len, MPI_CHAR, 0, node_comm_));
+  return out;
+}
+
+bool World::all_in_node(bool value) const {
+  int mine = value ? 1 : 0;
+  int all = 0;
+  MPI_CHECK(MPI_Allreduce(&mine, &all, 1, MPI_INT, MPI_MIN, node_comm_));
+  return all == 1;
+}
+
 double World::max_over_ranks(double value) const {
   double out = value;
   MPI_CHECK(MPI_Allreduce(&value, &out, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD));

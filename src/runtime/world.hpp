@@ -53,6 +53,10 @@ class World {
   // Every node-local rank's string, indexed by local rank, on every rank of the node (collective
   // over the node's ranks only).
   std::vector<std::string> allgather_strings_in_node(const std::string& value) const;
+  // The node-local rank 0's string, on every rank of the node (collective over the node only).
+  std::string broadcast_string_in_node(const std::string& value) const;
+  // True on every rank of the node iff every rank of the node passed true (collective over the node).
+  bool all_in_node(bool value) const;
   double max_over_ranks(double value) const;
   // Element-wise maximum over ranks, on every rank. Every rank passes the same count.
   std::vector<double> max_over_ranks(std::vector<double> values) const;

@@ -1,6 +1,7 @@
 // The dataset readers on small files in each real format, written here into a temporary folder:
 // MNIST-style IDX (plain and gzipped), CIFAR-10 binary batches, an aclImdb tree, an image folder of
-// PNG and JPEG files (written with stb_image_write). Then the damage each must refuse, with a
+// PNG and JPEG files (written with stb_image_write), which is decoded lazily, per batch, to exactly
+// the bytes an eager decode of the same files gives. Then the damage each must refuse, with a
 // DataError that names the file or folder.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
@@ -9,7 +10,11 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <set>
+#include <thread>
 
 #include <unistd.h>
 
@@ -17,7 +22,10 @@
 #include "datasets/cifar_parse.hpp"
 #include "datasets/imagefolder.hpp"
 #include "datasets/imdb.hpp"
+#include "datasets/input_rows.hpp"
 #include "datasets/mnist.hpp"
+#include "datasets/real_source.hpp"
+#include "datasets/sampler.hpp"
 
 #define STB_IMAGE_WRITE_IMPLEMENTATION
 #define STB_IMAGE_WRITE_STATIC
@@ -120,8 +128,37 @@ class Readers : public ::testing::Test {
     }
   }
 
+  // An image whose every pixel differs (a gradient salted by `salt`), so that decoding, resizing
+  // and the channel order all show in the bytes.
+  void write_pattern(const fs::path& rel, int w, int h, int channels, int salt, bool jpg) {
+    const fs::path p = dir_ / rel;
+    fs::create_directories(p.parent_path());
+    std::vector<std::uint8_t> px(static_cast<std::size_t>(w * h * channels));
+    for (std::size_t i = 0; i < px.size(); ++i) px[i] = static_cast<std::uint8_t>((i * 13 + static_cast<std::size_t>(salt) * 31) % 251);
+    ASSERT_TRUE(jpg ? stbi_write_jpg(p.c_str(), w, h, channels, px.data(), 90)
+                    : stbi_write_png(p.c_str(), w, h, channels, px.data(), w * channels));
+  }
+
   fs::path dir_;
 };
+
+// Every row of a set decoded from files, as one tensor.
+torch::Tensor decoded(const LabelledSet& set) {
+  std::vector<std::int64_t> all(static_cast<std::size_t>(set.size()));
+  for (std::size_t i = 0; i < all.size(); ++i) all[i] = static_cast<std::int64_t>(i);
+  return input_rows(set, all, 2);
+}
+
+// What read_imagefolder held before it decoded lazily: every file decoded at load, in file order.
+LabelledSet eager(const LabelledSet& lazy) {
+  const auto& s = lazy.sample_shape;
+  LabelledSet out{torch::empty({lazy.size(), s[0], s[1], s[2]}, torch::kUInt8), lazy.labels, s, {}};
+  for (std::int64_t i = 0; i < lazy.size(); ++i) {
+    decode_image_into(lazy.files[static_cast<std::size_t>(i)], s[0], s[1], s[2],
+                      out.inputs.data_ptr<std::uint8_t>() + i * s[0] * s[1] * s[2]);
+  }
+  return out;
+}
 
 // --- MNIST / Fashion-MNIST --------------------------------------------------------------------
 TEST_F(Readers, MnistPlainAndGzipped) {
@@ -268,15 +305,17 @@ TEST_F(Readers, ImageFolderWithTrainAndTest) {
   write_png("f/test/dog/1.png", 8, 8, 3, 0);
   EXPECT_EQ(imagefolder_classes((dir_ / "f").string()), (std::vector<std::string>{"cat", "dog"}));
   const TrainTest tt = read_imagefolder((dir_ / "f").string(), 3, 6, 5, 0.2);
-  EXPECT_EQ(tt.train.inputs.sizes(), (std::vector<std::int64_t>{3, 3, 6, 5}));
+  EXPECT_TRUE(tt.train.decodes_from_files());
+  const torch::Tensor train = decoded(tt.train);
+  EXPECT_EQ(train.sizes(), (std::vector<std::int64_t>{3, 3, 6, 5}));
   EXPECT_TRUE(torch::equal(tt.train.labels, torch::tensor({0, 0, 1}, torch::kInt64)));
   EXPECT_EQ(tt.test.size(), 2);
   // Uniform images stay uniform through decode + resize (JPEG within its rounding).
-  EXPECT_GE(tt.train.inputs[0].min().item<int>(), 254);
-  EXPECT_GE(tt.train.inputs[1].min().item<int>(), 250);
-  EXPECT_EQ(tt.train.inputs[2].max().item<int>(), 0);
+  EXPECT_GE(train[0].min().item<int>(), 254);
+  EXPECT_GE(train[1].min().item<int>(), 250);
+  EXPECT_EQ(train[2].max().item<int>(), 0);
   // Grey decoding of the same folder gives one channel.
-  EXPECT_EQ(read_imagefolder((dir_ / "f").string(), 1, 4, 4, 0.2).train.inputs.size(1), 1);
+  EXPECT_EQ(decoded(read_imagefolder((dir_ / "f").string(), 1, 4, 4, 0.2).train).size(1), 1);
 }
 
 TEST_F(Readers, ImageFolderCarvesAFixedTestSplit) {
@@ -288,12 +327,124 @@ TEST_F(Readers, ImageFolderCarvesAFixedTestSplit) {
   const TrainTest two = read_imagefolder((dir_ / "g").string(), 3, 4, 4, 0.25);
   EXPECT_EQ(one.test.size(), 5);
   EXPECT_EQ(one.train.size(), 15);
-  EXPECT_TRUE(torch::equal(one.test.inputs, two.test.inputs));
+  EXPECT_TRUE(torch::equal(decoded(one.test), decoded(two.test)));
+  EXPECT_EQ(one.test.files, two.test.files);
   // Train and test are disjoint: every image has a distinct value.
   std::set<int> values;
-  for (int i = 0; i < 15; ++i) values.insert(one.train.inputs[i][0][0][0].item<int>());
-  for (int i = 0; i < 5; ++i) values.insert(one.test.inputs[i][0][0][0].item<int>());
+  const torch::Tensor train = decoded(one.train), test = decoded(one.test);
+  for (int i = 0; i < 15; ++i) values.insert(train[i][0][0][0].item<int>());
+  for (int i = 0; i < 5; ++i) values.insert(test[i][0][0][0].item<int>());
   EXPECT_EQ(values.size(), 20u);
+}
+
+// The lazy decode changes nothing a run sees: the same files in the same splits (sorted classes,
+// sorted files, the fixed test carve, the seeded validation carve), and every batch of the
+// training and evaluation sources, prefetched and decoded with several threads, bit-identical to
+// the batch of an eagerly decoded copy of the same splits (what every rank held before).
+TEST_F(Readers, ImageFolderDecodesLazilyExactlyAsTheEagerDecode) {
+  for (int i = 0; i < 14; ++i) {
+    write_pattern("lazy/cat/" + std::to_string(i) + ".png", 9 + i, 7 + (i % 3), 3, i, false);
+    write_pattern("lazy/dog/" + std::to_string(i) + ".jpg", 12, 10 + i, 3, 100 + i, true);
+  }
+  write_pattern("lazy/dog/grey.png", 6, 6, 1, 7, false);  // stb converts grey to RGB
+  const std::string dir = (dir_ / "lazy").string();
+  constexpr std::int64_t kC = 3, kH = 10, kW = 8;
+
+  // The file lists: sorted within each class, classes in order, train and test a partition.
+  const TrainTest tt = read_imagefolder(dir, kC, kH, kW, 0.2);
+  EXPECT_EQ(tt.test.size(), 6);  // round(0.2 * 29)
+  std::vector<std::string> all = tt.train.files;
+  all.insert(all.end(), tt.test.files.begin(), tt.test.files.end());
+  std::sort(all.begin(), all.end());
+  std::vector<std::string> expected;
+  for (const char* cls : {"cat", "dog"}) {
+    for (const auto& e : fs::directory_iterator(dir_ / "lazy" / cls)) expected.push_back(e.path().string());
+  }
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(all, expected);
+  for (const LabelledSet* set : {&tt.train, &tt.test}) {
+    EXPECT_TRUE(std::is_sorted(set->files.begin(), set->files.end()));
+    for (std::int64_t i = 0; i < set->size(); ++i) {
+      const bool dog = set->files[static_cast<std::size_t>(i)].find("/dog/") != std::string::npos;
+      EXPECT_EQ(set->labels[i].item<std::int64_t>(), dog ? 1 : 0);
+    }
+  }
+  // One thread or four: the same bytes as the eager decode.
+  const LabelledSet eager_train = eager(tt.train);
+  std::vector<std::int64_t> rows{5, 0, 17, 3, 3, 22};
+  for (int threads : {1, 4}) {
+    EXPECT_TRUE(torch::equal(input_rows(tt.train, rows, threads),
+                             eager_train.inputs.index_select(0, torch::tensor(rows))));
+  }
+
+  // Through the registry: the sources decode lazily in their prefetch threads.
+  SourceSpec spec;
+  spec.dataset = "imagefolder";
+  spec.data_dir = dir;
+  spec.input_shape = {kC, kH, kW};
+  spec.num_classes = 2;
+  spec.batch_per_rank = 3;
+  spec.world_size = 2;
+  spec.rank = 1;
+  spec.seed = 11;
+  spec.validation_fraction = 0.25;
+  spec.prefetch = 2;
+  spec.decode_threads = 3;
+  LabelledSet train = eager_train, validation;  // the eager splits, carved as the registry carves
+  carve_validation(train, validation, spec.validation_fraction, spec.seed);
+  ShardedSampler sampler(train.size(), spec.batch_per_rank * spec.world_size, spec.world_size, spec.rank, spec.seed);
+  auto source = make_batch_source(spec);
+  ASSERT_EQ(source->steps_per_epoch(), sampler.steps_per_epoch());
+  for (std::int64_t step = 0; step < 2 * sampler.steps_per_epoch(); ++step) {
+    const Batch lazy = source->batch(step);
+    const Batch ref = gather_batch(train, sampler.indices(step), spec, sampler.global_size(step));
+    EXPECT_TRUE(torch::equal(lazy.inputs, ref.inputs)) << step;
+    EXPECT_TRUE(torch::equal(lazy.targets, ref.targets)) << step;
+    EXPECT_EQ(lazy.global_samples, ref.global_samples);
+  }
+  auto val = make_eval_source(spec, Split::kValidation);
+  ASSERT_EQ(val->samples(), validation.size());
+  const Shard shard = contiguous_shard(validation.size(), spec.world_size, spec.rank);
+  for (int pass = 0; pass < 2; ++pass) {  // a second evaluation restarts the prefetcher at 0
+    for (std::int64_t i = 0; i < val->steps(); ++i) {
+      std::vector<std::int64_t> r;
+      for (std::int64_t k = i * spec.batch_per_rank; k < std::min(shard.count, (i + 1) * spec.batch_per_rank); ++k) {
+        r.push_back(shard.first + k);
+      }
+      const Batch lazy = val->batch(i);
+      EXPECT_TRUE(torch::equal(lazy.inputs, gather_batch(validation, r, spec, 0).inputs)) << i;
+    }
+  }
+}
+
+TEST(InputRows, DecodesWithAtMostTheThreadsItIsGiven) {
+  std::atomic<int> running{0}, most{0};
+  std::atomic<std::int64_t> done{0};
+  parallel_for_bounded(40, 3, [&](std::int64_t) {
+    const int now = ++running;
+    for (int seen = most; now > seen && !most.compare_exchange_weak(seen, now);) {}
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    --running;
+    ++done;
+  });
+  EXPECT_EQ(done, 40);
+  EXPECT_LE(most, 3);
+  // Two calls at once (two sources' prefetch threads) share the bound.
+  running = 0;
+  most = 0;
+  auto body = [&](std::int64_t) {
+    const int now = ++running;
+    for (int seen = most; now > seen && !most.compare_exchange_weak(seen, now);) {}
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    --running;
+  };
+  std::thread other([&] { parallel_for_bounded(30, 3, body); });
+  parallel_for_bounded(30, 3, body);
+  other.join();
+  EXPECT_LE(most, 3);
+  EXPECT_THROW(parallel_for_bounded(10, 2, [](std::int64_t i) {
+                 if (i == 4) throw DataError("x.png: image does not decode");
+               }), DataError);
 }
 
 TEST_F(Readers, ImageFolderRefusesBadImagesAndEmptyClasses) {
