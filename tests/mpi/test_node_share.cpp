@@ -17,6 +17,7 @@
 #include "runtime/node_share_mpi.hpp"
 #include "runtime/node_shared_memory.hpp"
 #include "runtime/world.hpp"
+#include "tests/support/mnist_files.hpp"
 
 namespace fs = std::filesystem;
 
@@ -131,18 +132,7 @@ class SharedMnist : public ::testing::Test {
     if (World::get().is_root()) fs::remove_all(dir_);
   }
   void write_pair(const std::string& prefix, std::uint32_t n) {
-    auto header = [](std::initializer_list<std::uint32_t> dims) {
-      std::string h = {0, 0, 8, static_cast<char>(dims.size())};
-      for (std::uint32_t d : dims) for (int s = 24; s >= 0; s -= 8) h.push_back(static_cast<char>((d >> s) & 0xff));
-      return h;
-    };
-    std::string images = header({n, 28, 28}), labels = header({n});
-    for (std::uint32_t i = 0; i < n; ++i) {
-      images += std::string(784, static_cast<char>(i));
-      labels.push_back(static_cast<char>(i % 10));
-    }
-    std::ofstream(dir_ / (prefix + "-images-idx3-ubyte"), std::ios::binary) << images;
-    std::ofstream(dir_ / (prefix + "-labels-idx1-ubyte"), std::ios::binary) << labels;
+    test_support::write_mnist_pair(dir_, prefix, n);  // image i all of value i, label i % 10
   }
   datasets::SourceSpec spec(std::shared_ptr<datasets::NodeShare> node) const {
     const World& w = World::get();

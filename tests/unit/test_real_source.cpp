@@ -19,6 +19,7 @@
 #include "datasets/preprocess.hpp"
 #include "datasets/real_source.hpp"
 #include "models/registry.hpp"
+#include "tests/support/mnist_files.hpp"
 
 namespace fs = std::filesystem;
 
@@ -128,20 +129,8 @@ class Sources : public ::testing::Test {
     write_pair("t10k", kTest);
   }
   void TearDown() override { fs::remove_all(dir_); }
-  // Image i is filled with the value i (so a batch's pixels say which samples it holds), label i % 10.
   void write_pair(const std::string& prefix, std::uint32_t n) {
-    auto header = [](std::initializer_list<std::uint32_t> dims) {
-      std::string h = {0, 0, 8, static_cast<char>(dims.size())};
-      for (std::uint32_t d : dims) for (int s = 24; s >= 0; s -= 8) h.push_back(static_cast<char>((d >> s) & 0xff));
-      return h;
-    };
-    std::string images = header({n, 28, 28}), labels = header({n});
-    for (std::uint32_t i = 0; i < n; ++i) {
-      images += std::string(784, static_cast<char>(i));
-      labels.push_back(static_cast<char>(i % 10));
-    }
-    std::ofstream(dir_ / (prefix + "-images-idx3-ubyte"), std::ios::binary) << images;
-    std::ofstream(dir_ / (prefix + "-labels-idx1-ubyte"), std::ios::binary) << labels;
+    test_support::write_mnist_pair(dir_, prefix, n);  // image i all of value i, label i % 10
   }
   SourceSpec spec(int rank, int world, std::int64_t prefetch) const {
     SourceSpec s = image_spec({1, 28, 28});
