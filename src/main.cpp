@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
         break;
       case CommandKind::kModels: code = run_models(*world, cmd.json); break;
       case CommandKind::kInfo: code = run_info(*world); break;
+      case CommandKind::kSchema: code = run_schema(*world, cmd.json); break;
       case CommandKind::kAllreduce: code = run_allreduce(*world, cmd.allreduce); break;
       case CommandKind::kTrain: code = run_train(*world, cmd.config); break;
       case CommandKind::kInfer: code = run_infer(*world, cmd.config); break;

@@ -125,7 +125,8 @@ void take_train_args(CLI::App& cmd, RunConfig& c, const TrainArgs& a) {
 }
 
 bool is_subcommand(const std::string& word) {
-  return word == "train" || word == "infer" || word == "models" || word == "info" || word == "allreduce";
+  return word == "train" || word == "infer" || word == "models" || word == "info" || word == "schema" ||
+         word == "allreduce";
 }
 
 }  // namespace
@@ -159,7 +160,10 @@ ParsedCommand parse_command_line(int argc, char** argv) {
   add_train_options(*infer, infer_config, iargs);
   CLI::App* models_cmd = app.add_subcommand("models", "List the reference models");
   models_cmd->add_flag("--json", parsed.json, "JSON output");
-  app.add_subcommand("info", "Library versions, devices and ranks");
+  app.add_subcommand("info", "Library versions, math libraries, devices and ranks");
+  CLI::App* schema_cmd =
+      app.add_subcommand("schema", "The run file's per-step fields (names, types, units, meaning): the one definition");
+  schema_cmd->add_flag("--json", parsed.json, "JSON output (what results/ and the tests check themselves against)");
   CLI::App* allreduce = add_allreduce_subcommand(app, parsed.allreduce);
 
   std::reverse(args.begin(), args.end());  // CLI11 takes a reversed vector
@@ -181,6 +185,8 @@ ParsedCommand parse_command_line(int argc, char** argv) {
     parsed.kind = CommandKind::kModels;
   } else if (app.got_subcommand("info")) {
     parsed.kind = CommandKind::kInfo;
+  } else if (schema_cmd->parsed()) {
+    parsed.kind = CommandKind::kSchema;
   } else if (allreduce->parsed()) {
     parsed.kind = CommandKind::kAllreduce;
     parsed.allreduce.command_line = command_line;

@@ -8,7 +8,7 @@
 
 namespace scalebench {
 
-enum class CommandKind { kTrain, kInfer, kModels, kInfo, kAllreduce, kHelp, kVersion };
+enum class CommandKind { kTrain, kInfer, kModels, kInfo, kSchema, kAllreduce, kHelp, kVersion };
 
 struct ParsedCommand {
   CommandKind kind = CommandKind::kTrain;

@@ -13,6 +13,9 @@
 #include "device/device.hpp"
 #include "metrics/process_stats.hpp"
 #include "models/registry.hpp"
+#include "io/run_file.hpp"
+#include "metrics/step_record.hpp"
+#include "runtime/math_libraries.hpp"
 #include "runtime/versions.hpp"
 
 namespace scalebench {
@@ -66,6 +69,17 @@ int run_info(World& world) {
   for (const auto& [name, version] : library_versions()) {
     std::cout << "  " << std::left << std::setw(14) << name << version << "\n";
   }
+  const MathLibraries math = detect_math_libraries();
+  std::cout << "math\n"
+            << "  blas          " << math.blas << " (" << (math.blas_library.empty() ? "-" : math.blas_library) << ")\n"
+            << "  lapack        " << math.lapack << " (" << (math.lapack_library.empty() ? "-" : math.lapack_library) << ")\n"
+            << "  onednn        " << (math.onednn ? "used" : "not used") << "\n"
+            << "  threads       intra-op " << math.intra_op_threads << ", inter-op " << math.inter_op_threads
+            << ", OpenMP max " << math.omp_max_threads << "\n"
+            << "  cuda math     TF32 matmul " << (math.tf32_matmul ? "on" : "off") << ", TF32 cuDNN "
+            << (math.tf32_cudnn ? "on" : "off") << ", cuDNN benchmark " << (math.cudnn_benchmark ? "on" : "off")
+            << ", deterministic " << (math.cudnn_deterministic ? "on" : "off") << "\n";
+  if (const std::string w = reference_blas_warning(math); !w.empty()) std::cout << "  warning       " << w << "\n";
   std::cout << "backends\n  mpi           CPU tensors (CUDA tensors staged through host memory)\n"
             << "  nccl          " << (nccl_compiled_in() ? "CUDA tensors" : "not built") << "\n";
   std::cout << "devices\n  cpu           " << host_cpu_model() << " (" << std::thread::hardware_concurrency()
@@ -78,6 +92,39 @@ int run_info(World& world) {
   }
   std::cout << "ranks\n  world size " << world.size() << " on " << world.nodes() << " node(s)\n";
   for (std::size_t r = 0; r < hosts.size(); ++r) std::cout << "  rank " << r << "  " << hosts[r] << "\n";
+  return kExitOk;
+}
+
+int run_schema(World& world, bool json) {
+  if (!world.is_root()) return kExitOk;
+  nlohmann::json fields = nlohmann::json::array();
+  for (const StepFieldInfo& f : step_fields()) {
+    fields.push_back({{"name", f.name}, {"type", f.is_integer ? "int64" : "float64"}, {"unit", f.unit},
+                      {"description", f.doc}});
+  }
+  nlohmann::json phases = nlohmann::json::array();
+  for (const StepField p : kPhaseFields) phases.push_back(step_fields()[static_cast<std::size_t>(p)].name);
+  if (json) {
+    const nlohmann::json out = {
+        {"format", io::kFormatName},
+        {"schema_version", io::kSchemaVersion},
+        {"steps", fields},
+        // wall_s = sum of the phases + control_s + other_s; step_s spans the phases.
+        {"phases", phases},
+        {"between_steps", {"control_s", "other_s"}},
+    };
+    std::cout << out.dump(2) << std::endl;
+    return kExitOk;
+  }
+  std::cout << io::kFormatName << " schema_version " << io::kSchemaVersion << ": /steps/<name>, [step, rank]\n";
+  for (const auto& f : fields) {
+    std::cout << "  " << std::left << std::setw(30) << f["name"].get<std::string>() << std::setw(9)
+              << f["type"].get<std::string>() << std::setw(9) << f["unit"].get<std::string>()
+              << f["description"].get<std::string>() << "\n";
+  }
+  std::cout << "wall_s = " << phases.size() << " phases (" ;
+  for (std::size_t i = 0; i < phases.size(); ++i) std::cout << (i ? " + " : "") << phases[i].get<std::string>();
+  std::cout << ") + control_s + other_s\n";
   return kExitOk;
 }
 

@@ -10,5 +10,6 @@ int run_train(World& world, RunConfig config);
 int run_infer(World& world, RunConfig config);
 int run_models(World& world, bool json);
 int run_info(World& world);
+int run_schema(World& world, bool json);
 
 }  // namespace scalebench

@@ -12,6 +12,7 @@
 #include "metrics/process_stats.hpp"
 #include "runtime/build_info.hpp"
 #include "runtime/node_share_mpi.hpp"
+#include "runtime/math_libraries.hpp"
 #include "runtime/versions.hpp"
 #include "train/run_recorder.hpp"
 
@@ -281,7 +282,22 @@ void write_metadata(io::RunFile& f, const World& world, const RunConfig& cfg, co
   f.set_attr("scaling_mode", std::string(cfg.global_batch ? "strong" : "weak"));
   f.set_attr("device", std::string(s.device.is_cuda() ? "cuda" : "cpu"));
   f.set_attr("backend", comm.backend());
-  f.set_attr("precision", std::string("fp32"));
+  // What the math really ran with, read from the process (the BLAS behind libblas.so.3, TF32).
+  const MathLibraries math = detect_math_libraries();
+  f.set_attr("precision", effective_precision(math, s.device.is_cuda()));
+  f.set_attr("blas", math.blas);
+  f.set_attr("blas_library", math.blas_library);
+  f.set_attr("lapack", math.lapack);
+  f.set_attr("lapack_library", math.lapack_library);
+  f.set_attr("onednn", static_cast<std::int64_t>(math.onednn));
+  f.set_attr("intra_op_threads", static_cast<std::int64_t>(math.intra_op_threads));
+  f.set_attr("inter_op_threads", static_cast<std::int64_t>(math.inter_op_threads));
+  f.set_attr("omp_max_threads", static_cast<std::int64_t>(math.omp_max_threads));
+  f.set_attr("math_tf32_matmul", static_cast<std::int64_t>(math.tf32_matmul));
+  f.set_attr("math_tf32_cudnn", static_cast<std::int64_t>(math.tf32_cudnn));
+  f.set_attr("math_cudnn_benchmark", static_cast<std::int64_t>(math.cudnn_benchmark));
+  f.set_attr("math_cudnn_deterministic", static_cast<std::int64_t>(math.cudnn_deterministic));
+  f.set_attr("autocast", math.autocast);
   f.set_attr("optimizer", s.run.optimizer);
   f.set_attr("lr", s.run.lr);
   f.set_attr("lr_decay", s.run.lr_decay);
@@ -318,7 +334,8 @@ void write_summary_attrs(io::RunFile& f, const RunSummary& s) {
   f.set_attr("summary_median_step_s", s.median_step_s);
   f.set_attr("summary_throughput_samples_per_s", s.throughput_samples_s);
   f.set_attr("summary_exposed_comm_share", s.exposed_comm_share);
-  f.set_attr("summary_comm_overlap", s.comm_overlap);
+  f.set_attr("summary_median_wall_s", s.median_wall_s);
+  f.set_attr("summary_comm_concurrent_share", s.comm_concurrent_share);
   f.set_attr("summary_peak_rss_bytes", static_cast<std::int64_t>(s.peak_rss_bytes));
 }
 

@@ -23,6 +23,8 @@
 #include "runtime/fault_injection.hpp"
 #include "runtime/log.hpp"
 #include "runtime/memory_budget.hpp"
+#include "runtime/clock_sync.hpp"
+#include "runtime/math_libraries.hpp"
 #include "runtime/progress_board.hpp"
 #include "runtime/stop_signals.hpp"
 #include "runtime/watchdog.hpp"
@@ -113,6 +115,15 @@ class TrainSession {
   // that proves the replicas identical.
   std::string final_checksum();
   std::unique_ptr<Trainer> make_trainer(datasets::BatchSource* data);
+  // Collective: estimates every rank's run-clock offset to rank 0's and stores it in /ranks as
+  // clock_offset_<when>_s (when: start, end), with its uncertainty.
+  void record_clock_offsets(const char* when);
+  double run_clock_s() const {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - run_clock_origin_).count();
+  }
+
+  // This rank's run clock (start_time_s, end_time_s, the offsets between ranks) starts here.
+  const std::chrono::steady_clock::time_point run_clock_origin_ = std::chrono::steady_clock::now();
 
   World& world_;
   RunConfig cfg_;
@@ -224,6 +235,7 @@ void TrainSession::build_collective() {
     if (memory_limit_ > 0) f->set_attr("host_memory_limit_bytes", static_cast<std::int64_t>(memory_limit_));
     f->flush();
   }
+  record_clock_offsets("start");
   clock_ = device::make_phase_clock(s_.device);
   control_ = std::make_unique<StepControl>(world_, *watchdog_, *board_);
   log::info("scalebench: " + cfg_.model + " on " + std::to_string(world_.size()) + " rank(s), " +
@@ -233,11 +245,44 @@ void TrainSession::build_collective() {
             std::to_string(s_.run.steps) + " steps (" + std::to_string(s_.run.warmup_steps) +
             " warm-up), " + std::to_string(n_buckets) + " gradient bucket(s), " +
             std::to_string(torch::get_num_threads()) + " thread(s)/rank -> " + cfg_.output);
+  if (!s_.device.is_cuda() && world_.is_root()) {
+    if (const std::string w = reference_blas_warning(detect_math_libraries()); !w.empty()) log::warn(w);
+  }
 }
 
 std::unique_ptr<Trainer> TrainSession::make_trainer(datasets::BatchSource* data) {
   return std::make_unique<Trainer>(TrainerParts{s_.model, data, s_.optimizer.get(), clock_.get(), s_.device,
-                                                comm_.get(), reducer_.get(), watchdog_.get(), &inject_});
+                                                comm_.get(), reducer_.get(), watchdog_.get(), &inject_,
+                                                run_clock_origin_});
+}
+
+void TrainSession::record_clock_offsets(const char* when) {
+  ClockOffsets offsets;
+  const std::string what = std::string("clock offset estimate at the ") + when + " of the run";
+  {
+    Watchdog::Guard guard(watchdog_.get(), -1, what.c_str());
+    offsets = estimate_clock_offsets(world_, [this] { return run_clock_s(); });
+  }
+  // Each rank's clock origin on the host's monotonic clock: on one host it gives the true offsets,
+  // which the tests compare the estimates with.
+  const auto origins = world_.gather_to_root(
+      {std::chrono::duration<double>(run_clock_origin_.time_since_epoch()).count()});
+  io::RunFile* f = recorder_->root_file();
+  if (f == nullptr) return;
+  const std::string w = when;
+  f->write_rank_values("clock_offset_" + w + "_s", offsets.offset_s, "s",
+                       "this rank's run clock (start_time_s, end_time_s) minus rank 0's at the same instant, "
+                       "estimated at the " + w + " of the run (best of 8 ping-pongs with rank 0); rank 0's time "
+                       "of the estimate is the root attribute clock_sync_" + w + "_s");
+  f->write_rank_values("clock_offset_" + w + "_uncertainty_s", offsets.uncertainty_s, "s",
+                       "bound of clock_offset_" + w + "_s's error: half the round trip of the exchange it comes from");
+  f->set_attr("clock_sync_" + w + "_s", offsets.root_time_s);
+  if (w == "start") {
+    f->write_rank_values("clock_origin_monotonic_s", origins, "s",
+                         "origin of the rank's run clock on its host's monotonic clock (CLOCK_MONOTONIC): "
+                         "comparable between ranks of one host only");
+  }
+  f->flush();
 }
 
 std::string TrainSession::final_checksum() {
@@ -266,7 +311,18 @@ int TrainSession::train() {
   if (cfg_.dataset != "synthetic") accuracy = std::make_unique<AccuracyTracker>(world_, cfg_, *s_.model, *comm_, *watchdog_);
   const std::int64_t steps_per_epoch = s_.data->steps_per_epoch();
   std::string early_kind, early_reason;
+  // wall_s: a step's share of the loop's wall clock, from the start of its iteration (which first
+  // records the step before it: gather and file writes are between-step work, and in no phase) to
+  // the end of its control agreement. So a step's record waits one iteration before it is recorded.
+  // An epoch-end evaluation is in no step's wall_s (it is not training).
+  std::optional<StepRecord> held;
+  const auto record_held = [&] {
+    if (held) recorder_->record(std::move(*held));
+    held.reset();
+  };
   for (std::int64_t step = 0; step < s_.run.steps; ++step) {
+    const auto iteration_start = std::chrono::steady_clock::now();
+    record_held();
     const bool warmup = step < s_.run.warmup_steps;
     inject_.before_step(step);
     control_->begin(step);
@@ -287,14 +343,17 @@ int TrainSession::train() {
         accuracy->add_step((*rec)[StepField::kLoss], static_cast<std::int64_t>((*rec)[StepField::kSamples]),
                            trainer->last_correct());
       }
-      recorder_->record(std::move(*rec));
+      set_wall_time(*rec, std::chrono::duration<double>(std::chrono::steady_clock::now() - iteration_start).count());
+      held = std::move(*rec);
     }
     if (stop.any()) {
+      record_held();
       progress.done();
       return end_early(stop, step, oom);
     }
     step += inject_.step_skew(step);
     // Early stopping (or the target) at the last planned epoch is no early stop: it ends anyway.
+    if (accuracy && (step + 1) % steps_per_epoch == 0) record_held();  // its events follow its steps
     if (accuracy && (step + 1) % steps_per_epoch == 0 &&
         accuracy->end_epoch(step / steps_per_epoch, step, s_.validation.get(), *recorder_) &&
         step + 1 < s_.run.steps) {
@@ -303,6 +362,7 @@ int TrainSession::train() {
       break;
     }
   }
+  record_held();
   progress.done();
   board_->finish();
   recorder_->flush();
@@ -316,6 +376,7 @@ int TrainSession::train() {
     write_summary_attrs(*f, summary);
     f->set_attr("stopped_early", static_cast<std::int64_t>(!early_kind.empty()));
   }
+  record_clock_offsets("end");
   const std::string checksum = final_checksum();  // also makes rank 0's buffers everyone's
   if (!cfg_.save.empty()) save_model(world_, *s_.model, cfg_.save);
   const bool agree = recorder_->finish("completed", checksum);
@@ -376,6 +437,7 @@ int TrainSession::end_early(const StopVerdict& stop, std::int64_t step, const st
   }
   recorder_->add_event(status, why);
   board_->finish();
+  record_clock_offsets("end");  // the steps recorded so far can still be put on one time axis
   recorder_->finish(status, final_checksum());
   log::warn("run " + status + ": " + why + "; recorded steps are in " + RunRecorder::partial_path(cfg_.output));
   return code;
@@ -404,6 +466,7 @@ int TrainSession::search_max_batch() {
     double step_s = 0.0;
     std::string oom;
     for (int i = 0; i < kStepsPerCandidate; ++i, ++step) {
+      const auto iteration_start = std::chrono::steady_clock::now();
       control_->begin(step);
       std::optional<StepRecord> rec;
       try {
@@ -413,7 +476,11 @@ int TrainSession::search_max_batch() {
         oom = describe_out_of_memory(e, s_, memory_limit_);
       }
       const StopVerdict stop = control_->agree(step, 0.0, !oom.empty(), rec ? &*rec : nullptr);
-      if (rec && !stop.out_of_memory) recorder_->record(std::move(*rec));
+      if (rec && !stop.out_of_memory) {
+        // Here a step's wall_s ends with its control agreement (the search is not a throughput run).
+        set_wall_time(*rec, std::chrono::duration<double>(std::chrono::steady_clock::now() - iteration_start).count());
+        recorder_->record(std::move(*rec));
+      }
       if (stop.out_of_memory) {
         fit = false;
         break;

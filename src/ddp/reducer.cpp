@@ -22,6 +22,7 @@ Reducer::Reducer(std::vector<torch::Tensor> params, Communicator& comm, ReducerO
     flat_.push_back(torch::zeros({b.numel}, params_.front().options().requires_grad(false)));
   }
   pending_.assign(plan_.buckets.size(), 0);
+  ready_at_.assign(plan_.buckets.size(), {});
   param_done_.assign(params_.size(), false);
   works_.assign(plan_.buckets.size(), nullptr);
   for (std::size_t i = 0; i < params_.size(); ++i) {
@@ -59,7 +60,10 @@ void Reducer::on_gradient(std::size_t param, const torch::Tensor& grad) {
   const std::size_t b = plan_.bucket_of_param[param];
   const auto& slot = plan_.buckets[b].slots[plan_.slot_of_param[param]];
   flat_[b].narrow(0, slot.offset, slot.numel).view(grad.sizes()).copy_(grad);
-  if (--pending_[b] == 0 && options_.overlap) launch_ready_buckets_in_order();
+  if (--pending_[b] == 0) {
+    ready_at_[b] = std::chrono::steady_clock::now();
+    if (options_.overlap) launch_ready_buckets_in_order();
+  }
 }
 
 void Reducer::launch_ready_buckets_in_order() {
@@ -80,7 +84,7 @@ void Reducer::finish() {
       const auto& slot = plan_.buckets[b].slots[plan_.slot_of_param[i]];
       flat_[b].narrow(0, slot.offset, slot.numel).zero_();
       param_done_[i] = true;
-      --pending_[b];
+      if (--pending_[b] == 0) ready_at_[b] = std::chrono::steady_clock::now();
     }
     launch_ready_buckets_in_order();
     in_backward_ = false;
@@ -93,11 +97,12 @@ void Reducer::finish() {
   }
 }
 
-ReducerStepStats Reducer::step_stats() {
+ReducerStepStats Reducer::step_stats(std::chrono::steady_clock::time_point origin) {
   ReducerStepStats stats;
   for (std::size_t b = 0; b < works_.size(); ++b) {
     if (!works_[b]) continue;
     const CollectiveTiming t = works_[b]->timing();
+    stats.bucket_ready_s.push_back(std::chrono::duration<double>(ready_at_[b] - origin).count());
     stats.bucket_start_s.push_back(t.start_s);
     stats.bucket_duration_s.push_back(t.duration_s);
     stats.comm_busy_s += t.duration_s;

@@ -10,6 +10,7 @@
 // hides. Frozen parameters (requires_grad false) take no part.
 #include <torch/torch.h>
 
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -27,7 +28,9 @@ struct ReducerOptions {
 struct ReducerStepStats {
   std::int64_t bytes_reduced = 0;
   double comm_busy_s = 0.0;
-  std::vector<double> bucket_start_s;     // relative to Communicator::mark_step_start()
+  // Per launched bucket, in plan order, relative to the step origin given to step_stats():
+  std::vector<double> bucket_ready_s;     // its last gradient arrived (host clock, in the hook)
+  std::vector<double> bucket_start_s;     // its allreduce started (Communicator::mark_step_start())
   std::vector<double> bucket_duration_s;
 };
 
@@ -45,8 +48,9 @@ class Reducer {
   void prepare_for_backward();
   // After backward: launches the remaining buckets, waits for all, installs averaged gradients.
   void finish();
-  // After finish(): what this step's communication cost (may wait for CUDA events).
-  ReducerStepStats step_stats();
+  // After finish(): what this step's communication cost (may wait for CUDA events). `origin`: the
+  // host time of the step's Communicator::mark_step_start(), the origin of the bucket times.
+  ReducerStepStats step_stats(std::chrono::steady_clock::time_point origin);
 
  private:
   void on_gradient(std::size_t param, const torch::Tensor& grad);
@@ -61,6 +65,9 @@ class Reducer {
   // Hooks may run on autograd's worker threads (CUDA); this guards the bucket state below.
   std::mutex mutex_;
   std::vector<std::int64_t> pending_;  // gradients still missing per bucket
+  // When each bucket's last gradient arrived: on CUDA, when its hook ran on the host (the kernel
+  // that produced it may still be queued), on CPU when it was computed.
+  std::vector<std::chrono::steady_clock::time_point> ready_at_;
   std::vector<bool> param_done_;
   std::size_t next_to_launch_ = 0;
   std::vector<std::shared_ptr<Work>> works_;

@@ -1,6 +1,7 @@
 #include "io/run_file.hpp"
 
 #include <cmath>
+#include <limits>
 #include <stdexcept>
 #include <utility>
 
@@ -22,6 +23,9 @@ void document(h5::Dataset& dataset, const Doc& doc) {
 const Doc kBucketStartDoc{"s",
                           "start of the bucket's gradient allreduce, relative to the step's start"};
 const Doc kBucketDurationDoc{"s", "duration of the bucket's gradient allreduce"};
+const Doc kBucketReadyDoc{"s",
+                          "when the bucket's last gradient arrived (host clock; on CUDA when its hook ran), "
+                          "relative to the step's start (/steps/start_time_s); NaN where not measured"};
 const Doc kBucketBytesDoc{"B", "gradient bytes in the bucket"};
 const Doc kBucketStepDoc{"1",
                          "the step (/steps/step) of each row of start_s and duration_s: every step, or "
@@ -116,6 +120,24 @@ std::vector<double> bucket_values(const std::vector<StepRecord>& records, const 
   return out;
 }
 
+// bucket_values, or NaN (not measured) for records without that member's values.
+std::vector<double> bucket_values_or_nan(const std::vector<StepRecord>& records, const std::vector<std::size_t>& rows,
+                                         std::size_t world_size, const std::vector<int>& ranks, std::size_t n_buckets,
+                                         std::vector<double> StepRecord::*member) {
+  std::vector<double> out;
+  for (const std::size_t s : rows) {
+    for (const int r : ranks) {
+      const std::vector<double>& v = records[s * world_size + static_cast<std::size_t>(r)].*member;
+      if (v.empty()) {
+        out.insert(out.end(), n_buckets, std::numeric_limits<double>::quiet_NaN());
+      } else {
+        out.insert(out.end(), v.begin(), v.end());
+      }
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 RunFile::RunFile(std::string path, int world_size, int n_buckets, std::int64_t bucket_every,
@@ -146,7 +168,7 @@ RunFile RunFile::create(const std::string& path, int world_size, int n_buckets, 
   run.file_ = h5::File::create(path, h5::CreateMode::kExclusive);
   h5::File& file = run.file_;
   file.set_attr("format", std::string(kFormatName));
-  file.set_attr("schema_version", sel.all() ? kSchemaVersionAllRanks : kSchemaVersion);
+  file.set_attr("schema_version", kSchemaVersion);
   file.set_attr("status", std::string("running"));
   file.set_attr("record_ranks", sel.mode);
 
@@ -179,6 +201,9 @@ RunFile RunFile::create(const std::string& path, int world_size, int n_buckets, 
   run.bucket_duration_s_ =
       buckets.create_appendable("duration_s", h5::Type::kFloat64, bucket_row, h5::Compression::kShuffleDeflate);
   document(run.bucket_duration_s_, kBucketDurationDoc);
+  run.bucket_ready_s_ =
+      buckets.create_appendable("ready_s", h5::Type::kFloat64, bucket_row, h5::Compression::kShuffleDeflate);
+  document(run.bucket_ready_s_, kBucketReadyDoc);
   run.bucket_step_ = buckets.create_appendable("step", h5::Type::kInt64, {}, h5::Compression::kShuffleDeflate);
   document(run.bucket_step_, kBucketStepDoc);
   buckets.set_attr("every", bucket_every);
@@ -291,6 +316,10 @@ void RunFile::check_records(const std::vector<StepRecord>& records) const {
                  static_cast<std::size_t>(n_buckets_));
     check_length("a step record's bucket durations", r.bucket_duration_s.size(),
                  static_cast<std::size_t>(n_buckets_));
+    if (!r.bucket_ready_s.empty()) {  // empty: not measured (NaN in the file)
+      check_length("a step record's bucket ready times", r.bucket_ready_s.size(),
+                   static_cast<std::size_t>(n_buckets_));
+    }
   }
 }
 
@@ -329,6 +358,9 @@ void RunFile::append_steps(const std::vector<StepRecord>& records) {
     bucket_duration_s_.append(sampled_steps.size(),
                               bucket_values(records, sampled_rows, ranks, recorded,
                                                            &StepRecord::bucket_duration_s));
+    bucket_ready_s_.append(sampled_steps.size(),
+                           bucket_values_or_nan(records, sampled_rows, ranks, recorded,
+                                                static_cast<std::size_t>(n_buckets_), &StepRecord::bucket_ready_s));
     bucket_step_.append(sampled_steps.size(), sampled_steps);
   }
   steps_written_ += static_cast<std::int64_t>(rows);
@@ -399,6 +431,7 @@ void RunFile::close() {
   rank_stats_.clear();
   bucket_start_s_ = {};
   bucket_duration_s_ = {};
+  bucket_ready_s_ = {};
   bucket_step_ = {};
   events_ = {};
   epochs_.clear();

@@ -18,10 +18,10 @@ namespace scalebench::io {
 // Adding datasets or attributes is not such a change.
 //  1: /steps and /buckets hold every rank's rows.
 //  2: they may hold a subset of the ranks (/steps attribute `ranks`), with /rank_stats over all.
-// A file is stamped with the lowest version that describes it: files that record every rank are
-// still version 1, so readers that know only 1 keep reading them.
-constexpr std::int64_t kSchemaVersion = 2;
-constexpr std::int64_t kSchemaVersionAllRanks = 1;
+//  3: forward_s no longer contains the broadcast of model buffers, which is its own phase,
+//     buffer_sync_s (with buffer_sync_bytes); wall_s and its remainder other_s; control_s listed.
+//     Every file, in any --record-ranks mode.
+constexpr std::int64_t kSchemaVersion = 3;
 // Root attribute "format": tells a scalebench run file from any other HDF5 file.
 inline constexpr char kFormatName[] = "scalebench-run";
 
@@ -137,6 +137,7 @@ class RunFile {
   std::vector<h5::Dataset> rank_stats_;  // same order; empty when every rank is recorded
   h5::Dataset bucket_start_s_;
   h5::Dataset bucket_duration_s_;
+  h5::Dataset bucket_ready_s_;
   h5::Dataset bucket_step_;
   Events events_;
   std::vector<h5::Dataset> epochs_;  // same order as the columns in append_epoch

@@ -9,7 +9,7 @@
 
 namespace scalebench {
 
-enum class Phase : std::size_t { kData = 0, kForward, kBackward, kCommWait, kOptimizer, kCount };
+enum class Phase : std::size_t { kData = 0, kBufferSync, kForward, kBackward, kCommWait, kOptimizer, kCount };
 constexpr std::size_t kNumPhases = static_cast<std::size_t>(Phase::kCount);
 
 struct PhaseTimes {

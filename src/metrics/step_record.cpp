@@ -29,8 +29,29 @@ const std::array<StepFieldInfo, kNumStepFields>& step_fields() {
       {"control_s", false, "s",
        "after the step, outside step_s: the ranks' agreement on stopping and on the step count (one "
        "small allreduce), the only per-step control traffic"},
+      {"buffer_sync_s", false, "s",
+       "broadcast of the model's floating-point buffers (BatchNorm running statistics) from rank 0, "
+       "after data and before forward; 0 without buffers"},
+      {"buffer_sync_bytes", true, "B",
+       "bytes of model buffers this rank broadcast or received in the step's buffer sync"},
+      {"wall_s", false, "s",
+       "start of this step to the start of the next on this rank (the last step: to the end of its "
+       "control agreement); the phases, control_s and other_s add up to it"},
+      {"other_s", false, "s",
+       "wall_s outside the phases and control_s: recording the previous step (gather, file writes), "
+       "memory probes, progress output"},
+      {"start_time_s", false, "s",
+       "start of the step, the origin of its /buckets times, on this rank's run clock (as end_time_s); "
+       "/ranks/clock_offset_* align it to rank 0's"},
   }};
   return fields;
+}
+
+void set_wall_time(StepRecord& record, double wall_s) {
+  double accounted = record[StepField::kControlS];
+  for (const StepField phase : kPhaseFields) accounted += record[phase];
+  record[StepField::kWallS] = wall_s;
+  record[StepField::kOtherS] = wall_s - accounted;
 }
 
 }  // namespace scalebench

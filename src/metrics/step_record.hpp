@@ -30,6 +30,11 @@ enum class StepField : std::size_t {
   kDeviceUsedBytes,           // device memory in use (cudaMemGetInfo); -1 where not measured
   kEndTimeS,          // end of the step, seconds since the run's start on this rank
   kControlS,          // after the step: the agreement on stopping (one small allreduce), not in step_s
+  kBufferSyncS,       // broadcast of model buffers (BatchNorm statistics) from rank 0, before forward
+  kBufferSyncBytes,   // bytes of buffers broadcast in it
+  kWallS,             // start of this step to the start of the next (its share of the run's wall clock)
+  kOtherS,            // wall_s outside the phases and control_s (recording, probes, progress)
+  kStartTimeS,        // start of the step (origin of its bucket times) on this rank's run clock
   kCount
 };
 
@@ -45,15 +50,24 @@ struct StepFieldInfo {
 // Same order as StepField.
 const std::array<StepFieldInfo, kNumStepFields>& step_fields();
 
+// The timed phases of a step, in the order they run; step_s spans them.
+constexpr std::array<StepField, 6> kPhaseFields = {StepField::kDataS,     StepField::kBufferSyncS,
+                                                   StepField::kForwardS,    StepField::kBackwardS,
+                                                   StepField::kCommExposedS, StepField::kOptimizerS};
+
 struct StepRecord {
   std::array<double, kNumStepFields> values{};
-  // Per bucket, in bucket order: start of its allreduce relative to the step's start, and its
-  // duration, in seconds.
+  // Per bucket, in bucket order, relative to the step's start (start_time_s), in seconds: when its
+  // last gradient arrived, when its allreduce started, and how long that took.
+  std::vector<double> bucket_ready_s;
   std::vector<double> bucket_start_s;
   std::vector<double> bucket_duration_s;
 
   double& operator[](StepField f) { return values[static_cast<std::size_t>(f)]; }
   double operator[](StepField f) const { return values[static_cast<std::size_t>(f)]; }
 };
+
+// Closes a record's share of the wall clock: wall_s, and other_s = wall_s - phases - control_s.
+void set_wall_time(StepRecord& record, double wall_s);
 
 }  // namespace scalebench

@@ -15,9 +15,15 @@ namespace scalebench {
 struct RunSummary {
   std::int64_t measured_steps = 0;
   double median_step_s = 0.0;         // median over steps of the slowest rank's step time
-  double throughput_samples_s = 0.0;  // global samples per step / median step time
+  double median_wall_s = 0.0;         // median over steps of the slowest rank's wall_s (0: not recorded)
+  // global samples per step / median wall time: what the run really delivers, between-step work
+  // included (the median step time where wall_s is not recorded)
+  double throughput_samples_s = 0.0;
   double exposed_comm_share = 0.0;    // median over steps of mean over ranks of exposed / step
-  double comm_overlap = 0.0;          // 1 - exposed / busy, summed over measured steps and ranks
+  // 1 - exposed / busy, summed over measured steps and ranks: the share of allreduce time that ran
+  // concurrently with compute. Not time saved: a communicator thread that shares a core with
+  // backward slows backward down (compare a --no-overlap run for what overlap saves).
+  double comm_concurrent_share = 0.0;
   double peak_rss_bytes = 0.0;        // max over ranks
   double peak_device_allocated_bytes = -1.0;
   double fastest_rank_median_s = 0.0; // per-rank median step time: min and max over ranks
@@ -25,6 +31,7 @@ struct RunSummary {
   int slowest_rank = 0;
   double median_data_s = 0.0, median_forward_s = 0.0, median_backward_s = 0.0;
   double median_comm_exposed_s = 0.0, median_optimizer_s = 0.0;
+  double median_buffer_sync_s = 0.0, median_control_s = 0.0, median_other_s = 0.0;
 };
 
 double median(std::vector<double> values);
@@ -44,7 +51,8 @@ class SummaryAccumulator {
   std::int64_t measured_ = 0;
   double peak_rss_ = 0.0, peak_device_ = -1.0;
   double busy_total_ = 0.0, exposed_total_ = 0.0;
-  QuantileSketch slowest_, samples_, exposed_share_, data_, forward_, backward_, exposed_, optimizer_;
+  QuantileSketch slowest_, slowest_wall_, samples_, exposed_share_, data_, forward_, backward_, exposed_, optimizer_,
+      buffer_sync_, control_, other_;
   std::vector<QuantileSketch> per_rank_;
 };
 

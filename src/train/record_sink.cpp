@@ -1,12 +1,13 @@
 #include "train/record_sink.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <stdexcept>
 
 namespace scalebench {
 
 std::size_t packed_record_size(int n_buckets) {
-  return kNumStepFields + 2 * static_cast<std::size_t>(n_buckets);
+  return kNumStepFields + 3 * static_cast<std::size_t>(n_buckets);
 }
 
 std::vector<double> pack_records(const std::vector<StepRecord>& records, int n_buckets) {
@@ -21,6 +22,11 @@ std::vector<double> pack_records(const std::vector<StepRecord>& records, int n_b
     for (std::size_t b = 0; b < starts.size() && b < buckets; ++b) out[kNumStepFields + b] = starts[b];
     for (std::size_t b = 0; b < durations.size() && b < buckets; ++b) {
       out[kNumStepFields + buckets + b] = durations[b];
+    }
+    // Ready times: NaN where not measured (a record without them), as the file stores it.
+    const auto& ready = records[i].bucket_ready_s;
+    for (std::size_t b = 0; b < buckets; ++b) {
+      out[kNumStepFields + 2 * buckets + b] = b < ready.size() ? ready[b] : std::numeric_limits<double>::quiet_NaN();
     }
   }
   return packed;
@@ -51,6 +57,7 @@ void RecordSink::append_gathered(const std::vector<double>& gathered, std::size_
       std::copy(in, in + kNumStepFields, rec.values.begin());
       rec.bucket_start_s.assign(in + kNumStepFields, in + kNumStepFields + b);
       rec.bucket_duration_s.assign(in + kNumStepFields + b, in + kNumStepFields + 2 * b);
+      rec.bucket_ready_s.assign(in + kNumStepFields + 2 * b, in + kNumStepFields + 3 * b);
     }
   }
   file_.append_steps(rows_);

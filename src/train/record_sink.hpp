@@ -16,7 +16,8 @@
 namespace scalebench {
 
 // One rank's records as a flat array for the gather: per record, the step fields, then the bucket
-// starts, then the bucket durations (zeros where a step had fewer buckets, e.g. plain training).
+// starts, the bucket durations (zeros where a step had fewer buckets, e.g. plain training), and
+// the bucket ready times (NaN where not measured).
 std::size_t packed_record_size(int n_buckets);
 std::vector<double> pack_records(const std::vector<StepRecord>& records, int n_buckets);
 

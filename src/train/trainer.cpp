@@ -11,6 +11,7 @@
 namespace scalebench {
 
 Trainer::Trainer(TrainerParts parts) : p_(std::move(parts)), buffers_(floating_point_buffers(*p_.model)) {
+  for (const auto& b : buffers_) buffer_bytes_ += static_cast<std::int64_t>(b.nbytes());
   // A test-injected failure in backward: thrown from the hook of the parameter whose gradient
   // comes last (the first layer's), when later layers' buckets have already been launched.
   if (p_.inject && p_.inject->kind == FaultInjection::Kind::kOutOfMemory && p_.inject->mine &&
@@ -47,6 +48,7 @@ void Trainer::complete_collectives_after_failure(Stage reached, std::int64_t ste
 StepRecord Trainer::step(std::int64_t step, bool warmup, std::int64_t epoch) {
   const double cpu_start = process_cpu_seconds();
   current_step_ = step;
+  const auto origin = std::chrono::steady_clock::now();  // of the bucket times (ready, start)
   if (p_.comm) p_.comm->mark_step_start();
   p_.clock->begin_step();
 
@@ -63,6 +65,8 @@ StepRecord Trainer::step(std::int64_t step, bool warmup, std::int64_t epoch) {
       Watchdog::Guard guard(p_.watchdog, step, "broadcast of model buffers");
       broadcast_tensors(*p_.comm, buffers_, 0);
     }
+    // Its own phase: a blocking collective that also absorbs late ranks, never part of forward.
+    p_.clock->mark(Phase::kBufferSync);
     stage = Stage::kBuffersShared;
     if (p_.reducer) {
       p_.reducer->prepare_for_backward();
@@ -141,14 +145,17 @@ StepRecord Trainer::step(std::int64_t step, bool warmup, std::int64_t epoch) {
   r[StepField::kLoss] = loss_value;
   r[StepField::kStepS] = times.step_s;
   r[StepField::kDataS] = times[Phase::kData];
+  r[StepField::kBufferSyncS] = times[Phase::kBufferSync];
+  r[StepField::kBufferSyncBytes] = p_.comm ? static_cast<double>(buffer_bytes_) : 0.0;
   r[StepField::kForwardS] = times[Phase::kForward];
   r[StepField::kBackwardS] = times[Phase::kBackward];
   r[StepField::kCommExposedS] = times[Phase::kCommWait];
   r[StepField::kOptimizerS] = times[Phase::kOptimizer];
   if (p_.reducer) {
-    ReducerStepStats stats = p_.reducer->step_stats();
+    ReducerStepStats stats = p_.reducer->step_stats(origin);
     r[StepField::kCommBusyS] = stats.comm_busy_s;
     r[StepField::kBytesReduced] = static_cast<double>(stats.bytes_reduced);
+    r.bucket_ready_s = std::move(stats.bucket_ready_s);
     r.bucket_start_s = std::move(stats.bucket_start_s);
     r.bucket_duration_s = std::move(stats.bucket_duration_s);
   }
@@ -163,8 +170,9 @@ StepRecord Trainer::step(std::int64_t step, bool warmup, std::int64_t epoch) {
   r[StepField::kDevicePeakAllocatedBytes] = static_cast<double>(mem.peak_allocated_bytes);
   r[StepField::kDevicePeakReservedBytes] = static_cast<double>(mem.peak_reserved_bytes);
   r[StepField::kDeviceUsedBytes] = static_cast<double>(mem.used_bytes);
+  r[StepField::kStartTimeS] = std::chrono::duration<double>(origin - p_.run_clock_origin).count();
   r[StepField::kEndTimeS] =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start_).count();
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - p_.run_clock_origin).count();
   return r;
 }
 

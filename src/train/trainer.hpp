@@ -29,6 +29,9 @@ struct TrainerParts {
   Reducer* reducer = nullptr;    // nullptr: no gradient averaging
   Watchdog* watchdog = nullptr;  // armed around waits on collectives
   const FaultInjection* inject = nullptr;  // test-only allocation failures
+  // Origin of this rank's run clock (start_time_s, end_time_s; the clock offsets between ranks
+  // are estimated on it). Default: when the trainer is made.
+  std::chrono::steady_clock::time_point run_clock_origin = std::chrono::steady_clock::now();
 };
 
 class Trainer {
@@ -52,7 +55,7 @@ class Trainer {
   // BatchNorm running statistics and the like: broadcast from rank 0 before every forward, as
   // PyTorch DDP does (broadcast_buffers=True), so every rank normalises alike.
   std::vector<torch::Tensor> buffers_;
-  std::chrono::steady_clock::time_point run_start_ = std::chrono::steady_clock::now();
+  std::int64_t buffer_bytes_ = 0;  // what one buffer sync moves
   std::int64_t current_step_ = -1;  // read by the test-only failure hook
   std::int64_t last_correct_ = 0;
 };

@@ -27,3 +27,12 @@ def run_scalebench(args, ranks=2, timeout=120, cwd=None):
     cmd += ["--oversubscribe", BIN] + list(args)
     env = dict(os.environ, OMPI_MCA_rmaps_base_oversubscribe="1")
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=cwd, env=env)
+
+
+def step_schema():
+    """`scalebench schema --json`: the one definition of the run file's /steps fields."""
+    import json
+    res = subprocess.run([BIN, "schema", "--json"], capture_output=True, text=True, timeout=60)
+    if res.returncode != 0:
+        raise AssertionError(f"scalebench schema --json failed: {res.stdout}{res.stderr}")
+    return json.loads(res.stdout)

@@ -129,7 +129,7 @@ TEST_F(RunFileTest, WritesTheLayoutAndReadsItBack) {
 
   const h5::File file = h5::File::open_read_only(file_path);
   EXPECT_EQ(file.attr_string("format"), "scalebench-run");
-  EXPECT_EQ(file.attr_int64("schema_version"), kSchemaVersionAllRanks);  // every rank recorded: still version 1
+  EXPECT_EQ(file.attr_int64("schema_version"), kSchemaVersion);
   EXPECT_EQ(file.attr_string("record_ranks"), "all");
   EXPECT_FALSE(file.open_group("steps").has_attr("ranks"));
   EXPECT_FALSE(file.exists("rank_stats"));

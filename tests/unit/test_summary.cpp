@@ -40,12 +40,52 @@ TEST(Summary, HandComputedTwoRanks) {
   EXPECT_DOUBLE_EQ(s.median_step_s, 3.0);            // slowest rank per step: 2, 3, 4
   EXPECT_DOUBLE_EQ(s.throughput_samples_s, 16.0 / 3.0);
   EXPECT_NEAR(s.exposed_comm_share, 0.1, 1e-12);    // every rank's exposed/step is 0.1
-  EXPECT_NEAR(s.comm_overlap, 1.0 - 1.2 / 2.4, 1e-12);
+  EXPECT_NEAR(s.comm_concurrent_share, 1.0 - 1.2 / 2.4, 1e-12);
   EXPECT_DOUBLE_EQ(s.peak_rss_bytes, 900);
   EXPECT_EQ(s.slowest_rank, 1);
   EXPECT_DOUBLE_EQ(s.slowest_rank_median_s, 3.0);
   EXPECT_DOUBLE_EQ(s.fastest_rank_median_s, 1.0);
   EXPECT_NE(format_summary(s, 2, 16).find("rank 1"), std::string::npos);
+}
+
+TEST(Summary, ThroughputComesFromWallTimeWhenRecorded) {
+  // Two ranks, two measured steps: step_s 1.0 everywhere, but the steps are 1.5 and 2.5 s apart
+  // (rank 1's between-step work): the run delivers 16 samples per 2.0 s, not per 1.0 s.
+  std::vector<StepRecord> records;
+  for (const double wall : {1.5, 2.5}) {
+    for (int r = 0; r < 2; ++r) {
+      StepRecord x = rec(false, 1.0, 0.0, 0.0, 8, 100);
+      x[StepField::kDataS] = 0.25;
+      x[StepField::kForwardS] = 0.25;
+      x[StepField::kBackwardS] = 0.5;
+      x[StepField::kControlS] = 0.125;
+      set_wall_time(x, r == 1 ? wall : 1.25);
+      records.push_back(x);
+    }
+  }
+  const RunSummary s = summarize(records, 2);
+  EXPECT_DOUBLE_EQ(s.median_step_s, 1.0);
+  EXPECT_DOUBLE_EQ(s.median_wall_s, 2.0);
+  EXPECT_DOUBLE_EQ(s.throughput_samples_s, 16.0 / 2.0);
+  EXPECT_DOUBLE_EQ(s.median_control_s, 0.125);
+  // other = wall - phases - control: rank 0 0.125 both steps, rank 1 0.375 and 1.375.
+  EXPECT_DOUBLE_EQ(records[1][StepField::kOtherS], 0.375);
+  EXPECT_DOUBLE_EQ(s.median_other_s, 0.5 * (0.25 + 0.75));
+}
+
+TEST(StepRecord, WallTimeSplitsIntoPhasesControlAndOther) {
+  StepRecord r;
+  r[StepField::kDataS] = 0.5;
+  r[StepField::kBufferSyncS] = 0.25;
+  r[StepField::kForwardS] = 1.0;
+  r[StepField::kBackwardS] = 2.0;
+  r[StepField::kCommExposedS] = 0.5;
+  r[StepField::kOptimizerS] = 0.25;
+  r[StepField::kControlS] = 0.5;
+  r[StepField::kCommBusyS] = 9.0;  // concurrent with backward: not part of the sum
+  set_wall_time(r, 6.0);
+  EXPECT_DOUBLE_EQ(r[StepField::kWallS], 6.0);
+  EXPECT_DOUBLE_EQ(r[StepField::kOtherS], 1.0);
 }
 
 TEST(QuantileSketch, ExactUpToItsCapacityThenWithinAlpha) {
