@@ -2,16 +2,17 @@
 """In-training allreduce bandwidth against `scalebench allreduce` at the same message sizes.
 
 A training run records, per step, rank and gradient bucket, how long the bucket's allreduce took
-(/buckets/duration_s) and how many bytes the bucket holds (/buckets/bytes). Per bucket, this takes
-the median over measured steps of the bucket's time, and turns it into a bus bandwidth the way
-nccl-tests does (bytes / time * 2(n-1)/n). Two per-step times are used:
-  collective : the fastest rank's duration. Ranks enter a bucket's allreduce at different moments;
-               an early rank's duration includes waiting for the last one to arrive, the last one's
-               is the collective itself. This is what `scalebench allreduce` measures (it starts
-               every iteration after a barrier).
-  slowest    : the slowest rank's duration (arrival skew included), as the step sees it.
+(/buckets/duration_s) and how many bytes the bucket holds (/buckets/bytes). The in-training
+bandwidth is results/report's, computed by the same function (scalebench_results.analysis.
+bandwidth_of_run), so the two cannot differ: per bucket and measured step the collective's time is
+the FASTEST rank's duration (ranks enter a bucket's allreduce at different moments; an early
+rank's duration includes waiting for the last one to arrive, the last one's is the collective
+itself, which is what `scalebench allreduce` measures, starting every iteration after a barrier);
+per message size algbw = bytes / median of those over the measured steps (and the buckets of
+that size), busbw = algbw * 2(n-1)/n as nccl-tests does. The arrival skew (median of max - min
+of the ranks' durations: what the slowest rank's duration adds) is printed beside it.
 Then `scalebench allreduce -b B -e B` runs at each bucket size B, and the ratio
-in-training/standalone is reported per bucket. Target: >= 0.9 (docs/performance.md).
+in-training/standalone is reported per size. Target: >= 0.9 (docs/performance.md).
 
 Runs with overlap (allreduce during backward, the default) and with --no-overlap (allreduce after
 backward, nothing else running) tell contention with backward apart from the reducer's own costs.
@@ -26,21 +27,20 @@ import os
 import sys
 import tempfile
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "results"))  # scalebench_results
 import benchlib  # noqa: E402
 
 
-def bucket_times(path):
-    """(bytes per bucket, collective times, slowest times, world size): medians over measured steps."""
-    import h5py
-    import numpy as np
-    with h5py.File(path, "r") as f:
-        nbytes = f["buckets/bytes"][()]
-        dur = f["buckets/duration_s"][()]  # [steps, ranks, buckets]
-        warm = f["steps/warmup"][()][:, 0].astype(bool)
-        n = int(f.attrs["world_size"])
-    dur = dur[~warm]
-    return nbytes, np.median(dur.min(axis=1), axis=0), np.median(dur.max(axis=1), axis=0), n
+def bucket_figures(path):
+    """(world size, {bucket bytes: (busbw GB/s, median arrival skew s or None)}) of a run file:
+    results/report's allreduce bandwidth (analysis.bandwidth_of_run), warm-up excluded."""
+    from scalebench_results import analysis
+    from scalebench_results.runfile import load_run
+    run = load_run(path)
+    return run.world_size, {e["bytes"]: (e["busbw_bytes_per_s"] / 1e9, e["median_arrival_skew_s"])
+                            for e in analysis.bandwidth_of_run(run)}
 
 
 def main():
@@ -60,8 +60,8 @@ def main():
     benchlib.ensure_modules("numpy", "h5py")
     binary = benchlib.scalebench_binary(args.bin)
     n = args.ranks
-    factor = 2 * (n - 1) / n
-    train = collections.defaultdict(lambda: collections.defaultdict(list))  # mode -> bucket -> [(coll, slow)]
+    # mode -> bytes -> [(busbw, skew)]
+    train = collections.defaultdict(lambda: collections.defaultdict(list))
     standalone = collections.defaultdict(list)  # bytes -> [busbw]
     sizes = None
     modes = ["given"] if args.run_file else ["overlap", "no-overlap"]
@@ -74,30 +74,30 @@ def main():
                     extra = ["--bucket-mb", str(args.bucket_mb)] + (["--no-overlap"] if mode == "no-overlap" else [])
                     benchlib.run_train(binary, n, args.model, path, args.batch, args.steps, args.warmup,
                                        args.threads, extra)
-                nbytes, coll, slow, n_file = bucket_times(path)
+                n_file, figures = bucket_figures(path)
                 if n_file != n:
                     sys.exit(f"error: {path} ran on {n_file} ranks; pass --ranks {n_file}")
-                sizes = [int(b) for b in nbytes]
-                for b, (tc, ts) in enumerate(zip(coll, slow)):
-                    train[mode][b].append((sizes[b] / tc / 1e9 * factor, sizes[b] / ts / 1e9 * factor))
+                sizes = sorted(figures)
+                for size, (busbw, skew) in figures.items():
+                    train[mode][size].append((busbw, skew or 0.0))
             for size in sorted(set(sizes)):
                 out = os.path.join(tmp, f"ar-{size}-{r}.h5")
                 standalone[size].append(benchlib.run_allreduce(binary, n, out, size, size, iters=args.iters)[size][1])
                 os.remove(out)
     print(f"# busbw_compare: {args.model}, batch {args.batch}/rank, {n} ranks, {args.threads} thread(s)/rank, "
           f"bucket cap {args.bucket_mb} MiB, {args.rounds if not args.run_file else 1} round(s)")
-    print("| mode | bucket | MiB | standalone busbw GB/s | in-training busbw GB/s (collective) | ratio | "
-          "in-training busbw GB/s (slowest rank) | ratio |")
-    print("| --- | ---: | ---: | --- | --- | ---: | --- | ---: |")
+    print("| mode | MiB | standalone busbw GB/s | in-training busbw GB/s (collective) | ratio | "
+          "arrival skew ms |")
+    print("| --- | ---: | --- | --- | ---: | --- |")
     for mode in modes:
-        for b, size in enumerate(sizes):
+        for size in sizes:
             ref = standalone[size]
-            coll = [c for c, _ in train[mode][b]]
-            slow = [s for _, s in train[mode][b]]
+            coll = [c for c, _ in train[mode][size]]
+            skew = [k * 1e3 for _, k in train[mode][size]]
             ref_m = benchlib.median_range(ref)[0]
-            print(f"| {mode} | {b} | {size / 2**20:.2f} | {benchlib.fmt_range(ref, 1, 3)} | "
+            print(f"| {mode} | {size / 2**20:.2f} | {benchlib.fmt_range(ref, 1, 3)} | "
                   f"{benchlib.fmt_range(coll, 1, 3)} | {benchlib.median_range(coll)[0] / ref_m:.2f} | "
-                  f"{benchlib.fmt_range(slow, 1, 3)} | {benchlib.median_range(slow)[0] / ref_m:.2f} |")
+                  f"{benchlib.fmt_range(skew, 1, 3)} |")
 
 
 if __name__ == "__main__":

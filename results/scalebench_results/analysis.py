@@ -5,34 +5,85 @@ iter_bucket_blocks.
 Definitions (the report's documentation refers here):
 
 - Warm-up steps (any rank's `warmup` flag set) are excluded from every time statistic.
-- Step time of a step = max over ranks of `step_s`: the slowest rank sets the pace.
-- Median step time comes with a 95% distribution-free confidence interval from order
-  statistics: with the sorted step times x(1) <= ... <= x(n), the interval is [x(l), x(n+1-l)]
-  for the largest l whose binomial coverage 1 - 2 P(Bin(n, 1/2) <= l-1) is >= 95%. Below 6
-  steps no interval reaches 95%; [min, max] is given with its actual coverage
-  (`step_ci_coverage`). Deterministic, no resampling.
+- Step time of a step = max over ranks of `step_s`: the slowest rank sets the pace. In schema
+  version 3 step_s is the span of the phases (buffer_sync, data, forward, backward,
+  comm_exposed, optimizer); the ranks' control agreement (`control_s`) and the rest of the wall
+  time (`other_s`: recording the previous step, memory probes, progress output) come after it.
+- Wall time of a step = max over ranks of `wall_s` (schema version 3: start of the step to the
+  start of the next on that rank; phases + control_s + other_s): what a step really costs.
+- Median step (and wall) time of ONE run comes with a 95% distribution-free confidence
+  interval from order statistics of its measured steps: with the sorted times x(1) <= ... <=
+  x(n), the interval is [x(l), x(n+1-l)] for the largest l whose binomial coverage
+  1 - 2 P(Bin(n, 1/2) <= l-1) is >= 95%. Below 6 steps no interval reaches 95%; [min, max] is
+  given with its actual coverage (`step_ci_coverage`). Deterministic, no resampling. It treats
+  the steps as independent draws of one run: it ignores run-to-run variance (another process
+  placement, another machine state), which is why repeats get another interval.
+- Repeats (>= 2 runs of one configuration, a group point): the median step time is the median
+  of the pooled steps, but its interval comes from the BETWEEN-RUN variance: a t-interval on
+  the r repeats' median step times (each run one observation), mean -+ t_{0.975, r-1} s /
+  sqrt(r) with s their standard deviation (repeat_interval), widened where needed to hold the
+  pooled median. Its coverage is 95% for independent repeats whose medians are roughly normal
+  (medians of many steps are), and it is wide for few repeats (t_{0.975,1} = 12.7): honest
+  about how little two runs tell. Pooling steps as if independent would give a far narrower
+  interval whenever runs differ systematically; that interval is kept as
+  `pooled_step_ci_low_s`/`_high_s`. `step_ci_method` says which interval a point carries; the
+  wall time's interval is made the same way from the repeats' median wall times.
 - Throughput = median over steps of the global samples per step (sum over ranks of `samples`)
-  / median step time, in samples/s; its interval is the step-time interval inverted.
-- Phase times (data, forward, backward, comm_exposed, optimizer) are averaged over ranks in
-  each step, then the median over steps is taken (as in the trainer's own summary). In
-  synchronous data parallelism the ranks wait for each other inside comm_exposed, so the
-  rank average charges imbalance to exposed communication rather than hiding it.
-  `median_compute_s` is the median of forward+backward; `median_other_s` is what the medians
-  of the phases leave of the median step time (>= 0).
+  / median wall time, in samples/s; its interval is the wall-time interval inverted. Files
+  without wall_s (schema versions 1-2; a pool of repeats of which one lacks it) use the median
+  step time instead: `throughput_time_source` says "wall_s" or "step_s" (with
+  `throughput_time_note`). The step time figures stay step_s's in every case.
+- Speedup, efficiency and weak scaling's step-time ratio carry intervals from their two
+  points' (ratio_interval): S in [X_lo / X_base_hi, X_hi / X_base_lo], E that times
+  N_base / N, T / T_base from the step-time intervals; [1, 1] at the baseline. The endpoints'
+  ratio holds the true ratio whenever both intervals hold theirs: for independent 95%
+  intervals with probability >= 0.9025; conservative (wider than a delta-method interval).
+- Phase times (buffer_sync, data, forward, backward, comm_exposed, optimizer; control and other
+  outside the step) are averaged over ranks in each step, then the median over steps is taken
+  (as in the trainer's own summary). In synchronous data parallelism the ranks wait for each
+  other inside comm_exposed, so the rank average charges imbalance to exposed communication
+  rather than hiding it. `median_compute_s` is the median of forward+backward;
+  `median_unaccounted_s` is what the medians of the step's phases leave of the median step
+  time (>= 0: gaps between phases, and medians do not add up; it was called median_other_s
+  before schema version 3); `median_other_s` is now the median of the other_s field (None
+  without it), `median_control_s` of control_s (files of versions 1-2 may have it),
+  `median_buffer_sync_s` of buffer_sync_s (None for versions 1-2, whose forward_s includes
+  the buffer broadcast: `breakdown_note`).
+- Communicated bytes per rank and step (averaged over ranks, median over steps):
+  `median_gradient_bytes` (bytes_reduced), `median_buffer_sync_bytes` (buffer_sync_bytes, the
+  model buffers broadcast; version 3) and `median_comm_bytes`, their sum (the gradient bytes
+  alone without buffer_sync_bytes).
 - Exposed communication share = median comm_exposed / median step time (a ratio of medians;
   the file's `summary_exposed_comm_share` is a median of per-step ratios instead).
+- Concurrent communication share (`comm_concurrent_share`, formerly `comm_overlap`) = 1 -
+  total comm_exposed_s / total comm_busy_s: the share of the bucket allreduces' time that ran
+  while the backward pass computed. It does not say what overlap saved (concurrent
+  communication slows compute on shared cores); where the study has a `--no-overlap` twin of
+  a configuration (the same group key but root attribute overlap 0), `overlap_savings` gives
+  that per point: the no-overlap median step time minus the overlap one, and the throughput
+  ratio, with intervals from the two points' intervals' endpoints (>= 0.9025 for independent
+  95% intervals, as for speedup).
 - Imbalance = slowest rank's median `step_s` / median over ranks of the per-rank medians.
   Because the allreduce synchronises the ranks, `step_s` differs little between ranks; the
   busy imbalance (same, on `step_s - comm_exposed_s`, the time a rank did not wait for
   communication) names the rank that actually holds the others back.
-- Allreduce bandwidth per message size: the median over measured steps, ranks and buckets of
-  that size of the bucket allreduce duration (durations > 0; `samples` counts them);
-  algbw = bytes / median duration, busbw = algbw * 2(n-1)/n (the ring allreduce's bus factor,
-  as in nccl-tests); none for n=1. A file written with `--record-buckets every:K` holds bucket
-  rows only for the steps s with s % K == 0, named by /buckets/step: each bucket row is a
-  measured step when the /steps row with that step value is (a bucket row whose step /steps
-  lacks is left out), and the medians are over the recorded rows only. Older files without
-  /buckets/step have one bucket row per /steps row, in the same order.
+- Allreduce bandwidth (one definition, collective_times; bench/busbw_compare.py calls
+  bandwidth_of_run): per bucket and measured step the collective's time is the FASTEST
+  recorded rank's duration (min over ranks of the durations > 0): ranks enter a bucket's
+  allreduce at different moments, an early rank's duration includes waiting for the last to
+  arrive, and the last to arrive times the collective itself (what `scalebench allreduce`
+  measures after a barrier). Per message size, algbw = bytes / median of those collective
+  times over the measured steps and the buckets of that size (`samples` counts the
+  collectives), busbw = algbw * 2(n-1)/n (the ring allreduce's bus factor, as in nccl-tests);
+  none for n=1. The arrival skew, `median_arrival_skew_s`, is the median of max - min of the
+  ranks' durations per collective, shown beside it. In modes stats and sample:K the min and
+  max are over the recorded ranks only: the collective time is then an upper bound (busbw a
+  lower bound) and the skew a lower bound, none from rank 0 alone (`bandwidth_note`). A file
+  written with `--record-buckets every:K` holds bucket rows only for the steps s with
+  s % K == 0, named by /buckets/step: each bucket row is a measured step when the /steps row
+  with that step value is (a bucket row whose step /steps lacks is left out), and the medians
+  are over the recorded rows only. Older files without /buckets/step have one bucket row per
+  /steps row, in the same order.
 
 Recording modes (`--record-ranks`, runfile.RunData.record_ranks): a file in mode all holds
 every rank's columns and every figure above is computed from them. Files in modes stats and
@@ -41,8 +92,9 @@ K evenly spaced ranks from rank 0 for sample:K) and /rank_stats: per step min, m
 mean and max_rank of each field over every rank. From those, exactly as in mode all up to
 floating-point rounding (FIGURES_FROM_ALL_RANKS):
 - measured steps: /rank_stats/warmup max == 0 (no rank in warm-up);
-- step time of a step: /rank_stats/step_s max; global samples: round(samples mean x world
-  size); phases averaged over ranks: the phase's mean; the totals behind `comm_overlap`:
+- step time of a step: /rank_stats/step_s max, wall time: wall_s max; global samples:
+  round(samples mean x world size); phases and bytes averaged over ranks: the field's mean
+  (every /steps field has its /rank_stats); the totals behind `comm_concurrent_share`:
   means x world size, summed over steps; memory peaks (max over ranks): the max column's max
   over every step; `most_often_slowest_rank`: the rank most often named by step_s max_rank
   (in mode all: np.argmax per step, the lowest rank on ties), `median_rank_spread`: median
@@ -61,7 +113,8 @@ Memory and exactness (the report streams: it never holds a whole [step, rank] da
 - A run's /steps rows are read in slices along the step axis (runfile.BLOCK_BYTES, 16 MiB of
   rows at a time for the fields read together, whole 64-row chunks, at most 4,096 rows) and
   reduced at once: per step, the max over ranks of step_s, the sum over ranks of samples, the
-  mean over ranks of each phase, the max / median spread (9 float64 per measured step are
+  mean over ranks of each phase and byte count, the max / median spread, the max of wall_s
+  (up to 15 float64 per measured step are
   kept: the median step time, its CI, throughput and phase medians stay exact at any length);
   per rank, the slowest-step count (one int64) and the running max of
   the memory peaks; the totals of comm_exposed_s and comm_busy_s (summed slice by slice beyond
@@ -80,20 +133,21 @@ Memory and exactness (the report streams: it never holds a whole [step, rank] da
   narrows each bracket to one of 256 linear sub-bins, up to REFINE_PASSES = 4 reads. Usually
   one extra read of two datasets suffices. A median still not pinned down keeps the sketch's
   estimate (within 0.025 %); `rank_medians_exact` is then False.
-- Bucket duration medians per message size (bandwidth) are exact as well: from the values
-  for runs of up to EXACT_BUCKET_VALUES = 2^21 bucket durations (bucket rows x ranks x
-  buckets; a pool: in all); beyond that a LogSketch row per size (relative accuracy
+- Collective-time and arrival-skew medians per message size (bandwidth) are exact as well:
+  from the values (one per bucket row and bucket) for runs of up to EXACT_BUCKET_VALUES =
+  2^21 bucket durations read (bucket rows x ranks x buckets; a pool: in all); beyond that a
+  LogSketch row per size and quantity (relative accuracy
   BUCKET_SKETCH_ALPHA = 0.01 %, 65,536 bins, ~+-700x around the first slice's median;
   `samples` is an exact count) brackets each median and /buckets/duration_s (with /steps
   warmup, and step where /buckets/step exists) is read again the same way
   (REFINE_BUCKET_MEDIANS); `bucket_durations_exact` is False only where a median kept the
   sketch's estimate.
 - So every figure is exact at any size, except: beyond EXACT_RANK_STEPS the totals behind
-  `comm_overlap` are summed slice by slice (equal up to floating-point rounding), and a median
-  the refinement could not pin down within REFINE_PASSES reads (only for values crowded
+  `comm_concurrent_share` are summed slice by slice (equal up to floating-point rounding),
+  and a median the refinement could not pin down within REFINE_PASSES reads (only for values crowded
   closer than ~1e-13 relative, and not all equal) keeps its sketch's estimate. Memory per run:
-  one slice of rows, 8 float64 per measured step, 64 KiB per rank for the sketches, 512 KiB
-  per message size, and at most REFINE_COLLECT values collected near the medians.
+  one slice of rows, about 15 float64 per measured step, 64 KiB per rank for the sketches,
+  1 MiB per message size, and at most REFINE_COLLECT values collected near the medians.
 - Every figure of a run below both limits is computed as before the report streamed, to the
   bit. A run's reduced series is kept for its group point while it is small
   (SERIES_CACHE_BYTES), else its file is read again for the pool of repeats; a point without
@@ -132,7 +186,11 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+# Phases every file has; in schema version 3 buffer_sync_s is a phase too (before, the buffer
+# broadcast was inside forward_s), and control_s and other_s complete the step's wall time.
 PHASES = ("data_s", "forward_s", "backward_s", "comm_exposed_s", "optimizer_s")
+OPTIONAL_TIMES = ("buffer_sync_s", "control_s", "other_s")  # where the file has them
+BYTE_FIELDS = ("bytes_reduced", "buffer_sync_bytes")         # the latter from version 3
 CI_LEVEL = 0.95
 CI_METHOD = "order-statistic (binomial) 95% CI of the median"
 MIB = 1024.0 * 1024.0
@@ -172,6 +230,50 @@ def median_ci(values: Sequence[float], level: float = CI_LEVEL) -> Tuple[float, 
         raise ValueError("no values")
     lo, hi, coverage = median_ci_indices(x.size, level)
     return float(np.median(x)), float(x[lo]), float(x[hi]), coverage
+
+
+# t_{0.975, df} for df = 1..30 (two-sided 95%); beyond, the Cornish-Fisher expansion
+T975 = (12.7062, 4.3027, 3.1824, 2.7764, 2.5706, 2.4469, 2.3646, 2.3060, 2.2622, 2.2281,
+        2.2010, 2.1788, 2.1604, 2.1448, 2.1314, 2.1199, 2.1098, 2.1009, 2.0930, 2.0860,
+        2.0796, 2.0739, 2.0687, 2.0639, 2.0595, 2.0555, 2.0518, 2.0484, 2.0452, 2.0423)
+REPEAT_CI_METHOD = ("t-interval (95%) over the repeats' median step times: between-run "
+                    "variance")
+
+
+def t975(df: int) -> float:
+    """The 0.975 quantile of Student's t with df >= 1 degrees of freedom (within 1e-4)."""
+    if df < 1:
+        raise ValueError("df >= 1")
+    if df <= len(T975):
+        return T975[df - 1]
+    z = 1.959964
+    return (z + (z ** 3 + z) / (4 * df) + (5 * z ** 5 + 16 * z ** 3 + 3 * z) / (96 * df ** 2)
+            + (3 * z ** 7 + 19 * z ** 5 + 17 * z ** 3 - 15 * z) / (384 * df ** 3))
+
+
+def repeat_interval(medians: Sequence[float]) -> Tuple[float, float]:
+    """95% t-interval of the mean of r >= 2 repeats' medians: mean -+ t_{0.975, r-1} s / sqrt(r),
+    s their sample standard deviation. Each repeat's median is one observation, so the
+    interval carries the run-to-run variance (and the within-run noise of each median); its
+    coverage is 95% for independent repeats whose medians are roughly normal (a median of
+    many steps is), less if they are few and skewed."""
+    m = np.asarray(medians, dtype=np.float64)
+    r = m.size
+    if r < 2:
+        raise ValueError("at least two repeats")
+    half = t975(r - 1) * float(np.std(m, ddof=1)) / math.sqrt(r)
+    centre = float(np.mean(m))
+    return centre - half, centre + half
+
+
+def ratio_interval(num: Tuple[float, float], den: Tuple[float, float]) -> Tuple[float, float]:
+    """Interval of a ratio of two positive quantities from theirs: [num_lo / den_hi,
+    num_hi / den_lo] (interval endpoints; it holds the ratio whenever both intervals hold
+    their quantities: for two independent 95% intervals with probability >= 0.9025)."""
+    (nlo, nhi), (dlo, dhi) = num, den
+    lo = nlo / dhi if dhi > 0 else float("nan")
+    hi = nhi / dlo if dlo > 0 else float("inf")
+    return lo, hi
 
 
 def _median(values: np.ndarray) -> float:
@@ -556,113 +658,167 @@ class RankValues:
         return out
 
 
+def collective_times(dur: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """Per bucket row and bucket of durations [rows, ranks, n_buckets]: (the collective's
+    time, the arrival skew), each [rows, n_buckets]. The collective's time is the FASTEST
+    rank's duration (min over the ranks given of the durations > 0): ranks enter a bucket's
+    allreduce at different moments, an early rank's duration includes waiting for the last to
+    arrive, and the last to arrive times the collective itself. The arrival skew is max - min
+    of those durations (0 for one rank). NaN where no rank has a duration > 0 (not recorded).
+    Given only some ranks' columns, the min is an upper bound of the collective's time and
+    the skew a lower bound of the ranks' arrival skew."""
+    d = np.where(np.asarray(dur, dtype=np.float64) > 0, dur, np.nan)
+    if d.shape[1] == 0:
+        empty = np.full((d.shape[0], d.shape[2]), np.nan)
+        return empty, empty.copy()
+    lo = np.fmin.reduce(d, axis=1)
+    return lo, np.fmax.reduce(d, axis=1) - lo
+
+
 class BucketDurations:
-    """Allreduce durations > 0 of the measured bucket rows, per message size (bucket bytes).
-    Exact (the values) for a run of at most EXACT_BUCKET_VALUES bucket durations and for pools
-    of such runs of at most that many in all; otherwise a LogSketch row per size (exact
-    counts)."""
+    """Per message size (bucket bytes), over the measured bucket rows and the buckets of that
+    size: the collectives' times and arrival skews (collective_times). Exact (the values) for a
+    run of at most EXACT_BUCKET_VALUES bucket durations (bucket rows x recorded ranks x
+    buckets, as read) and for pools of such runs of at most that many in all; otherwise a
+    LogSketch row per size and quantity (exact counts). Skews are kept only from rows of at
+    least two recorded ranks."""
+
+    QUANTITIES = ("collective", "skew")
 
     def __init__(self, sizes: Sequence[int], exact: bool, sources: Sequence[Any] = ()):
         self.sizes = sorted({int(b) for b in sizes if b > 0})
         self.exact = exact
         self.sources = list(sources)     # the runs whose rows these are (for refinement)
-        self.values: Dict[int, List[np.ndarray]] = {b: [] for b in self.sizes}
-        self.sketch: Optional[LogSketch] = None
-        self.vmin = np.full(len(self.sizes), np.inf)
-        self.vmax = np.full(len(self.sizes), -np.inf)
-        self.refined: Optional[Tuple[np.ndarray, bool]] = None
+        self.values: Dict[str, Dict[int, List[np.ndarray]]] = {
+            q: {b: [] for b in self.sizes} for q in self.QUANTITIES}
+        self.sketch: Dict[str, LogSketch] = {}
+        self.vmin = {q: np.full(len(self.sizes), np.inf) for q in self.QUANTITIES}
+        self.vmax = {q: np.full(len(self.sizes), -np.inf) for q in self.QUANTITIES}
+        self.refined: Optional[Tuple[Dict[str, np.ndarray], bool]] = None
+        self.durations = 0               # bucket durations read (rows x ranks x buckets)
         if not exact and self.sizes:
-            self.sketch = LogSketch(len(self.sizes), BUCKET_SKETCH_ALPHA, BUCKET_SKETCH_BINS,
-                                    positive_only=True)
+            # collective times > 0 only; skews of 0 (ranks arriving together) are values
+            self.sketch = {q: LogSketch(len(self.sizes), BUCKET_SKETCH_ALPHA, BUCKET_SKETCH_BINS,
+                                        positive_only=(q == "collective"))
+                           for q in self.QUANTITIES}
 
     @property
     def nbytes(self) -> int:
-        return (sum(a.nbytes for p in self.values.values() for a in p)
-                + (self.sketch.nbytes if self.sketch is not None else 0))
+        return (sum(a.nbytes for per in self.values.values() for p in per.values() for a in p)
+                + sum(sk.nbytes for sk in self.sketch.values()))
 
-    def add(self, dur: np.ndarray, bucket_bytes: np.ndarray) -> None:
-        """Measured bucket rows [m, ranks, n_buckets]."""
+    @staticmethod
+    def _by_size(dur: np.ndarray, bucket_bytes: np.ndarray):
+        """(bytes, {quantity: values}) per bucket of a block of rows [m, ranks, n_buckets]."""
+        coll, skew = collective_times(dur)
+        two = dur.shape[1] >= 2
         for b, nbytes in enumerate(np.asarray(bucket_bytes, dtype=np.int64)):
             if nbytes <= 0:
                 continue
-            d = dur[:, :, b].ravel()
-            if self.exact:
-                self.values[int(nbytes)].append(d[d > 0])
-            else:
-                row = self.sizes.index(int(nbytes))
-                self.sketch.add(np.full(d.size, row, np.int64), d)
-                d = d[d > 0]
-                if d.size:
-                    self.vmin[row] = min(self.vmin[row], d.min())
-                    self.vmax[row] = max(self.vmax[row], d.max())
+            keep = ~np.isnan(coll[:, b])
+            vals = {"collective": coll[keep, b]}
+            vals["skew"] = skew[keep, b] if two else np.zeros(0)
+            yield int(nbytes), vals
+
+    def add(self, dur: np.ndarray, bucket_bytes: np.ndarray) -> None:
+        """Measured bucket rows [m, ranks, n_buckets]."""
+        self.durations += int(dur.size)
+        for nbytes, vals in self._by_size(dur, bucket_bytes):
+            row = self.sizes.index(nbytes)
+            for q, v in vals.items():
+                if self.exact:
+                    self.values[q][nbytes].append(v)
+                    continue
+                self.sketch[q].add(np.full(v.size, row, np.int64), v)
+                if v.size:
+                    self.vmin[q][row] = min(self.vmin[q][row], v.min())
+                    self.vmax[q][row] = max(self.vmax[q][row], v.max())
 
     @property
     def medians_exact(self) -> bool:
-        if self.exact or self.sketch is None:
+        if self.exact or not self.sketch:
             return True
         return bool(REFINE_BUCKET_MEDIANS and self.sources and self._medians()[1])
 
-    def _medians(self) -> Tuple[np.ndarray, bool]:
+    def _medians(self) -> Tuple[Dict[str, np.ndarray], bool]:
         if self.refined is None:
             if REFINE_BUCKET_MEDIANS and self.sources:
                 def feed():
                     for run in self.sources:
                         for dur in _measured_bucket_blocks(run):
-                            for b, nbytes in enumerate(np.asarray(run.bucket_bytes, np.int64)):
-                                if nbytes > 0:
-                                    d = dur[:, :, b].ravel()
-                                    yield 0, [self.sizes.index(int(nbytes))], d[d > 0][:, None]
-                (med,), exact = refine_medians([self.sketch], [self.vmin], [self.vmax], feed)
-                self.refined = (med, exact)
+                            for nbytes, vals in self._by_size(dur, run.bucket_bytes):
+                                for qi, q in enumerate(self.QUANTITIES):
+                                    yield qi, [self.sizes.index(nbytes)], vals[q][:, None]
+                meds, exact = refine_medians(
+                    [self.sketch[q] for q in self.QUANTITIES],
+                    [self.vmin[q] for q in self.QUANTITIES],
+                    [self.vmax[q] for q in self.QUANTITIES], feed)
+                self.refined = (dict(zip(self.QUANTITIES, meds)), exact)
             else:
-                self.refined = (self.sketch.medians(), False)
+                self.refined = ({q: self.sketch[q].medians() for q in self.QUANTITIES}, False)
         return self.refined
 
-    def _exact(self, nbytes: int) -> np.ndarray:
-        parts = self.values[nbytes]
+    def _exact(self, q: str, nbytes: int) -> np.ndarray:
+        parts = self.values[q][nbytes]
         if len(parts) != 1:
             parts[:] = [np.concatenate(parts) if parts else np.zeros(0)]
         return parts[0]
 
-    def stats(self) -> List[Tuple[int, int, float]]:
-        """(bytes, durations counted, median duration) per size with durations > 0."""
+    def stats(self) -> List[Tuple[int, int, float, Optional[float]]]:
+        """(bytes, collectives counted, median collective time, median arrival skew or None
+        where no row had two ranks) per size with collectives."""
         if self.exact:
-            out = [(b, int(d.size), float(np.median(d)))
-                   for b in self.sizes for d in [self._exact(b)] if d.size]
+            out = []
+            for b in self.sizes:
+                c, k = self._exact("collective", b), self._exact("skew", b)
+                if c.size:
+                    out.append((b, int(c.size), float(np.median(c)),
+                                float(np.median(k)) if k.size else None))
             return out
-        if self.sketch is None:
+        if not self.sketch:
             return []
-        n, med = self.sketch.count(), self._medians()[0]
-        return [(b, int(n[i]), float(med[i])) for i, b in enumerate(self.sizes) if n[i] > 0]
+        n = self.sketch["collective"].count()
+        nk = self.sketch["skew"].count()
+        med = self._medians()[0]
+        return [(b, int(n[i]), float(med["collective"][i]),
+                 float(med["skew"][i]) if nk[i] > 0 else None)
+                for i, b in enumerate(self.sizes) if n[i] > 0]
 
     @classmethod
     def pool(cls, items: Sequence["BucketDurations"]) -> "BucketDurations":
         sizes = sorted({b for v in items for b in v.sizes})
-        if (all(v.exact for v in items)
-                and sum(v._exact(b).size for v in items for b in v.sizes) <= EXACT_BUCKET_VALUES):
+        durations = sum(v.durations for v in items)
+        if all(v.exact for v in items) and durations <= EXACT_BUCKET_VALUES:
             out = cls(sizes, exact=True)
+            out.durations = durations
             for v in items:
-                for b in v.sizes:
-                    out.values[b].append(v._exact(b))
+                for q in cls.QUANTITIES:
+                    for b in v.sizes:
+                        out.values[q][b].append(v._exact(q, b))
             return out
         out = cls(sizes, exact=False, sources=[r for v in items for r in v.sources])
+        out.durations = durations
         for v in items:
             index = [sizes.index(b) for b in v.sizes]
-            if v.exact:
-                for b, i in zip(v.sizes, index):
-                    d = v._exact(b)
-                    out.sketch.add(np.full(d.size, i, np.int64), d)
-                    if d.size:
-                        out.vmin[i] = min(out.vmin[i], d.min())
-                        out.vmax[i] = max(out.vmax[i], d.max())
-            elif v.sketch is not None:
-                part = LogSketch(len(sizes), BUCKET_SKETCH_ALPHA, BUCKET_SKETCH_BINS, True)
-                part.counts[index] = v.sketch.counts
-                part.offset[index] = v.sketch.offset
-                part.centred[index] = v.sketch.centred
-                out.sketch.merge(part)
-                out.vmin[index] = np.fmin(out.vmin[index], v.vmin)
-                out.vmax[index] = np.fmax(out.vmax[index], v.vmax)
+            for q in cls.QUANTITIES:
+                if v.exact:
+                    for b, i in zip(v.sizes, index):
+                        d = v._exact(q, b)
+                        out.sketch[q].add(np.full(d.size, i, np.int64), d)
+                        if d.size:
+                            out.vmin[q][i] = min(out.vmin[q][i], d.min())
+                            out.vmax[q][i] = max(out.vmax[q][i], d.max())
+                elif v.sketch:
+                    src = v.sketch[q]
+                    part = LogSketch(len(sizes), BUCKET_SKETCH_ALPHA, BUCKET_SKETCH_BINS,
+                                     src.positive_only)
+                    part.counts[index] = src.counts
+                    part.zeros[index] = src.zeros
+                    part.offset[index] = src.offset
+                    part.centred[index] = src.centred
+                    out.sketch[q].merge(part)
+                    out.vmin[q][index] = np.fmin(out.vmin[q][index], v.vmin[q])
+                    out.vmax[q][index] = np.fmax(out.vmax[q][index], v.vmax[q])
         return out
 
 
@@ -679,7 +835,8 @@ class StepSeries:
     world_size: int
     slowest_step_s: np.ndarray            # [m]     max over ranks of step_s
     global_samples: np.ndarray            # [m]     sum over ranks of samples
-    phases: Dict[str, np.ndarray]         # name -> [m], averaged over ranks
+    # name -> [m], averaged over ranks: PHASES always, OPTIONAL_TIMES where every run has them
+    phases: Dict[str, np.ndarray]
     compute_s: np.ndarray                 # [m]     forward + backward, averaged over ranks
     rank_values: Optional[RankValues]     # per-rank medians and totals (exact or sketched)
     peak_rss_per_rank: Optional[np.ndarray]  # [K]  max over all steps, warm-up included
@@ -697,6 +854,11 @@ class StepSeries:
     slowest_count: Optional[np.ndarray] = None  # [ws] steps each rank held the step_s max
     # exposed and comm_busy totals over every rank; None: rank_values' (mode all)
     totals: Optional[Dict[str, float]] = None
+    # [m] max over ranks of wall_s; None where a run lacks wall_s (schema versions 1-2)
+    slowest_wall_s: Optional[np.ndarray] = None
+    # name -> [m] bytes per rank and step, averaged over ranks: BYTE_FIELDS where every run
+    # has them
+    comm_bytes: Dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def measured_steps(self) -> int:
@@ -711,7 +873,8 @@ class StepSeries:
     def nbytes(self) -> int:
         vectors = [self.slowest_step_s, self.global_samples, self.compute_s, self.rank_spread,
                    *self.phases.values(), self.peak_rss_per_rank, self.peak_dev_alloc_per_rank,
-                   self.peak_dev_reserved_per_rank, self.slowest_count]
+                   self.peak_dev_reserved_per_rank, self.slowest_count, self.slowest_wall_s,
+                   *self.comm_bytes.values()]
         return (sum(v.nbytes for v in vectors if v is not None)
                 + (self.rank_values.nbytes if self.rank_values is not None else 0)
                 + self.bucket_durations.nbytes)
@@ -728,9 +891,12 @@ FIGURES_FROM_ALL_RANKS = (
     "global_samples_per_step", "throughput_samples_per_s", "throughput_ci_low",
     "throughput_ci_high", "median_data_s", "median_forward_s", "median_backward_s",
     "median_comm_exposed_s", "median_optimizer_s", "median_compute_s", "median_other_s",
-    "exposed_comm_share", "comm_overlap", "peak_rss_bytes", "peak_device_allocated_bytes",
-    "peak_device_reserved_bytes", "most_often_slowest_rank", "most_often_slowest_share",
-    "median_rank_spread", "speedup", "efficiency", "step_time_ratio")
+    "median_buffer_sync_s", "median_control_s", "median_unaccounted_s", "median_wall_s",
+    "wall_ci_low_s", "wall_ci_high_s", "median_gradient_bytes", "median_buffer_sync_bytes",
+    "median_comm_bytes", "exposed_comm_share", "comm_concurrent_share", "peak_rss_bytes",
+    "peak_device_allocated_bytes", "peak_device_reserved_bytes", "most_often_slowest_rank",
+    "most_often_slowest_share", "median_rank_spread", "speedup", "efficiency",
+    "step_time_ratio")
 FIGURES_FROM_RECORDED_RANKS = (
     "rank_median_step_s", "imbalance", "slowest_rank", "busy_imbalance", "busy_slowest_rank",
     "peak_rss_bytes_per_rank", "peak_device_allocated_bytes_per_rank", "allreduce_bandwidth",
@@ -813,6 +979,12 @@ def _max_rank_counts(max_rank: np.ndarray, world_size: int, run: Any) -> np.ndar
     return np.bincount(r.astype(np.int64), minlength=world_size)
 
 
+def _has_field(run: Any, name: str) -> bool:
+    """Whether the run's /steps has the field (control_s, wall_s, ... are version-dependent)."""
+    has = getattr(run, "has_field", None)
+    return bool(has(name)) if callable(has) else name in getattr(run, "steps", {})
+
+
 def measured_series(run: Any) -> StepSeries:
     """Per-step figures of a run (a runfile.RunData), warm-up excluded: the file's rows are
     read in slices (RunData.iter_step_blocks, iter_bucket_blocks) and only the reductions
@@ -820,10 +992,11 @@ def measured_series(run: Any) -> StepSeries:
 
     Mode all: every figure from /steps. Modes stats and sample:K (the file has /rank_stats):
     the per-step figures over every rank from /rank_stats (warm-up: max of warmup; slowest
-    step: max of step_s; global samples: mean of samples x world size, rounded; phases: their
-    means; totals of comm_exposed_s, comm_busy_s: means x world size; memory peaks: max of the
-    max column; slowest-rank counts: max_rank of step_s), the per-rank figures and the bucket
-    durations from the recorded ranks' columns of /steps and /buckets."""
+    step: max of step_s, slowest wall: max of wall_s; global samples: mean of samples x world
+    size, rounded; phases and bytes per rank: their means; totals of comm_exposed_s,
+    comm_busy_s: means x world size; memory peaks: max of the max column; slowest-rank counts:
+    max_rank of step_s), the per-rank figures and the bucket durations from the recorded
+    ranks' columns of /steps and /buckets."""
     cache = getattr(run, "cache", None)
     if cache is not None and "series" in cache:
         return cache["series"]
@@ -832,18 +1005,24 @@ def measured_series(run: Any) -> StepSeries:
     recorded = np.asarray(getattr(run, "recorded_ranks", np.arange(ws)), dtype=np.int64)
     k = int(recorded.size)
     aligned = not getattr(run, "has_bucket_step", False)
+    times = (*PHASES, *[t for t in OPTIONAL_TIMES if _has_field(run, t)])
+    byte_fields = tuple(b for b in BYTE_FIELDS if _has_field(run, b))
+    wall = _has_field(run, "wall_s")
+    per_step = (*times, *byte_fields)          # averaged over ranks per step
     fields = ["step_s", "comm_exposed_s", "comm_busy_s", *PEAK_FIELDS]
     if stats:
-        fields += [RS + name for name in ("warmup", "step_s", "samples", *PHASES,
+        fields += [RS + name for name in ("warmup", "step_s", "samples", *per_step,
                                           "comm_busy_s", *PEAK_FIELDS)]
+        fields += [RS + "wall_s"] if wall else []
     else:
-        fields += ["warmup", "samples", *[p for p in PHASES if p not in fields]]
+        fields += ["warmup", "samples", *[p for p in per_step if p not in fields]]
+        fields += ["wall_s"] if wall else []
     if not aligned:
         fields.append("step")
     measured = np.zeros(n, bool)
     step_index = np.zeros(n if not aligned else 0, np.int64)
     parts: Dict[str, List[np.ndarray]] = {k_: [] for k_ in ("slowest", "samples", "spread",
-                                                            *PHASES)}
+                                                            "wall", *per_step)}
     ranks = RankValues(k, exact=n * k <= EXACT_RANK_STEPS, sources=[run])
     peaks: Dict[str, Optional[np.ndarray]] = {name: None for name in PEAK_FIELDS}
     peak_all = {name: -1 for name in PEAK_FIELDS}
@@ -859,13 +1038,15 @@ def measured_series(run: Any) -> StepSeries:
         exposed = np.asarray(blk["comm_exposed_s"], dtype=np.float64)[meas]
         if stats:
             st = {name: np.asarray(blk[RS + name], dtype=np.float64)
-                  for name in ("step_s", "samples", *PHASES, "comm_busy_s", *PEAK_FIELDS)}
+                  for name in ("step_s", "samples", *per_step, "comm_busy_s", *PEAK_FIELDS)}
             step_max = st["step_s"][meas, RS_MAX]
             parts["slowest"].append(step_max)
+            if wall:
+                parts["wall"].append(np.asarray(blk[RS + "wall_s"], np.float64)[meas, RS_MAX])
             parts["samples"].append(np.round(st["samples"][meas, RS_MEAN] * ws))
             with np.errstate(divide="ignore", invalid="ignore"):
                 parts["spread"].append(step_max / st["step_s"][meas, RS_MEDIAN])
-            for p in PHASES:
+            for p in per_step:
                 parts[p].append(st[p][meas, RS_MEAN])
             slowest_count += _max_rank_counts(st["step_s"][meas, RS_MAX_RANK], ws, run)
             totals["exposed"] += float((st["comm_exposed_s"][meas, RS_MEAN] * ws).sum())
@@ -875,13 +1056,17 @@ def measured_series(run: Any) -> StepSeries:
                     peak_all[name] = max(peak_all[name], int(st[name][:, RS_MAX].max()))
         else:
             parts["slowest"].append(m.max(axis=1) if m.size else np.zeros(0))
+            if wall:
+                w = np.asarray(blk["wall_s"], dtype=np.float64)[meas]
+                parts["wall"].append(w.max(axis=1) if w.size else np.zeros(0))
             parts["samples"].append(np.asarray(blk["samples"], dtype=np.float64)[meas]
                                     .sum(axis=1))
             with np.errstate(divide="ignore", invalid="ignore"):
                 parts["spread"].append(m.max(axis=1) / np.median(m, axis=1) if m.size
                                        else np.zeros(0))
-            for p in PHASES:
-                parts[p].append(np.asarray(blk[p], dtype=np.float64)[meas].mean(axis=1))
+            for p in per_step:
+                parts[p].append(np.asarray(blk[p], dtype=np.float64)[meas].mean(axis=1)
+                                if m.size else np.zeros(0))
             if m.size:
                 slowest_count += np.bincount(np.argmax(m, axis=1), minlength=ws)
         ranks.add(m, exposed, np.asarray(blk["comm_busy_s"], dtype=np.float64)[meas])
@@ -902,7 +1087,7 @@ def measured_series(run: Any) -> StepSeries:
         buckets.add(dur, run.bucket_bytes)
 
     cat = {k_: np.concatenate(v) if v else np.zeros(0) for k_, v in parts.items()}
-    phases = {p: cat[p] for p in PHASES}
+    phases = {p: cat[p] for p in times}
     series = StepSeries(
         world_size=ws,
         slowest_step_s=cat["slowest"],
@@ -922,6 +1107,8 @@ def measured_series(run: Any) -> StepSeries:
         rank_spread=cat["spread"],
         slowest_count=slowest_count,
         totals=totals if stats else None,
+        slowest_wall_s=cat["wall"] if wall else None,
+        comm_bytes={b: cat[b] for b in byte_fields},
     )
     if cache is not None and series.nbytes <= SERIES_CACHE_BYTES:
         cache["series"] = series
@@ -932,10 +1119,11 @@ def pool_series(series: Sequence[StepSeries]) -> StepSeries:
     """Repeats of one configuration pooled step by step (per-rank peaks: max over repeats).
 
     Repeats of different recording modes pool: the per-step figures, totals, slowest-rank
-    counts and memory maxima are over every rank in each, and the bucket durations of each
-    repeat's recorded ranks are pooled per message size. The per-rank figures pool only where
-    every repeat recorded the same ranks; otherwise they are left out (rank_values,
-    recorded_ranks and the per-rank peaks None), not mixed."""
+    counts and memory maxima are over every rank in each (a per-step figure that some repeat
+    lacks, e.g. wall_s or buffer_sync_s of a schema 1-2 file, is left out of the pool), and
+    the bucket durations of each repeat's recorded ranks are pooled per message size. The
+    per-rank figures pool only where every repeat recorded the same ranks; otherwise they are
+    left out (rank_values, recorded_ranks and the per-rank peaks None), not mixed."""
     if len(series) == 1:
         return series[0]
     ws = series[0].world_size
@@ -956,7 +1144,8 @@ def pool_series(series: Sequence[StepSeries]) -> StepSeries:
         world_size=ws,
         slowest_step_s=cat("slowest_step_s"),
         global_samples=cat("global_samples"),
-        phases={p: np.concatenate([s.phases[p] for s in series]) for p in PHASES},
+        phases={p: np.concatenate([s.phases[p] for s in series]) for p in series[0].phases
+                if all(p in s.phases for s in series)},
         compute_s=cat("compute_s"),
         rank_values=RankValues.pool([s.rank_values for s in series]) if same else None,
         peak_rss_per_rank=per_rank("peak_rss_per_rank"),
@@ -971,6 +1160,11 @@ def pool_series(series: Sequence[StepSeries]) -> StepSeries:
         rank_spread=cat("rank_spread"),
         slowest_count=None if any(c is None for c in counts) else np.sum(counts, axis=0),
         totals=totals,
+        # wall time only where every repeat has it: else all fall back to step_s together
+        slowest_wall_s=(None if any(s.slowest_wall_s is None for s in series)
+                        else cat("slowest_wall_s")),
+        comm_bytes={b: np.concatenate([s.comm_bytes[b] for s in series])
+                    for b in series[0].comm_bytes if all(b in s.comm_bytes for s in series)},
     )
 
 
@@ -979,21 +1173,43 @@ def bus_factor(world_size: int) -> Optional[float]:
 
 
 def bandwidth_by_size(series: StepSeries) -> List[Dict[str, Any]]:
-    """Allreduce bandwidth per message size (see module docstring); empty for one rank."""
+    """Allreduce bandwidth per message size (see module docstring); empty for one rank.
+    `samples`: the collectives counted (measured bucket rows x buckets of the size);
+    `median_duration_s`: median of their collective times (collective_times: the fastest
+    recorded rank's duration); `median_arrival_skew_s`: median of their max - min over the
+    recorded ranks (None where only one rank's columns were recorded)."""
     factor = bus_factor(series.world_size)
     if factor is None:
         return []
     out = []
-    for nbytes, count, med in series.bucket_durations.stats():
+    for nbytes, count, med, skew in series.bucket_durations.stats():
         algbw = nbytes / med
         out.append({
             "bytes": nbytes,
             "samples": count,
             "median_duration_s": med,
+            "median_arrival_skew_s": skew,
             "algbw_bytes_per_s": algbw,
             "busbw_bytes_per_s": algbw * factor,
         })
     return out
+
+
+def bandwidth_of_run(run: Any) -> List[Dict[str, Any]]:
+    """The report's allreduce bandwidth per message size of one run file (a runfile.RunData),
+    warm-up excluded: what bench/busbw_compare.py prints, so that the two cannot differ."""
+    return bandwidth_by_size(measured_series(run))
+
+
+def bandwidth_note(figures_from: Optional[str]) -> Optional[str]:
+    """How exact the collective times are, from where the bucket rows come (None: every rank
+    recorded, the collective time is the fastest rank's)."""
+    if figures_from == "all":
+        return None
+    return ("the collective time is the fastest of the RECORDED ranks only (--record-ranks "
+            f"{figures_from}): an upper bound of the collective's time, so algbw and busbw are "
+            "lower bounds; the arrival skew over the recorded ranks is a lower bound (none "
+            "from rank 0 alone)")
 
 
 def _imbalance(medians: np.ndarray, ranks: np.ndarray) -> Tuple[float, int, List[float]]:
@@ -1055,17 +1271,90 @@ def _rank_figures(s: StepSeries) -> Dict[str, Any]:
     return out
 
 
+STEP_CI_METHOD_ONE_RUN = ("order statistic over the run's measured steps (one run: ignores "
+                          "run-to-run variance)")
+
+
+def _optional_median(s: StepSeries, name: str) -> Optional[float]:
+    return _median(s.phases[name]) if name in s.phases else None
+
+
+def _time_figures(s: StepSeries) -> Dict[str, Any]:
+    """Step time (step_s, the phases' span) and wall time (wall_s, where every run has it)
+    with their step-level intervals; throughput from the wall time where there is one, else
+    from the step time (throughput_time_source)."""
+    med, lo, hi, coverage = median_ci(s.slowest_step_s)
+    out: Dict[str, Any] = {"median_step_s": med, "step_ci_low_s": lo, "step_ci_high_s": hi,
+                           "step_ci_coverage": coverage, "step_ci_method": STEP_CI_METHOD_ONE_RUN,
+                           "median_wall_s": None, "wall_ci_low_s": None, "wall_ci_high_s": None}
+    if s.slowest_wall_s is not None and s.slowest_wall_s.size:
+        wmed, wlo, whi, _ = median_ci(s.slowest_wall_s)
+        out.update({"median_wall_s": wmed, "wall_ci_low_s": wlo, "wall_ci_high_s": whi})
+        out["throughput_time_source"] = "wall_s"
+        out["throughput_time_note"] = None
+    else:
+        out["throughput_time_source"] = "step_s"
+        out["throughput_time_note"] = (
+            "no wall_s (schema version 1-2 file, or repeats of which one is): throughput from "
+            "step_s, which leaves out the control agreement and the recording between steps")
+    samples = _median(s.global_samples)
+    out["global_samples_per_step"] = samples
+    out.update(_throughput(samples, *_time_interval(out)))
+    return out
+
+
+def _time_interval(figures: Dict[str, Any]) -> Tuple[float, float, float]:
+    """(median, low, high) of the time throughput is computed from (throughput_time_source)."""
+    if figures["throughput_time_source"] == "wall_s":
+        return figures["median_wall_s"], figures["wall_ci_low_s"], figures["wall_ci_high_s"]
+    return figures["median_step_s"], figures["step_ci_low_s"], figures["step_ci_high_s"]
+
+
+def _throughput(samples: float, med: float, lo: float, hi: float) -> Dict[str, float]:
+    """Throughput = samples per step / median time, its interval the time's inverted."""
+    return {
+        "throughput_samples_per_s": samples / med if med > 0 else float("nan"),
+        "throughput_ci_low": samples / hi if hi > 0 else float("nan"),
+        "throughput_ci_high": samples / lo if lo > 0 else float("inf"),  # unbounded
+    }
+
+
+def _phase_figures(s: StepSeries, med: float) -> Dict[str, Any]:
+    """Phase medians (rank-averaged per step), the remainder of the step time they leave,
+    the exposed share and the per-step communicated bytes."""
+    phases = {f"median_{p}": _median(s.phases[p]) for p in PHASES}
+    buffer_sync = _optional_median(s, "buffer_sync_s")
+    compute = _median(s.compute_s)
+    accounted = (phases["median_data_s"] + compute + phases["median_comm_exposed_s"]
+                 + phases["median_optimizer_s"] + (buffer_sync or 0.0))
+    grad = _median(s.comm_bytes["bytes_reduced"]) if "bytes_reduced" in s.comm_bytes else None
+    buf = (_median(s.comm_bytes["buffer_sync_bytes"]) if "buffer_sync_bytes" in s.comm_bytes
+           else None)
+    both = (s.comm_bytes["bytes_reduced"] + s.comm_bytes["buffer_sync_bytes"]
+            if grad is not None and buf is not None else None)
+    return {
+        **phases,
+        "median_buffer_sync_s": buffer_sync,
+        "median_control_s": _optional_median(s, "control_s"),
+        "median_other_s": _optional_median(s, "other_s"),
+        "median_compute_s": compute,
+        "median_unaccounted_s": max(0.0, med - accounted),
+        "breakdown_note": (None if buffer_sync is not None else
+                           "schema version 1-2: forward_s includes the broadcast of the "
+                           "model's buffers (no buffer_sync_s), and there is no other_s"),
+        "exposed_comm_share": phases["median_comm_exposed_s"] / med if med > 0 else float("nan"),
+        "median_gradient_bytes": grad,
+        "median_buffer_sync_bytes": buf,
+        "median_comm_bytes": _median(both) if both is not None else grad,
+    }
+
+
 def summarize_series(s: StepSeries) -> Dict[str, Any]:
     """Every derived figure of a run (or pooled repeats), as JSON-ready values."""
     if s.measured_steps == 0:
         raise UnusableRun("no measured (non-warm-up) steps")
-    med, lo, hi, coverage = median_ci(s.slowest_step_s)
-    samples = _median(s.global_samples)
-    throughput = samples / med if med > 0 else float("nan")
-    phases = {f"median_{p}": _median(s.phases[p]) for p in PHASES}
-    compute = _median(s.compute_s)
-    accounted = (phases["median_data_s"] + compute + phases["median_comm_exposed_s"]
-                 + phases["median_optimizer_s"])
+    times = _time_figures(s)
+    med = times["median_step_s"]
     busy_total = s.total("comm_busy")
     ranks = _rank_figures(s)
     bw = bandwidth_by_size(s)
@@ -1074,23 +1363,14 @@ def summarize_series(s: StepSeries) -> Dict[str, Any]:
     counts = s.slowest_count
     often = int(np.argmax(counts)) if counts is not None and counts.sum() > 0 else None
     spread = s.rank_spread[np.isfinite(s.rank_spread)]
+    bucket_from = ranks["rank_figures_from"] or "recorded ranks of each repeat"
     return {
         "world_size": s.world_size,
         "measured_steps": s.measured_steps,
-        "median_step_s": med,
-        "step_ci_low_s": lo,
-        "step_ci_high_s": hi,
-        "step_ci_coverage": coverage,
-        "global_samples_per_step": samples,
-        "throughput_samples_per_s": throughput,
-        "throughput_ci_low": samples / hi if hi > 0 else float("nan"),
-        "throughput_ci_high": samples / lo if lo > 0 else float("nan"),
-        **phases,
-        "median_compute_s": compute,
-        "median_other_s": max(0.0, med - accounted),
-        "exposed_comm_share": phases["median_comm_exposed_s"] / med if med > 0 else float("nan"),
-        "comm_overlap": (max(0.0, 1.0 - s.total("exposed") / busy_total)
-                         if busy_total > 0 else None),
+        **times,
+        **_phase_figures(s, med),
+        "comm_concurrent_share": (max(0.0, 1.0 - s.total("exposed") / busy_total)
+                                  if busy_total > 0 else None),
         "peak_rss_bytes": int(s.peak_rss),
         "peak_rss_bytes_per_rank": ranks["peak_rss_bytes_per_rank"],
         "peak_device_allocated_bytes": int(s.peak_dev_alloc) if has_dev else None,
@@ -1117,7 +1397,8 @@ def summarize_series(s: StepSeries) -> Dict[str, Any]:
         "busbw_peak_bytes_per_s": peak_bw["busbw_bytes_per_s"] if peak_bw else None,
         "busbw_peak_message_bytes": peak_bw["bytes"] if peak_bw else None,
         # the ranks whose bucket rows the bandwidth comes from
-        "bucket_figures_from": ranks["rank_figures_from"] or "recorded ranks of each repeat",
+        "bucket_figures_from": bucket_from,
+        "bandwidth_note": bandwidth_note(bucket_from) if bw else None,
         # False where a large run's figures come from the sketches (module docstring)
         "rank_medians_exact": ranks["rank_medians_exact"],
         "bucket_durations_exact": s.bucket_durations.medians_exact,
@@ -1320,7 +1601,19 @@ def run_identity(run: Any) -> Dict[str, Any]:
         "steps_recorded": run.n_steps,
         "bucket_every": getattr(run, "bucket_every", None),
         "epoch_samples": run.epoch_samples(),
+        "schema_version": getattr(run, "schema_version", None),
+        "math": run_math(run),
+        "file_comm_concurrent_share": getattr(run, "file_comm_concurrent_share", None),
     }
+
+
+def run_math(run: Any) -> Optional[Dict[str, Any]]:
+    """The root attributes on the math libraries and settings (runfile.MATH_ATTRS: BLAS,
+    LAPACK, oneDNN, thread counts, TF32/cuDNN flags, autocast) that the file has; None for
+    files without any (schema versions 1-2). Informational: they group nothing."""
+    from .runfile import MATH_ATTRS
+    found = {k: run.attr(k) for k in MATH_ATTRS if run.attr(k) is not None}
+    return found or None
 
 
 def analyze_run(run: Any) -> Dict[str, Any]:
@@ -1352,21 +1645,51 @@ def _point_topology(runs: List[Any]) -> Dict[str, Any]:
     }
 
 
+def _repeat_intervals(point: Dict[str, Any], step_medians: List[float],
+                      wall_medians: List[Optional[float]]) -> None:
+    """With >= 2 repeats, the intervals of the median step and wall times become the
+    t-intervals over the repeats' medians (repeat_interval; widened to hold the pooled median
+    where it falls outside), and the throughput's follows; the order-statistic interval over
+    the pooled steps stays as pooled_step_ci_*. With one run the step-level interval stays,
+    which ignores run-to-run variance (step_ci_method says which)."""
+    point["pooled_step_ci_low_s"] = point["step_ci_low_s"]
+    point["pooled_step_ci_high_s"] = point["step_ci_high_s"]
+    if len(step_medians) < 2:
+        return
+    lo, hi = repeat_interval(step_medians)
+    med = point["median_step_s"]
+    # a time is > 0: a lower end below 0 (few repeats far apart) is clamped to 0, and the
+    # throughput's upper end is then unbounded (inf, null in summary.json)
+    point["step_ci_low_s"], point["step_ci_high_s"] = max(0.0, min(lo, med)), max(hi, med)
+    point["step_ci_coverage"] = CI_LEVEL
+    point["step_ci_method"] = f"{REPEAT_CI_METHOD} ({len(step_medians)} repeats)"
+    if point["median_wall_s"] is not None and None not in wall_medians:
+        lo, hi = repeat_interval(wall_medians)
+        med = point["median_wall_s"]
+        point["wall_ci_low_s"], point["wall_ci_high_s"] = max(0.0, min(lo, med)), max(hi, med)
+    point.update(_throughput(point["global_samples_per_step"], *_time_interval(point)))
+
+
 def _analyze_point(g: Group, key: PointKey) -> Dict[str, Any]:
-    """One point of a group: its repeats pooled, with their spread."""
+    """One point of a group: its repeats pooled, with their spread; intervals from the
+    repeats where there are several (_repeat_intervals)."""
     runs = g.runs_by_point[key]
     cached = getattr(runs[0], "cache", {}).get("figures") if len(runs) == 1 else None
     if cached is not None:
         point = copy.deepcopy(cached)
         repeat_medians = [point["median_step_s"]]
+        wall_medians = [point["median_wall_s"]]
     else:
         # Repeats one at a time into the pool: at most two series held at once.
-        pooled, repeat_medians = None, []
+        pooled, repeat_medians, wall_medians = None, [], []
         for r in runs:
             s = measured_series(r)
             repeat_medians.append(float(np.median(s.slowest_step_s)))
+            wall_medians.append(float(np.median(s.slowest_wall_s))
+                                if s.slowest_wall_s is not None else None)
             pooled = s if pooled is None else pool_series([pooled, s])
         point = summarize_series(pooled)
+    _repeat_intervals(point, repeat_medians, wall_medians)
     epoch = {r.epoch_samples() for r in runs} - {None}
     return {
         "group": g.label,
@@ -1380,6 +1703,7 @@ def _analyze_point(g: Group, key: PointKey) -> Dict[str, Any]:
         "repeats": len(runs),
         "files": [r.name for r in runs],
         "repeat_median_step_s": repeat_medians,
+        "repeat_median_wall_s": wall_medians,
         "repeat_spread": (max(repeat_medians) / min(repeat_medians) - 1.0
                           if min(repeat_medians) > 0 else None),
         "epoch_samples": epoch.pop() if len(epoch) == 1 else None,
@@ -1388,9 +1712,28 @@ def _analyze_point(g: Group, key: PointKey) -> Dict[str, Any]:
     }
 
 
+def _scaling_intervals(p: Dict[str, Any], base: Dict[str, Any], mode: str) -> None:
+    """Intervals of speedup, efficiency and (weak) step-time ratio from the two points'
+    intervals (ratio_interval: endpoints). The baseline's own are [1, 1]."""
+    if p is base:
+        lo = hi = 1.0
+        t_lo = t_hi = 1.0
+    else:
+        lo, hi = ratio_interval((p["throughput_ci_low"], p["throughput_ci_high"]),
+                                (base["throughput_ci_low"], base["throughput_ci_high"]))
+        t_lo, t_hi = ratio_interval((p["step_ci_low_s"], p["step_ci_high_s"]),
+                                    (base["step_ci_low_s"], base["step_ci_high_s"]))
+    scale = base["world_size"] / p["world_size"]
+    p["speedup_ci_low"], p["speedup_ci_high"] = lo, hi
+    p["efficiency_ci_low"], p["efficiency_ci_high"] = lo * scale, hi * scale
+    weak = mode == "weak"
+    p["step_time_ratio_ci_low"] = t_lo if weak else None
+    p["step_time_ratio_ci_high"] = t_hi if weak else None
+
+
 def analyze_groups(groups: List[Group]) -> List[Dict[str, Any]]:
     """Per group: one point per (nodes, world size) with repeats pooled, speedup and
-    efficiency over the group's first point (see the module docstring)."""
+    efficiency over the group's first point (see the module docstring), with intervals."""
     out = []
     for g in groups:
         points = [_analyze_point(g, key) for key in g.point_keys()]
@@ -1404,6 +1747,7 @@ def analyze_groups(groups: List[Group]) -> List[Dict[str, Any]]:
             p["efficiency"] = speedup * n_min / p["world_size"]
             p["step_time_ratio"] = (p["median_step_s"] / base["median_step_s"]
                                     if g.mode == "weak" else None)
+            _scaling_intervals(p, base, g.mode)
         out.append({
             "group": g.label,
             "hw_label": g.hw_label,
@@ -1418,6 +1762,80 @@ def analyze_groups(groups: List[Group]) -> List[Dict[str, Any]]:
             "points": points,
         })
     return out
+
+
+# --- what overlap saved -----------------------------------------------------------------------
+
+OVERLAP_INTERVAL_NOTE = (
+    "difference (and ratio) of the two configurations' 95% intervals' endpoints: it holds the "
+    "true difference whenever both intervals hold their medians, for independent runs with "
+    "probability >= 0.9025; conservative")
+
+
+def _twin_key(g: Dict[str, Any]) -> Tuple:
+    return (g["model"], g["mode"], g["device"], g["threads"],
+            tuple(sorted((k, repr(v)) for k, v in g["variant"].items() if k != "overlap")))
+
+
+def overlap_savings(groups: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """Per point of a configuration run with overlap (root attribute overlap 1) whose
+    --no-overlap twin (overlap 0, everything else of the group key equal: model, mode,
+    device, threads, dataset, backend, bucket size, batch) has a point at the same nodes and
+    world size: what overlap really saved, the no-overlap median step time minus the overlap
+    one (and the throughput ratio), with intervals (OVERLAP_INTERVAL_NOTE). Unlike
+    comm_concurrent_share, which says how much of the bucket communication ran while compute
+    did, this is the time the step actually lost without overlap."""
+    twins: Dict[Tuple, Dict[int, Dict[str, Any]]] = {}
+    for g in groups:
+        ov = g["variant"].get("overlap")
+        if isinstance(ov, (int, np.integer)) and int(ov) in (0, 1):
+            twins.setdefault(_twin_key(g), {})[int(ov)] = g
+    out = []
+    for pair in twins.values():
+        if set(pair) != {0, 1}:
+            continue
+        on, off = pair[1], pair[0]
+        off_points = {(q["nodes"], q["world_size"]): q for q in off["points"]}
+        for p in on["points"]:
+            q = off_points.get((p["nodes"], p["world_size"]))
+            if q is not None:
+                out.append(_overlap_entry(on, off, p, q))
+    return out
+
+
+def _overlap_entry(on: Dict[str, Any], off: Dict[str, Any], p: Dict[str, Any],
+                   q: Dict[str, Any]) -> Dict[str, Any]:
+    """One point's saving: p with overlap, q without."""
+    saved = q["median_step_s"] - p["median_step_s"]
+    gain_lo, gain_hi = ratio_interval((p["throughput_ci_low"], p["throughput_ci_high"]),
+                                      (q["throughput_ci_low"], q["throughput_ci_high"]))
+    sources = {p["throughput_time_source"], q["throughput_time_source"]}
+    return {
+        "group": on["group"],
+        "group_no_overlap": off["group"],
+        "label": p["label"],
+        "label_no_overlap": q["label"],
+        "world_size": p["world_size"],
+        "nodes": p["nodes"],
+        "repeats": p["repeats"],
+        "repeats_no_overlap": q["repeats"],
+        "median_step_s": p["median_step_s"],
+        "median_step_s_no_overlap": q["median_step_s"],
+        "step_saved_s": saved,
+        "step_saved_ci_low_s": q["step_ci_low_s"] - p["step_ci_high_s"],
+        "step_saved_ci_high_s": q["step_ci_high_s"] - p["step_ci_low_s"],
+        "step_saved_share": saved / q["median_step_s"] if q["median_step_s"] > 0 else None,
+        "throughput_samples_per_s": p["throughput_samples_per_s"],
+        "throughput_no_overlap": q["throughput_samples_per_s"],
+        "throughput_ratio": (p["throughput_samples_per_s"] / q["throughput_samples_per_s"]
+                             if q["throughput_samples_per_s"] > 0 else None),
+        "throughput_ratio_ci_low": gain_lo,
+        "throughput_ratio_ci_high": gain_hi,
+        "throughput_time_source": ",".join(sorted(sources)),
+        "comm_concurrent_share": p.get("comm_concurrent_share"),
+        "comm_concurrent_share_no_overlap": q.get("comm_concurrent_share"),
+        "interval_note": OVERLAP_INTERVAL_NOTE,
+    }
 
 
 # --- hardware comparison and cost -------------------------------------------------------------

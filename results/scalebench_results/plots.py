@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from typing import Any, Dict, List, Sequence
 
@@ -26,12 +27,17 @@ STYLE = {
     "savefig.bbox": "tight",
 }
 MARKERS = "osD^vP*Xh<>"
-PHASE_STACK = (  # (field, legend, colour)
+# stack entries left out where no point of the study has them (older files, no buffers)
+OPTIONAL_STACK = ("median_buffer_sync_s", "median_control_s", "median_other_s")
+PHASE_STACK = (  # (field, legend, colour): the step's phases, then outside the step
     ("median_compute_s", "compute (forward+backward)", "#4C72B0"),
     ("median_comm_exposed_s", "exposed communication", "#DD8452"),
     ("median_data_s", "data loading", "#55A868"),
     ("median_optimizer_s", "optimizer", "#8172B3"),
-    ("median_other_s", "other / unaccounted", "#BBBBBB"),
+    ("median_buffer_sync_s", "buffer broadcast", "#64B5CD"),
+    ("median_unaccounted_s", "unaccounted (within the step)", "#BBBBBB"),
+    ("median_control_s", "control agreement (after the step)", "#937860"),
+    ("median_other_s", "other: recording, probes (after the step)", "#DA8BC3"),
 )
 
 
@@ -170,6 +176,23 @@ def _ideal_speedup(ax: Any, kind: str, groups: List[Dict[str, Any]]) -> None:
                 f"ideal (from {_plural(b_x, 'node') if kind == 'nodes' else f'N={b_x}'})")
 
 
+def _yerr(points: List[Dict[str, Any]], key: str, scale: float = 1.0) -> List[List[float]]:
+    """Error bars of `key` from its `key`_ci_low / _ci_high (0 where none)."""
+    return _bars([(p.get(key), p.get(f"{key}_ci_low"), p.get(f"{key}_ci_high"))
+                  for p in points], scale)
+
+
+def _bars(values: List[Any], scale: float = 1.0) -> List[List[float]]:
+    """[below, above] error bars of (value, low, high) triples; 0 where an end is unknown or
+    unbounded (an interval from two repeats far apart can be)."""
+    below, above = [], []
+    for v, a, b in values:
+        fin = [x is not None and math.isfinite(x) for x in (v, a, b)]
+        below.append(max(0.0, (v - a) * scale) if fin[0] and fin[1] else 0.0)
+        above.append(max(0.0, (b - v) * scale) if fin[0] and fin[2] else 0.0)
+    return [below, above]
+
+
 def throughput_speedup_figure(groups: List[Dict[str, Any]]) -> Any:
     """The throughput and speedup figure, unsaved (tests read its axes)."""
     fig, rows = _row_figure(groups, 2, 13)
@@ -177,12 +200,16 @@ def throughput_speedup_figure(groups: List[Dict[str, Any]]) -> Any:
         for i, g in enumerate(gs):
             pts = g["points"]
             x = _col(pts, "throughput_samples_per_s")
-            err = [[max(0.0, xi - p["throughput_ci_low"]) for xi, p in zip(x, pts)],
-                   [max(0.0, p["throughput_ci_high"] - xi) for xi, p in zip(x, pts)]]
+            err = _bars([(p["throughput_samples_per_s"], p["throughput_ci_low"],
+                          p["throughput_ci_high"]) for p in pts])
             ax1.errorbar(_xs(g), x, yerr=err, capsize=3, label=g["group"], **_style(i))
-            ax2.plot(_xs(g), _col(pts, "speedup"), label=g["group"], **_style(i))
+            ax2.errorbar(_xs(g), _col(pts, "speedup"), yerr=_yerr(pts, "speedup"), capsize=3,
+                         label=g["group"], **_style(i))
         _ideal_speedup(ax2, kind, gs)
-        ax1.set_title("Throughput (median step, 95% CI)")
+        ax1.set_title("Throughput (median wall time per step, 95% CI)"
+                      + ("\n(step time where a file has no wall_s)"
+                         if any(p.get("throughput_time_source") == "step_s"
+                                for g in gs for p in g["points"]) else ""))
         ax1.set_ylabel("throughput [samples/s]")
         ax1.set_ylim(bottom=0)
         ax2.set_title("Speedup S(N) = X(N) / X(N_min)" if kind == "ranks"
@@ -192,7 +219,7 @@ def throughput_speedup_figure(groups: List[Dict[str, Any]]) -> Any:
         for ax in (ax1, ax2):
             _x_axis(ax, kind, gs)
             _legend(ax)
-    fig.suptitle("Throughput and speedup", fontsize=13)
+    fig.suptitle("Throughput and speedup", fontsize=13, y=1.03)
     return fig
 
 
@@ -206,10 +233,12 @@ def efficiency_figure(groups: List[Dict[str, Any]]) -> Any:
     for kind, gs, (ax1, ax2) in rows:
         for i, g in enumerate(gs):
             pts = g["points"]
-            ax1.plot(_xs(g), _col(pts, "efficiency", 100.0), label=g["group"], **_style(i))
+            ax1.errorbar(_xs(g), _col(pts, "efficiency", 100.0),
+                         yerr=_yerr(pts, "efficiency", 100.0), capsize=3, label=g["group"],
+                         **_style(i))
             t = _col(pts, "median_step_s", 1e3)
-            err = [[max(0.0, ti - p["step_ci_low_s"] * 1e3) for ti, p in zip(t, pts)],
-                   [max(0.0, p["step_ci_high_s"] * 1e3 - ti) for ti, p in zip(t, pts)]]
+            err = _bars([(p["median_step_s"], p["step_ci_low_s"], p["step_ci_high_s"])
+                         for p in pts], 1e3)
             ax2.errorbar(_xs(g), t, yerr=err, capsize=3, label=g["group"], **_style(i))
         ax1.axhline(100.0, color="k", linestyle="--", linewidth=1.2, label="ideal")
         ax1.set_title("Parallel efficiency E(N) = S(N) N_min / N" if kind == "ranks"
@@ -243,18 +272,25 @@ def _panels(count: int, width: float = 5.2, height: float = 4.2):
     return fig, flat[:count]
 
 
-def plot_breakdown(groups, out_dir, formats):
+def breakdown_figure(groups: List[Dict[str, Any]]) -> Any:
+    """The step time breakdown figure, unsaved: one panel per group, one legend for all."""
     fig, axes = _panels(len(groups))
     for ax, g in zip(axes, groups):
         pts = g["points"]
         pos = list(range(len(pts)))
         bottom = [0.0] * len(pts)
         for key, name, colour in PHASE_STACK:
+            if key in OPTIONAL_STACK and not any(p.get(key) for g_ in groups
+                                                 for p in g_["points"]):
+                continue  # e.g. no buffer broadcast anywhere: no empty legend entry
             h = [(p.get(key) or 0.0) * 1e3 for p in pts]
             ax.bar(pos, h, bottom=bottom, color=colour, label=name, width=0.65)
             bottom = [b + v for b, v in zip(bottom, h)]
         ax.plot(pos, _col(pts, "median_step_s", 1e3), "k_", markersize=22, mew=2,
                 label="median step time")
+        if any(p.get("median_wall_s") is not None for p in pts):
+            ax.plot(pos, _col(pts, "median_wall_s", 1e3), "r_", markersize=22, mew=2,
+                    label="median wall time per step")
         kind = g.get("x_axis", "ranks")
         ax.set_xticks(pos)
         ax.set_xticklabels([_tick_text(kind, _x(g, p), [p]) for p in pts])
@@ -262,12 +298,21 @@ def plot_breakdown(groups, out_dir, formats):
         ax.set_ylabel("time per step [ms]")
         ax.set_title(g["group"])
         ax.grid(axis="x", visible=False)
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False,
+    entries: Dict[str, Any] = {}  # every panel's entries, once each (panels differ in them)
+    for ax in axes:
+        for h, label in zip(*ax.get_legend_handles_labels()):
+            entries.setdefault(label, h)
+    labels, handles = list(entries), list(entries.values())
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 5), frameon=False,
                bbox_to_anchor=(0.5, -0.02))
-    fig.suptitle("Step time breakdown (medians of rank-averaged phases)", fontsize=13)
-    fig.tight_layout(rect=(0, 0.06, 1, 1))
-    return _save(fig, out_dir, "breakdown", formats)
+    fig.suptitle("Step time breakdown (medians of rank-averaged phases; schema 1-2 files: "
+                 "buffer broadcast inside forward)", fontsize=13)
+    fig.tight_layout(rect=(0, 0.09, 1, 1))
+    return fig
+
+
+def plot_breakdown(groups, out_dir, formats):
+    return _save(breakdown_figure(groups), out_dir, "breakdown", formats)
 
 
 def _busbw_label(g: Dict[str, Any], p: Dict[str, Any]) -> str:
@@ -295,7 +340,7 @@ def _busbw_panel(ax: Any, groups: List[Dict[str, Any]]) -> None:
             k += 1
     ax.set_xscale("log", base=2)
     ax.xaxis.set_major_formatter(FuncFormatter(_bytes_label))
-    ax.set_title("In-training allreduce bus bandwidth")
+    ax.set_title("In-training allreduce bus bandwidth\n(collective time: fastest recorded rank)")
     ax.set_xlabel("message size (bucket bytes)")
     ax.set_ylabel("bus bandwidth [GB/s]")
     ax.set_ylim(bottom=0)
@@ -310,9 +355,42 @@ def _busbw_panel(ax: Any, groups: List[Dict[str, Any]]) -> None:
         _legend(ax)
 
 
-def plot_comm(groups, out_dir, formats):
-    fig, rows = _row_figure(groups, 2, 13)
-    for kind, gs, (ax1, ax2) in rows:
+def _skew_panel(ax: Any, groups: List[Dict[str, Any]]) -> None:
+    """Median arrival skew (max - min of the ranks' bucket durations) against message size."""
+    keys = sorted({(p["world_size"], p.get("nodes", 1)) for g in groups for p in g["points"]
+                   if p["world_size"] > 1})
+    k = 0
+    for i, g in enumerate(groups):
+        for p in g["points"]:
+            bw = [e for e in p.get("allreduce_bandwidth") or []
+                  if e.get("median_arrival_skew_s") is not None]
+            if not bw:
+                continue
+            j = keys.index((p["world_size"], p.get("nodes", 1)))  # as in the busbw panel
+            ax.plot([e["bytes"] for e in bw], [e["median_arrival_skew_s"] * 1e3 for e in bw],
+                    color=f"C{i % 10}", marker=MARKERS[j % len(MARKERS)],
+                    linestyle=["-", "--", ":", "-."][j % 4], linewidth=1.4,
+                    label=_busbw_label(g, p))
+            k += 1
+    ax.set_xscale("log", base=2)
+    ax.xaxis.set_major_formatter(FuncFormatter(_bytes_label))
+    ax.set_title("Arrival skew at the allreduce\n(median max - min of the ranks' durations)")
+    ax.set_xlabel("message size (bucket bytes)")
+    ax.set_ylabel("arrival skew [ms]")
+    ax.set_ylim(bottom=0)
+    if k == 0:
+        ax.text(0.5, 0.5, "no skew: one rank recorded, or no buckets", ha="center",
+                va="center", transform=ax.transAxes, color="gray")
+        ax.set_xscale("linear")
+        ax.set_xticks([])
+    elif k <= 6:
+        _legend(ax)
+
+
+def comm_figure(groups: List[Dict[str, Any]]) -> Any:
+    """The communication figure, unsaved: exposed share, busbw and arrival skew per row."""
+    fig, rows = _row_figure(groups, 3, 19)
+    for kind, gs, (ax1, ax2, ax3) in rows:
         for i, g in enumerate(gs):
             ax1.plot(_xs(g), _col(g["points"], "exposed_comm_share", 100.0),
                      label=g["group"], **_style(i))
@@ -322,8 +400,13 @@ def plot_comm(groups, out_dir, formats):
         ax1.set_ylim(bottom=0)
         _legend(ax1)
         _busbw_panel(ax2, gs)
-    fig.suptitle("Communication", fontsize=13)
-    return _save(fig, out_dir, "comm", formats)
+        _skew_panel(ax3, gs)
+    fig.suptitle("Communication", fontsize=13, y=1.03)
+    return fig
+
+
+def plot_comm(groups, out_dir, formats):
+    return _save(comm_figure(groups), out_dir, "comm", formats)
 
 
 def plot_memory(groups, out_dir, formats):

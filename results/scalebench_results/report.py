@@ -12,7 +12,7 @@ import sys
 from typing import Any, Dict, List, Optional, Sequence
 
 from . import analysis
-from .runfile import IncompleteRun, RunFileError, find_run_files, load_run
+from .runfile import MATH_ATTRS, IncompleteRun, RunFileError, find_run_files, load_run
 
 PROG = "report"
 EXIT_BAD_INPUT = 2
@@ -25,13 +25,17 @@ files given, into summary.csv, summary.json, plots and a table on stdout.
 Runs are grouped by model, scaling mode, device and threads (and split further where dataset,
 backend, overlap, bucket size or the fixed batch differ); runs of a group with the same number
 of ranks N on the same number of nodes are repeats and are pooled. Warm-up steps are excluded;
-a step's time is that of its slowest rank; the median step time has an order-statistic 95%
-confidence interval. Incomplete runs (.partial files, status other than completed) are listed
-on stderr and skipped. Files are read in slices along the step axis, so memory stays bounded
+a step's time is that of its slowest rank (step_s: the phases' span); throughput is samples
+over the median wall time per step (wall_s: step start to next step start, schema version 3;
+step_s for older files). The median step time of one run has an order-statistic 95%
+confidence interval over its steps (ignoring run-to-run variance); with repeats, a t-interval
+over the repeats' medians; speedup and efficiency carry intervals from their two points'.
+Incomplete runs (.partial files, status other than completed) are listed on stderr and
+skipped. Files are read in slices along the step axis, so memory stays bounded
 however many steps a run has (see scalebench_results/analysis.py).
 
 Files written with --record-ranks stats or sample:K hold only some ranks' columns: the step
-time, throughput, phases, communication overlap and memory peaks still come from every rank
+time, throughput, phases, communication concurrency and memory peaks still come from every rank
 (/rank_stats); per-rank medians, imbalance, the slowest rank and the bandwidth come from the
 recorded ranks (summary.json: rank_figures_from, recorded_ranks; table: * after a sampled
 imbalance, - where rank 0 alone was recorded).
@@ -40,6 +44,12 @@ A multi-node study (e.g. STUDY/nodes-1, nodes-2, ... from slurm/study-nodes.sh) 
 per configuration: its curves are drawn against nodes (ranks in the tick labels), speedup is
 over the fewest nodes, and the tables give nodes, ranks per node, hosts and whether the
 allreduces crossed nodes. Groups all on one node are drawn against ranks N.
+
+Bus bandwidth: per bucket and measured step the collective's time is the fastest recorded
+rank's allreduce duration (the last rank to arrive times the collective itself); algbw =
+bytes / median of that, busbw = algbw * 2(n-1)/n; the arrival skew (max - min of the ranks'
+durations) is given beside it. Where a configuration has a --no-overlap twin, the report
+gives what overlap saved: the difference of the median step times, with an interval.
 """
 
 EPILOG = """\
@@ -101,17 +111,23 @@ CSV_COLUMNS = (
     "world_size", "nodes", "ranks_per_node", "hosts", "crosses_nodes", "buckets_crossing_nodes",
     "x_axis", "baseline_nodes", "repeats", "measured_steps", "median_step_s", "step_ci_low_s",
     "step_ci_high_s", "step_ci_coverage", "global_samples_per_step", "throughput_samples_per_s",
-    "throughput_ci_low", "throughput_ci_high", "speedup", "efficiency", "step_time_ratio",
-    "median_data_s", "median_forward_s", "median_backward_s", "median_comm_exposed_s",
-    "median_optimizer_s", "median_compute_s", "median_other_s", "exposed_comm_share",
-    "comm_overlap", "peak_rss_bytes", "peak_rss_bytes_per_rank", "peak_device_allocated_bytes",
+    "throughput_ci_low", "throughput_ci_high", "throughput_time_source", "median_wall_s",
+    "wall_ci_low_s", "wall_ci_high_s", "step_ci_method", "pooled_step_ci_low_s",
+    "pooled_step_ci_high_s", "speedup", "speedup_ci_low", "speedup_ci_high", "efficiency",
+    "efficiency_ci_low", "efficiency_ci_high", "step_time_ratio", "step_time_ratio_ci_low",
+    "step_time_ratio_ci_high", "median_buffer_sync_s", "median_data_s", "median_forward_s",
+    "median_backward_s", "median_comm_exposed_s", "median_optimizer_s", "median_compute_s",
+    "median_control_s", "median_other_s", "median_unaccounted_s", "exposed_comm_share",
+    "comm_concurrent_share", "median_gradient_bytes", "median_buffer_sync_bytes",
+    "median_comm_bytes", "schema_version", "peak_rss_bytes", "peak_rss_bytes_per_rank",
+    "peak_device_allocated_bytes",
     "peak_device_reserved_bytes", "imbalance", "slowest_rank", "busy_imbalance",
     "busy_slowest_rank", "rank_median_step_s", "recorded_ranks", "record_ranks",
     "rank_figures_from", "most_often_slowest_rank", "most_often_slowest_share",
     "median_rank_spread", "busbw_factor", "busbw_peak_bytes_per_s",
     "busbw_peak_message_bytes", "epoch_samples", "baseline_label", "speedup_vs_baseline",
     "price_usd_per_hour", "price_basis", "cost_per_epoch_usd", "cost_per_1e6_samples_usd",
-    "files",
+    *MATH_ATTRS, "files",
 )
 
 
@@ -133,7 +149,9 @@ def write_csv(path: str, runs: List[Dict[str, Any]], groups: List[Dict[str, Any]
         w.writerow(CSV_COLUMNS)
         for kind, rows in (("group", [p for g in groups for p in g["points"]]), ("run", runs)):
             for row in rows:
-                w.writerow([kind if c == "kind" else _csv_value(row.get(c)) for c in CSV_COLUMNS])
+                math_attrs = row.get("math") or {}  # a run's math libraries (schema 3)
+                w.writerow([kind if c == "kind" else _csv_value(row.get(c, math_attrs.get(c)))
+                            for c in CSV_COLUMNS])
 
 
 def _fmt(v: Optional[float], spec: str, none: str = "-") -> str:
@@ -185,10 +203,76 @@ def _imbalance_cell(p: Dict[str, Any]) -> str:
     return f"{(p['imbalance'] - 1) * 100:+.1f}% (r{p['slowest_rank']}){sampled}"
 
 
-def text_table(groups: List[Dict[str, Any]], comparisons: List[Dict[str, Any]]) -> str:
+def _wall_cell(p: Dict[str, Any]) -> str:
+    """The median wall time per step (ms) that throughput comes from; "-" without wall_s."""
+    return _fmt(p["median_wall_s"] * 1e3 if p.get("median_wall_s") is not None else None,
+                "9.2f")
+
+
+def _throughput_cell(p: Dict[str, Any]) -> str:
+    """samples/s, marked ^ where it comes from step_s (files without wall_s)."""
+    mark = "^" if p.get("throughput_time_source") == "step_s" else " "
+    return _fmt(p["throughput_samples_per_s"], "11.1f") + mark
+
+
+def bandwidth_lines(groups: List[Dict[str, Any]]) -> List[str]:
+    """The bandwidth table: per point with buckets, per message size the busbw (collective
+    time = fastest recorded rank) and the arrival skew beside it."""
+    rows = [(g, p) for g in groups for p in g["points"] if p.get("allreduce_bandwidth")]
+    if not rows:
+        return []
+    lines = ["allreduce bandwidth (per bucket and step the collective time is the fastest "
+             "recorded rank's duration; busbw = bytes / median of it * 2(n-1)/n; skew = "
+             "median max - min of the ranks' durations)",
+             f"  {'group':<28} {'point':<22} {'MiB':>9} {'busbw GB/s':>11} "
+             f"{'coll. ms':>9} {'skew ms':>9}"]
+    bounded = False
+    for g, p in rows:
+        mark = ""
+        if p.get("bandwidth_note"):
+            mark, bounded = "*", True
+        for e in p["allreduce_bandwidth"]:
+            skew = e.get("median_arrival_skew_s")
+            lines.append(
+                f"  {g['group']:<28} {p['label'] + mark:<22} {e['bytes'] / analysis.MIB:9.2f} "
+                f"{e['busbw_bytes_per_s'] / 1e9:11.3f} {e['median_duration_s'] * 1e3:9.3f} "
+                f"{_fmt(skew * 1e3 if skew is not None else None, '9.3f')}")
+    if bounded:
+        lines.append("  * ranks sampled (--record-ranks stats|sample:K): the collective time is "
+                     "the fastest RECORDED rank's, an upper bound (busbw a lower bound)")
+    return lines + [""]
+
+
+def overlap_lines(savings: List[Dict[str, Any]]) -> List[str]:
+    """What overlap saved, per configuration with a --no-overlap twin."""
+    if not savings:
+        return []
+    lines = ["what overlap saved (no-overlap twin's median step time minus the overlap one; "
+             "intervals from the two 95% intervals' endpoints)",
+             f"  {'group':<28} {'point':<18} {'step ms':>9} {'no-overlap':>10} "
+             f"{'saved ms [interval]':<27} {'throughput x [interval]':<24} {'concurrent':>10}"]
+    for e in savings:
+        saved = (f"{e['step_saved_s'] * 1e3:.2f} [{e['step_saved_ci_low_s'] * 1e3:.2f}, "
+                 f"{e['step_saved_ci_high_s'] * 1e3:.2f}]")
+        ratio = (f"{_fmt(e['throughput_ratio'], '.3f')} "
+                 f"[{_fmt(e['throughput_ratio_ci_low'], '.3f')}, "
+                 f"{_fmt(e['throughput_ratio_ci_high'], '.3f')}]")
+        share = e.get("comm_concurrent_share")
+        share_cell = f"{share * 100:9.1f}%" if share is not None else f"{'-':>10}"
+        lines.append(f"  {e['group']:<28} {e['label']:<18} {e['median_step_s'] * 1e3:9.2f} "
+                     f"{e['median_step_s_no_overlap'] * 1e3:10.2f} {saved:<27} {ratio:<24} "
+                     f"{share_cell}")
+    lines.append("  concurrent: comm_concurrent_share, the share of bucket communication time "
+                 "that ran while compute did (not what it saved)")
+    return lines + [""]
+
+
+def text_table(groups: List[Dict[str, Any]], comparisons: List[Dict[str, Any]],
+               savings: Optional[List[Dict[str, Any]]] = None) -> str:
     lines: List[str] = []
-    head = (f"{'N':>4}  {'median step ms [95% CI]':<27} {'samples/s':>11} {'speedup':>8} "
-            f"{'effic.':>7} {'exp.comm':>8} {'peak RSS MiB':>13} {'imbalance':>15}")
+    head = (f"{'N':>4}  {'median step ms [95% CI]':<27} {'wall ms':>9} {'samples/s':>11}  "
+            f"{'speedup':>8} {'effic.':>7} {'exp.comm':>8} {'peak RSS MiB':>13} "
+            f"{'imbalance':>15}")
     node_head = f"{'nodes':>5} {'r/node':>6} {'x-node':>6} "
     for g in groups:
         nodes = _shows_nodes(g)
@@ -201,17 +285,28 @@ def text_table(groups: List[Dict[str, Any]], comparisons: List[Dict[str, Any]]) 
             reps = f"  x{p['repeats']}" if p["repeats"] > 1 else ""
             lines.append(
                 (_node_cells(p) if nodes else "") +
-                f"{p['world_size']:>4}  {step:<27} {_fmt(p['throughput_samples_per_s'], '11.1f')} "
+                f"{p['world_size']:>4}  {step:<27} {_wall_cell(p)} {_throughput_cell(p)} "
                 f"{_fmt(p['speedup'], '8.2f')} {_fmt(p['efficiency'] * 100, '6.1f')}% "
                 f"{_fmt(p['exposed_comm_share'] * 100, '7.1f')}% "
                 f"{p['peak_rss_bytes'] / analysis.MIB:13.1f} {imb:>15}{reps}")
         lines.append("")
+    points = [p for g in groups for p in g["points"]]
+    lines.append("step: max over ranks of step_s (the phases' span); wall: of wall_s (step "
+                 "start to next step start), which samples/s comes from")
+    if any(p.get("throughput_time_source") == "step_s" for p in points):
+        lines.append("samples/s ^: from step_s, the file has no wall_s (schema version 1-2)")
+    if any(p["repeats"] > 1 for p in points):
+        lines.append("xR: R repeats; their CI is a t-interval over the repeats' medians "
+                     "(between-run variance); one run's CI is over its steps only")
+    lines.append("")
     if any(p.get("rank_figures_from") not in (None, "all") or p.get("imbalance") is None
-           for g in groups for p in g["points"] if p["world_size"] > 1):
+           for p in points if p["world_size"] > 1):
         lines.append("imbalance: * over the recorded ranks only (--record-ranks sample:K); - "
                      "not known from the recorded ranks (stats mode, or repeats that recorded "
                      "different ranks)")
         lines.append("")
+    lines += bandwidth_lines(groups)
+    lines += overlap_lines(savings or [])
     for c in comparisons:
         lines.append(f"hardware comparison: {c['model']} {c['mode']}, baseline {c['baseline_label']}")
         lines.append(f"  {'label':<28} {'samples/s':>11} {'vs base':>8} {'USD/h':>8} "
@@ -292,20 +387,63 @@ def run_report(args: argparse.Namespace) -> int:
         run_rows.append(row)
     group_rows = analysis.analyze_groups(groups)
     comparisons = analysis.compare_hardware(group_rows, args.baseline, prices)
+    savings = analysis.overlap_savings(group_rows)
 
     out = args.out or _default_out(args.paths)
     os.makedirs(out, exist_ok=True)
     doc = {
         "tool": "scalebench_results",
         "definitions": {
-            "step_time": "max over ranks of step_s per step, warm-up steps excluded",
-            "ci": analysis.CI_METHOD,
-            "phases": "per step averaged over ranks, then median over steps",
+            "step_time": "max over ranks of step_s per step (the span of the phases), warm-up "
+                         "steps excluded",
+            "wall_time": "max over ranks of wall_s per step (start of a step to the start of "
+                         "the next: phases + control_s + other_s); schema version 3 files only",
+            "throughput": "median over steps of the global samples / median wall time "
+                          "(throughput_time_source wall_s); files without wall_s (schema 1-2, "
+                          "or repeats of which one is) use the median step time "
+                          "(throughput_time_source step_s, throughput_time_note)",
+            "ci": analysis.CI_METHOD + " over the measured steps for one run (it ignores "
+                  "run-to-run variance); with >= 2 repeats " + analysis.REPEAT_CI_METHOD
+                  + " (mean -+ t_0.975,r-1 s/sqrt(r), widened to hold the pooled median; 95% "
+                  "for independent repeats with roughly normal medians), step_ci_method says "
+                  "which; pooled_step_ci_* is the order-statistic interval over the pooled "
+                  "steps. The wall time's interval likewise; throughput's is the inverted "
+                  "interval of its time",
+            "speedup_ci": "ratio_interval of the point's and the baseline's throughput "
+                          "intervals: [lo / base_hi, hi / base_lo], holding the ratio whenever "
+                          "both intervals hold (>= 0.9025 for independent 95% intervals); "
+                          "efficiency's scaled by N_base / N, step_time_ratio's from the step "
+                          "intervals; [1, 1] at the baseline",
+            "phases": "per step averaged over ranks, then median over steps: buffer_sync "
+                      "(schema 3; inside forward before), data, forward, backward, "
+                      "comm_exposed, optimizer (the step); control and other (schema 3: "
+                      "outside the step, within the wall time; control_s where the file has "
+                      "it); median_unaccounted_s = median step time minus the phases' "
+                      "medians, >= 0 (gaps and the medians' non-additivity; the old "
+                      "median_other_s), median_other_s = the median of other_s",
+            "comm_bytes": "per rank and step, averaged over ranks, median over steps: "
+                          "median_gradient_bytes (bytes_reduced), median_buffer_sync_bytes, "
+                          "median_comm_bytes (their sum; gradient bytes alone without "
+                          "buffer_sync_bytes)",
             "exposed_comm_share": "median comm_exposed_s / median step time",
+            "comm_concurrent_share": "1 - total comm_exposed_s / total comm_busy_s: the share "
+                                     "of bucket communication time that ran concurrently with "
+                                     "compute (formerly comm_overlap); it says nothing of what "
+                                     "overlap saved, which overlap_savings gives",
+            "overlap_savings": "per point with a --no-overlap twin (same group key but root "
+                               "attribute overlap 0): no-overlap median step time minus the "
+                               "overlap one, and the throughput ratio, with "
+                               + analysis.OVERLAP_INTERVAL_NOTE,
             "imbalance": "slowest rank's median step_s / median over ranks of per-rank medians",
-            "busbw": "bucket bytes / median allreduce duration * 2(n-1)/n, per message size; "
-                     "over the recorded bucket rows only (--record-buckets every:K: steps "
-                     "s % K == 0, /buckets/step)",
+            "busbw": "per bucket and measured step the collective time is the fastest "
+                     "recorded rank's duration (min over ranks: the last to arrive times the "
+                     "collective itself); per message size algbw = bytes / median of those "
+                     "over the steps and buckets of that size, busbw = algbw * 2(n-1)/n; "
+                     "median_arrival_skew_s = median of max - min of the ranks' durations. In "
+                     "stats and sample:K files over the recorded ranks only: the collective "
+                     "time an upper bound, the skew a lower bound (bandwidth_note). Over the "
+                     "recorded bucket rows only (--record-buckets every:K: steps s % K == 0, "
+                     "/buckets/step); bench/busbw_compare.py uses the same function",
             "large_runs": "files are read in slices along the step axis; beyond 2^20 "
                           "rank-steps (per-rank medians) or 2^21 bucket durations (bucket "
                           "medians) the medians are bracketed by log-bucket sketches and made "
@@ -319,6 +457,9 @@ def run_report(args: argparse.Namespace) -> int:
             "crosses_nodes": "some bucket's /buckets/spans_nodes is 1; without that dataset, "
                              "nodes > 1",
             "hosts": "distinct /ranks/hostname values, in rank order",
+            "math": "per run, the file's root attributes on the math libraries and settings "
+                    "(schema 3: blas, lapack and their libraries, onednn, thread counts, TF32 "
+                    "and cuDNN flags, autocast); informational, also summary.csv columns",
             "units": "seconds, bytes, samples, bytes/s; shares and ratios as fractions",
             "record_ranks": "--record-ranks all|stats|sample:K of the run(s). In stats and "
                             "sample:K files /steps and /buckets hold the recorded ranks' "
@@ -326,8 +467,9 @@ def run_report(args: argparse.Namespace) -> int:
                             "min/median/max/mean/max_rank over every rank per step. "
                             "figures_from_all_ranks are over every rank in every mode (from "
                             "/rank_stats there: slowest step = max of step_s, global samples = "
-                            "round(mean of samples * world_size), phases = means, comm_overlap "
-                            "totals = means * world_size, memory peaks = max of the max "
+                            "round(mean of samples * world_size), phases = means, "
+                            "comm_concurrent_share totals = means * world_size, memory "
+                            "peaks = max of the max "
                             "column); figures_from_recorded_ranks are over the ranks named in "
                             "rank_figures_from (all, rank 0, sample:K) and the per-rank lists "
                             "are parallel to recorded_ranks; in stats mode (rank 0 only) no "
@@ -346,6 +488,7 @@ def run_report(args: argparse.Namespace) -> int:
         "runs": run_rows,
         "groups": group_rows,
         "hardware_comparisons": comparisons,
+        "overlap_savings": savings,
         "skipped": skipped,
         "out_of_memory": out_of_memory,
     }
@@ -358,7 +501,7 @@ def run_report(args: argparse.Namespace) -> int:
         from . import plots  # matplotlib import is slow; not needed for --no-plots
         written += plots.make_all(group_rows, comparisons, out, formats)
 
-    print(text_table(group_rows, comparisons))
+    print(text_table(group_rows, comparisons, savings))
     print(f"{len(runs)} run(s) in {len(group_rows)} group(s); {len(skipped)} skipped; "
           f"wrote {len(written)} files to {out}")
     return 0

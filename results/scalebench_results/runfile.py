@@ -1,4 +1,4 @@
-"""Reading one scalebench run file (docs/hdf5-layout.md, schema versions 1 and 2) into a RunData.
+"""Reading one scalebench run file (docs/hdf5-layout.md, schema versions 1, 2 and 3) into a RunData.
 
 load_run reads the attributes, /ranks and /events, and checks the shapes of /steps and
 /buckets without reading them: their rows are read later in slices along the step axis
@@ -19,6 +19,19 @@ sample:K, K' = min(K, world_size) ranks i * world_size // K'), and /rank_stats/<
 max_rank, the lowest rank holding the max (group attribute `columns`). The root `world_size`
 stays the job's; /ranks columns stay one entry per world rank. RunData.recorded_ranks names the
 /steps columns (0..world_size-1 where the attribute is absent).
+
+Schema versions: 1 (mode all) and 2 (stats, sample:K) are the older layouts; version 3 is every
+new file whatever its mode (its mode is told by record_ranks and /steps attribute `ranks`, as in
+version 2). Version 3 requires the /steps fields of STEP_FIELDS_V3 besides STEP_FIELDS:
+control_s (the per-step stop/step-count agreement, which files of versions 1-2 may already
+hold: read where present), buffer_sync_s and buffer_sync_bytes (the broadcast of the model's
+buffers, which versions 1-2 counted inside forward_s), wall_s (start of a step to the start of
+the next on that rank: the phases, control_s and other_s add up to it), other_s (wall time
+outside the phases and control_s) and start_time_s (the step's start on the rank's run clock).
+RunData.has_wall says whether wall_s is there. The root attribute summary_comm_overlap of
+versions 1-2 is summary_comm_concurrent_share in version 3 (RunData.file_comm_concurrent_share
+reads either). Datasets beyond these (e.g. /buckets/ready_s, /ranks/clock_offset_*) are allowed
+and not used here.
 """
 
 from __future__ import annotations
@@ -33,7 +46,7 @@ import h5py
 import numpy as np
 
 FORMAT_NAME = "scalebench-run"
-SCHEMA_VERSION = 2  # the newest layout this reader understands (1: mode all only)
+SCHEMA_VERSION = 3  # the newest layout this reader understands (1: mode all only, 2: reduced)
 RECORD_MODES = ("all", "stats", "sample:K")
 # /rank_stats/<field> columns, in order (group attribute `columns`)
 RANK_STATS_COLUMNS = ("min", "median", "max", "mean", "max_rank")
@@ -49,6 +62,13 @@ STEP_FIELDS = (
     "peak_rss_bytes", "device_peak_allocated_bytes", "device_peak_reserved_bytes",
     "device_used_bytes", "end_time_s",
 )
+# /steps fields required from schema version 3 on (control_s: read where present before)
+STEP_FIELDS_V3 = ("control_s", "buffer_sync_s", "buffer_sync_bytes", "wall_s", "other_s",
+                  "start_time_s")
+# root attributes of version 3 that describe the math libraries and settings (informational)
+MATH_ATTRS = ("blas", "blas_library", "lapack", "lapack_library", "onednn", "intra_op_threads",
+              "inter_op_threads", "omp_max_threads", "math_tf32_matmul", "math_tf32_cudnn",
+              "math_cudnn_benchmark", "math_cudnn_deterministic", "autocast")
 RANK_FIELDS = ("hostname", "local_rank", "device_name", "device_bus_id", "cpu_affinity", "pid",
                "param_checksum")
 EVENT_FIELDS = ("time_s", "rank", "step", "kind", "message")
@@ -148,6 +168,25 @@ class RunData:
     @property
     def all_ranks_recorded(self) -> bool:
         return self.n_recorded == self.world_size
+
+    @property
+    def has_wall(self) -> bool:
+        """Whether /steps has wall_s (every file of schema version 3)."""
+        return "wall_s" in self.steps
+
+    def has_field(self, name: str) -> bool:
+        """Whether /steps has the field (e.g. control_s, which older files may lack)."""
+        return name in self.steps
+
+    @property
+    def file_comm_concurrent_share(self) -> Optional[float]:
+        """The writer's own summary of the share of bucket communication concurrent with
+        compute: summary_comm_concurrent_share (version 3), summary_comm_overlap before."""
+        for key in ("summary_comm_concurrent_share", "summary_comm_overlap"):
+            v = self.attrs.get(key)
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                return float(v)
+        return None
 
     @property
     def has_rank_stats(self) -> bool:
@@ -341,8 +380,8 @@ def record_mode(attrs: Dict[str, Any], path: str) -> Tuple[str, Optional[int]]:
         raise RunFileError(f"{path}: record_ranks attribute is {mode!r}, expected one of "
                            f"{', '.join(RECORD_MODES)} (K >= 1)")
     if mode != "all" and int(attrs["schema_version"]) < 2:
-        raise RunFileError(f"{path}: record_ranks {mode!r} needs schema_version 2, the file "
-                           f"says {attrs['schema_version']}")
+        raise RunFileError(f"{path}: record_ranks {mode!r} needs schema_version 2 or newer, "
+                           f"the file says {attrs['schema_version']}")
     return mode, k
 
 
@@ -404,9 +443,13 @@ def load_run(path: str, allow_incomplete: bool = False) -> RunData:
             if group not in f:
                 raise RunFileError(f"{path}: missing group /{group}")
         shapes = {name: ds.shape for name, ds in f["steps"].items()}
-        missing = [n for n in STEP_FIELDS if n not in shapes]
+        version = int(attrs["schema_version"])
+        required = STEP_FIELDS + (STEP_FIELDS_V3 if version >= 3 else ())
+        missing = [n for n in required if n not in shapes]
         if missing:
-            raise RunFileError(f"{path}: missing /steps datasets: {', '.join(missing)}")
+            raise RunFileError(f"{path}: missing /steps datasets: {', '.join(missing)}"
+                               + (f" (required by schema_version {version})"
+                                  if any(n in STEP_FIELDS_V3 for n in missing) else ""))
         if len(shapes["step_s"]) != 2:
             raise RunFileError(f"{path}: /steps/step_s is not 2-D [step, rank]")
         record, _ = record_mode(attrs, path)

@@ -1,5 +1,6 @@
-"""Writes fake scalebench run files with h5py, following docs/hdf5-layout.md (schema 1, and 2
-for the recording modes) exactly, from hand-chosen numbers; with /ranks/node_index and
+"""Writes fake scalebench run files with h5py, following docs/hdf5-layout.md (schema 3 by
+default, every recording mode; schema_version=1 or 2 writes the older layouts: 1 for mode all,
+2 for the others) exactly, from hand-chosen numbers; with /ranks/node_index and
 /buckets/spans_nodes as src/io/run_file.cpp writes them (node_datasets=False: as older files,
 without them). Shared by the tests of results/ and of anything else reading run files.
 
@@ -47,7 +48,52 @@ STEP_FIELDS = (
      "CUDA caching allocator peak reserved bytes; -1 where not measured"),
     ("device_used_bytes", True, "B", "device memory in use (cudaMemGetInfo); -1 where not measured"),
     ("end_time_s", False, "s", "end of the step, seconds since the run started on this rank"),
+    ("control_s", False, "s",
+     "after the step, outside step_s: the ranks' agreement on stopping and on the step count "
+     "(one small allreduce), the only per-step control traffic"),
+    ("buffer_sync_s", False, "s",
+     "broadcast of the model's floating-point buffers (BatchNorm running statistics) from "
+     "rank 0, after data and before forward; 0 without buffers"),
+    ("buffer_sync_bytes", True, "B",
+     "bytes of model buffers this rank broadcast or received in the step's buffer sync"),
+    ("wall_s", False, "s",
+     "start of this step to the start of the next on this rank (the last step: to the end of "
+     "its control agreement); the phases, control_s and other_s add up to it"),
+    ("other_s", False, "s",
+     "wall_s outside the phases and control_s: recording the previous step (gather, file "
+     "writes), memory probes, progress output"),
+    ("start_time_s", False, "s",
+     "start of the step, the origin of its /buckets times, on this rank's run clock (as "
+     "end_time_s); /ranks/clock_offset_* align it to rank 0's"),
 )
+# fields only schema version 3 has (control_s is in files of versions 1-2 already)
+V3_ONLY_FIELDS = ("buffer_sync_s", "buffer_sync_bytes", "wall_s", "other_s", "start_time_s")
+SCHEMA_VERSION = 3
+# the phases of a step in version 3, in order: step_s is their span
+PHASES_V3 = ("data_s", "buffer_sync_s", "forward_s", "backward_s", "comm_exposed_s",
+             "optimizer_s")
+# root attributes of version 3 on the math libraries, with the values a CPU build writes
+MATH_ATTRS = {
+    "blas": "OpenBLAS 0.3.21 (openmp)",
+    "blas_library": "/usr/lib/x86_64-linux-gnu/libopenblas.so.0",
+    "lapack": "OpenBLAS 0.3.21 (openmp)",
+    "lapack_library": "/usr/lib/x86_64-linux-gnu/libopenblas.so.0",
+    "onednn": 1, "intra_op_threads": 1, "inter_op_threads": 1, "omp_max_threads": 1,
+    "math_tf32_matmul": 0, "math_tf32_cudnn": 0, "math_cudnn_benchmark": 0,
+    "math_cudnn_deterministic": 0, "autocast": "none",
+}
+
+
+def step_fields(schema_version: int = SCHEMA_VERSION):
+    """The STEP_FIELDS rows a file of that schema version holds."""
+    if schema_version >= 3:
+        return STEP_FIELDS
+    return tuple(row for row in STEP_FIELDS if row[0] not in V3_ONLY_FIELDS)
+
+
+def legacy_version(record_ranks: Optional[str]) -> int:
+    """The schema version the writer stamped before version 3: 1 for mode all, else 2."""
+    return 1 if record_ranks in (None, "all") else 2
 
 STR = h5py.string_dtype("utf-8")  # variable-length UTF-8, as the C++ writer stores strings
 RANK_STATS_COLUMNS = ("min", "median", "max", "mean", "max_rank")
@@ -130,20 +176,32 @@ def _step_tables(step: np.ndarray, first_step: int, warm: np.ndarray, samples: A
                  bucket_bytes: Sequence[int], threads: int, steps_per_epoch: int,
                  end_offset: Any, peak_rss_bytes: ArrayLike,
                  device_peak_allocated_bytes: ArrayLike,
-                 device_peak_reserved_bytes: ArrayLike):
-    """Every /steps field of the rows [first_step, first_step + len(step)): (floats, ints)."""
+                 device_peak_reserved_bytes: ArrayLike, buffer_sync_bytes: ArrayLike = 0):
+    """Every /steps field of the rows [first_step, first_step + len(step)): (floats, ints).
+
+    Defaults (each overridden by `phases`): buffer_sync_s, control_s and other_s 0; data,
+    forward, backward, comm_exposed, optimizer split step_s - buffer_sync_s 10/30/40/10/10%, so
+    that the phases add up to step_s; wall_s = step_s + control_s + other_s (the phases'
+    span, the control agreement and the rest of the wall time)."""
     n_steps, world = step.shape
     per_rank_samples = _grid(samples, n_steps, world, np.int64)
+    given = {name: _grid(v, n_steps, world, np.float64) for name, v in (phases or {}).items()}
+    buffer_sync = given.get("buffer_sync_s", np.zeros((n_steps, world)))
     defaults = {"data_s": 0.1, "forward_s": 0.3, "backward_s": 0.4, "comm_exposed_s": 0.1,
                 "optimizer_s": 0.1}
-    values: Dict[str, np.ndarray] = {name: step * share for name, share in defaults.items()}
-    for name, v in (phases or {}).items():
-        values[name] = _grid(v, n_steps, world, np.float64)
+    values: Dict[str, np.ndarray] = {name: (step - buffer_sync) * share
+                                     for name, share in defaults.items()}
+    values.update(given)
     values["step_s"] = step
+    values["buffer_sync_s"] = buffer_sync
+    values.setdefault("control_s", np.zeros((n_steps, world)))
+    values.setdefault("other_s", np.zeros((n_steps, world)))
+    values.setdefault("wall_s", step + values["control_s"] + values["other_s"])
     values.setdefault("comm_busy_s", dur.sum(axis=2))
     values.setdefault("loss", np.full((n_steps, world), 2.3))
     values.setdefault("cpu_s", step * threads)
     values.setdefault("end_time_s", np.cumsum(step, axis=0) + end_offset)
+    values.setdefault("start_time_s", values["end_time_s"] - step)
     index = np.arange(first_step, first_step + n_steps, dtype=np.int64)
     ints: Dict[str, np.ndarray] = {
         "step": np.tile(index[:, None], (1, world)),
@@ -155,6 +213,7 @@ def _step_tables(step: np.ndarray, first_step: int, warm: np.ndarray, samples: A
         "device_peak_allocated_bytes": _grid(device_peak_allocated_bytes, n_steps, world, np.int64),
         "device_peak_reserved_bytes": _grid(device_peak_reserved_bytes, n_steps, world, np.int64),
         "device_used_bytes": np.full((n_steps, world), -1, np.int64),
+        "buffer_sync_bytes": _grid(buffer_sync_bytes, n_steps, world, np.int64),
     }
     return values, ints
 
@@ -192,6 +251,7 @@ def write_run(
     peak_rss_bytes: ArrayLike = 100 * 1024 * 1024,
     device_peak_allocated_bytes: ArrayLike = -1,
     device_peak_reserved_bytes: ArrayLike = -1,
+    buffer_sync_bytes: ArrayLike = 0,
     model: str = "mlp",
     mode: str = "weak",
     device: str = "cpu",
@@ -221,7 +281,11 @@ def write_run(
     world_size). warmup: the number of leading warm-up steps, or one 0/1 flag per step.
     samples, peak_rss_bytes, device_*: scalar, per rank, or [n_steps, world_size].
     phases: data_s, forward_s, backward_s, comm_exposed_s, optimizer_s (and any other
-    float step field) as scalar / per rank / full arrays; defaults split step_s 10/30/40/10/10%.
+    float step field: buffer_sync_s, control_s, other_s, wall_s, ...) as scalar / per rank /
+    full arrays; defaults: buffer_sync_s, control_s, other_s 0, the five phases split
+    step_s - buffer_sync_s 10/30/40/10/10%, wall_s = step_s + control_s + other_s (consistent:
+    the phases add up to step_s, and with control_s and other_s to wall_s, as the trainer's).
+    buffer_sync_bytes: int per rank-step (scalar, per rank or full), default 0.
     bucket_duration_s: [n_steps, world_size, n_buckets] or a scalar for all.
     nodes, ranks_per_node: the layout, ranks filling nodes in order (ranks_per_node default:
     world / nodes rounded up); it sets the root attributes and, unless given, hostnames
@@ -238,8 +302,11 @@ def write_run(
     record_ranks: None (no attribute: mode all, as files before the recording modes), "all"
     (the attribute, the layout as None), "stats" or "sample:K": the arguments still give every
     rank's data; /steps and /buckets keep the recorded ranks' columns (attribute `ranks`),
-    /rank_stats holds the statistics over every rank. schema_version: default 1 for mode all,
-    2 for the others.
+    /rank_stats holds the statistics over every rank. schema_version: default 3 (every mode,
+    with the version-3 step fields and root attributes); 1 or 2 writes the older layout
+    without buffer_sync_s, buffer_sync_bytes, wall_s, other_s, the math attributes, and with
+    summary_comm_overlap for summary_comm_concurrent_share (legacy_version(record_ranks) is the
+    version the writer then stamped); a version above 3 writes the version-3 layout.
     attrs: root attributes to add or override (after the defaults).
     """
     if step_s is None:
@@ -264,7 +331,8 @@ def write_run(
         raise ValueError("bucket_every must be >= 1, and 1 without /buckets/step")
     values, ints = _step_tables(
         step, 0, warm, samples, phases, dur, bucket_bytes, threads, steps_per_epoch, 0.0,
-        peak_rss_bytes, device_peak_allocated_bytes, device_peak_reserved_bytes)
+        peak_rss_bytes, device_peak_allocated_bytes, device_peak_reserved_bytes,
+        buffer_sync_bytes)
     per_rank_samples = ints["samples"]
     batch = int(per_rank_samples[0, 0]) if n_steps else 0
     global_batch = int(per_rank_samples[0].sum()) if n_steps else 0
@@ -282,7 +350,8 @@ def write_run(
 
     keep = recorded_ranks(record_ranks, world)
     if schema_version is None:
-        schema_version = 1 if keep is None else 2
+        schema_version = SCHEMA_VERSION
+    v3 = schema_version >= 3
     i64 = np.int64
     root: Dict[str, Any] = {
         "format": format_name,
@@ -344,9 +413,12 @@ def write_run(
             "summary_median_step_s": np.float64(med),
             "summary_throughput_samples_per_s": np.float64(global_batch / med if med else 0.0),
             "summary_exposed_comm_share": np.float64(np.median(share) if share.size else 0.0),
-            "summary_comm_overlap": np.float64(0.0),
+            ("summary_comm_concurrent_share" if v3 else "summary_comm_overlap"):
+                np.float64(0.0),
             "summary_peak_rss_bytes": i64(int(ints["peak_rss_bytes"].max(initial=0))),
         })
+    if v3:
+        root.update({k: (i64(v) if isinstance(v, int) else v) for k, v in MATH_ATTRS.items()})
     if record_ranks is not None:
         root["record_ranks"] = record_ranks
     root.update(attrs or {})
@@ -360,7 +432,7 @@ def write_run(
             steps.attrs["ranks"] = keep
             stats = f.create_group("rank_stats")
             stats.attrs["columns"] = np.array(RANK_STATS_COLUMNS, dtype=object)
-        for name, is_int, unit, doc in STEP_FIELDS:
+        for name, is_int, unit, doc in step_fields(schema_version):
             data = ints[name] if is_int else np.asarray(values[name], dtype=np.float64)
             ds = _appendable(steps, name, data[:, cols], np.int64 if is_int else np.float64)
             _document(ds, unit, doc)
@@ -442,6 +514,7 @@ def append_steps(
     peak_rss_bytes: ArrayLike = 100 * 1024 * 1024,
     device_peak_allocated_bytes: ArrayLike = -1,
     device_peak_reserved_bytes: ArrayLike = -1,
+    buffer_sync_bytes: ArrayLike = 0,
 ) -> str:
     """Appends steps to a file write_run made, as the trainer's flushes do: the arguments as
     write_run's, for the new rows only (step_s [rows, world_size]: every rank, in any
@@ -471,8 +544,11 @@ def append_steps(
         values, ints = _step_tables(
             step, first, warm, samples, phases, dur, bucket_bytes,
             int(f.attrs.get("threads", 1)), int(f.attrs.get("steps_per_epoch", 100)), end,
-            peak_rss_bytes, device_peak_allocated_bytes, device_peak_reserved_bytes)
+            peak_rss_bytes, device_peak_allocated_bytes, device_peak_reserved_bytes,
+            buffer_sync_bytes)
         for name, is_int, _, _ in STEP_FIELDS:
+            if name not in st:  # an older layout's file
+                continue
             data = ints[name] if is_int else values[name]
             ds = st[name]
             ds.resize(first + rows, axis=0)

@@ -25,8 +25,10 @@ REPORT = os.path.join(ROOT, "results", "report")
 sys.path.insert(0, os.path.join(ROOT, "results"))
 sys.path.insert(0, HERE)
 
-from fake_runs import write_run, write_run_blocks  # noqa: E402
+import fake_runs  # noqa: E402
+from fake_runs import append_steps, write_run, write_run_blocks  # noqa: E402
 from scalebench_results import analysis, plots  # noqa: E402
+from scalebench_results import report  # noqa: E402
 from scalebench_results.report import text_table  # noqa: E402
 from scalebench_results.runfile import IncompleteRun, RunFileError, load_run  # noqa: E402
 
@@ -112,7 +114,10 @@ class RunFigures(TempDir):
         self.assertAlmostEqual(s["exposed_comm_share"], 0.25, delta=1e-12)
         self.assertAlmostEqual(s["median_data_s"], 0.01, delta=1e-12)
         self.assertAlmostEqual(s["median_compute_s"], 0.13, delta=1e-12)
-        self.assertAlmostEqual(s["median_other_s"], 0.2 - 0.01 - 0.13 - 0.05 - 0.005, delta=1e-12)
+        # what the phases' medians leave of the median step time (the former median_other_s)
+        self.assertAlmostEqual(s["median_unaccounted_s"], 0.2 - 0.01 - 0.13 - 0.05 - 0.005,
+                               delta=1e-12)
+        self.assertEqual(s["median_other_s"], 0.0)  # the other_s field: 0 in these files
 
     def test_memory_peaks(self):
         rss = np.array([[100, 200], [150, 180], [120, 260]]) * MIB  # VmHWM per step
@@ -148,7 +153,8 @@ class RunFigures(TempDir):
         self.assertAlmostEqual(bw[0]["algbw_bytes_per_s"], MIB / 0.001, delta=1e-3)
         self.assertAlmostEqual(bw[0]["busbw_bytes_per_s"], MIB / 0.001, delta=1e-3)
         self.assertAlmostEqual(bw[1]["busbw_bytes_per_s"], 4 * MIB / 0.008, delta=1e-3)
-        self.assertEqual(bw[0]["samples"], 3 * 2)  # measured steps x ranks
+        self.assertEqual(bw[0]["samples"], 3)  # measured steps: one collective each
+        self.assertEqual(bw[0]["median_arrival_skew_s"], 0.0)  # the ranks agree
         self.assertEqual(s["busbw_peak_message_bytes"], MIB)
 
     def test_busbw_four_ranks_factor_one_and_a_half_grouped_by_size(self):
@@ -161,7 +167,7 @@ class RunFigures(TempDir):
         bw = {e["bytes"]: e for e in s["allreduce_bandwidth"]}
         self.assertEqual(sorted(bw), [MIB, 4 * MIB])
         self.assertEqual(s["busbw_factor"], 1.5)
-        self.assertEqual(bw[MIB]["samples"], 24)
+        self.assertEqual(bw[MIB]["samples"], 6)  # 3 steps x 2 buckets of 1 MiB
         self.assertAlmostEqual(bw[MIB]["median_duration_s"], 0.0015, delta=1e-15)
         self.assertAlmostEqual(bw[MIB]["algbw_bytes_per_s"], MIB / 0.0015, delta=1e-3)
         self.assertAlmostEqual(bw[MIB]["busbw_bytes_per_s"], 1.5 * MIB / 0.0015, delta=1e-3)
@@ -425,13 +431,14 @@ class Nodes(TempDir):
 
 
 def by_hand_busbw(dur, bytes_, rows, world):
-    """Bus bandwidth per size computed directly: median over the rows, ranks and buckets of
-    that size of the durations > 0."""
+    """Bus bandwidth per size computed directly: per row and bucket the fastest rank's
+    duration > 0 (rows and buckets without one left out), then the median over the rows and
+    buckets of that size: (collectives counted, busbw)."""
     out = {}
     for nbytes in sorted(set(bytes_)):
         cols = [b for b, x in enumerate(bytes_) if x == nbytes]
-        d = dur[rows][:, :, cols].ravel()
-        d = d[d > 0]
+        d = np.where(dur[rows][:, :, cols] > 0, dur[rows][:, :, cols], np.inf).min(axis=1)
+        d = d[np.isfinite(d)].ravel()
         out[nbytes] = (d.size, nbytes / np.median(d) * 2 * (world - 1) / world)
     return out
 
@@ -555,7 +562,8 @@ class Sketches(TempDir):
         for key in ("median_step_s", "step_ci_low_s", "step_ci_high_s", "median_data_s",
                     "throughput_samples_per_s", "measured_steps"):
             self.assertEqual(approx[key], exact[key], key)  # per-step figures stay exact
-        self.assertAlmostEqual(approx["comm_overlap"], exact["comm_overlap"], delta=1e-12)
+        self.assertAlmostEqual(approx["comm_concurrent_share"], exact["comm_concurrent_share"],
+                               delta=1e-12)
         np.testing.assert_allclose(approx["rank_median_step_s"], exact["rank_median_step_s"],
                                    rtol=analysis.RANK_SKETCH_ALPHA)
         self.assertEqual(approx["slowest_rank"], exact["slowest_rank"])
@@ -636,7 +644,8 @@ class LargeRun(TempDir):
         self.assertAlmostEqual(got["step_ci_high_s"], hi, delta=1e-15)
         self.assertAlmostEqual(got["median_comm_exposed_s"], np.median(exposed.mean(axis=1)),
                                delta=1e-15)
-        self.assertAlmostEqual(got["comm_overlap"], 1 - exposed.sum() / busy_total, delta=1e-12)
+        self.assertAlmostEqual(got["comm_concurrent_share"], 1 - exposed.sum() / busy_total,
+                               delta=1e-12)
         # beyond EXACT_RANK_STEPS: sketched, then made exact by re-reading
         self.assertGreater(self.STEPS * self.WORLD, analysis.EXACT_RANK_STEPS)
         rank_medians = np.median(step, axis=0)
@@ -664,8 +673,8 @@ class Loading(TempDir):
             load_run(path)
 
     def test_refuses_newer_schema(self):
-        path = write_run(self.path("x.h5"), schema_version=3)
-        with self.assertRaisesRegex(RunFileError, "schema_version 3 is newer"):
+        path = write_run(self.path("x.h5"), schema_version=4)
+        with self.assertRaisesRegex(RunFileError, "schema_version 4 is newer"):
             load_run(path)
 
     def test_incomplete_runs(self):
@@ -817,8 +826,8 @@ class Cli(TempDir):
         write_run(self.path("foreign.h5"), format_name="something-else")
         self.assert_bad_input(self.report(self.dir), "not a scalebench run file")
         os.remove(self.path("foreign.h5"))
-        write_run(self.path("future.h5"), schema_version=3)
-        self.assert_bad_input(self.report(self.dir), "schema_version 3")
+        write_run(self.path("future.h5"), schema_version=4)
+        self.assert_bad_input(self.report(self.dir), "schema_version 4")
 
     def test_unreadable_file(self):
         with open(self.path("junk.h5"), "w") as f:
@@ -860,6 +869,422 @@ class Cli(TempDir):
         r = self.report(self.dir, "--no-plots", env=env)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertTrue(os.path.exists(self.path("summary.csv")))
+
+
+class SchemaV3(TempDir):
+    """Schema version 3: control_s, buffer_sync_s, buffer_sync_bytes, wall_s, other_s,
+    start_time_s."""
+    NEW = ("control_s", "buffer_sync_s", "buffer_sync_bytes", "wall_s", "other_s",
+           "start_time_s")
+
+    def v3(self, name="v3.h5", **kwargs):
+        rng = np.random.default_rng(11)
+        step = 0.1 + 0.01 * rng.random((6, 2))
+        phases = {"buffer_sync_s": 0.004, "control_s": 0.001 + 0.001 * rng.random((6, 2)),
+                  "other_s": 0.02 + 0.01 * rng.random((6, 2))}
+        return write_run(self.path(name), step_s=step, phases=phases, buffer_sync_bytes=4096,
+                         bucket_bytes=[MIB], bucket_duration_s=0.001, **kwargs)
+
+    def test_fake_files_are_version_3_and_consistent(self):
+        path = self.v3()
+        run = load_run(path)
+        self.assertEqual(run.schema_version, 3)
+        self.assertTrue(run.has_wall)
+        with h5py.File(path, "r") as f:
+            st = {k: f["steps"][k][()] for k in f["steps"]}
+            for name in self.NEW:
+                self.assertIn(name, f["steps"])
+            self.assertEqual(f["steps/wall_s"].attrs["unit"], "s")
+            self.assertEqual(f["steps/buffer_sync_bytes"].dtype, np.int64)
+            self.assertEqual(f.attrs["blas"], "OpenBLAS 0.3.21 (openmp)")
+            self.assertIn("summary_comm_concurrent_share", f.attrs)
+            self.assertNotIn("summary_comm_overlap", f.attrs)
+        phases = sum(st[p] for p in fake_runs.PHASES_V3)
+        np.testing.assert_allclose(phases, st["step_s"], rtol=1e-12)
+        np.testing.assert_allclose(st["wall_s"], phases + st["control_s"] + st["other_s"],
+                                   rtol=1e-12)
+        # the order of the fields: those of version 3 after end_time_s
+        names = [row[0] for row in fake_runs.STEP_FIELDS]
+        self.assertEqual(names[names.index("end_time_s") + 1:], list(self.NEW))
+
+    def test_older_versions_are_written_as_before(self):
+        for version in (1, 2):
+            mode = None if version == 1 else "stats"
+            path = write_run(self.path(f"v{version}.h5"), step_s=np.full((3, 2), 0.1),
+                             schema_version=version, record_ranks=mode)
+            run = load_run(path)
+            self.assertEqual((run.schema_version, run.has_wall), (version, False))
+            with h5py.File(path, "r") as f:
+                for name in ("buffer_sync_s", "buffer_sync_bytes", "wall_s", "other_s",
+                             "start_time_s"):
+                    self.assertNotIn(name, f["steps"])
+                self.assertIn("control_s", f["steps"])  # current files of 1-2 have it
+                self.assertIn("summary_comm_overlap", f.attrs)
+                self.assertNotIn("blas", f.attrs)
+        self.assertEqual((fake_runs.legacy_version(None), fake_runs.legacy_version("stats")),
+                         (1, 2))
+
+    def test_version_3_requires_the_new_fields(self):
+        for name in self.NEW:
+            path = self.v3(f"{name}.h5")
+            with h5py.File(path, "a") as f:
+                del f["steps"][name]
+            with self.assertRaisesRegex(RunFileError, rf"missing /steps datasets: {name} "
+                                                      r"\(required by schema_version 3\)"):
+                load_run(path)
+
+    def test_older_versions_read_without_them_and_control_s_where_present(self):
+        path = write_run(self.path("v1.h5"), step_s=np.full((3, 2), 0.1), schema_version=1,
+                         phases={"control_s": 0.003})
+        s = analysis.analyze_run(load_run(path))
+        self.assertAlmostEqual(s["median_control_s"], 0.003, delta=1e-15)
+        with h5py.File(path, "a") as f:
+            del f["steps/control_s"]
+        s = analysis.analyze_run(load_run(path))  # older files without control_s
+        self.assertIsNone(s["median_control_s"])
+        self.assertIsNone(s["median_wall_s"])
+
+    def test_appended_steps_follow_the_files_layout(self):
+        for version in (3, 1):
+            path = write_run(self.path(f"a{version}.h5"), step_s=np.full((3, 2), 0.1),
+                             schema_version=version)
+            append_steps(path, step_s=np.full((2, 2), 0.2), phases={"other_s": 0.05})
+            run = load_run(path)
+            self.assertEqual(run.n_steps, 5)
+            if version == 3:
+                np.testing.assert_allclose(run.steps["wall_s"][:, 0],
+                                           [0.1, 0.1, 0.1, 0.25, 0.25])
+            else:
+                self.assertFalse(run.has_wall)
+
+    def test_math_attributes_in_the_run_metadata(self):
+        s = analysis.analyze_run(load_run(self.v3(attrs={"blas": "reference BLAS (netlib)"})))
+        self.assertEqual(s["math"]["blas"], "reference BLAS (netlib)")
+        self.assertEqual(s["math"]["onednn"], 1)
+        self.assertEqual(s["math"]["autocast"], "none")
+        self.assertEqual(s["schema_version"], 3)
+        old = analysis.analyze_run(load_run(write_run(self.path("old.h5"), schema_version=1)))
+        self.assertIsNone(old["math"])
+
+    def test_file_summary_under_either_name(self):
+        new = load_run(self.v3(attrs={"summary_comm_concurrent_share": 0.4}))
+        self.assertEqual(new.file_comm_concurrent_share, 0.4)
+        old = load_run(write_run(self.path("old.h5"), schema_version=1,
+                                 attrs={"summary_comm_overlap": 0.3}))
+        self.assertEqual(old.file_comm_concurrent_share, 0.3)
+
+
+class WallTime(TempDir):
+    def test_throughput_from_wall_time_and_step_time_kept(self):
+        step = np.array([[0.10, 0.12], [0.11, 0.10], [0.10, 0.10], [0.13, 0.12]])
+        other = np.array([[0.05, 0.01], [0.02, 0.06], [0.03, 0.03], [0.01, 0.01]])
+        s = self.summary(step_s=step, phases={"other_s": other, "control_s": 0.001},
+                         samples=16)
+        wall = (step + other + 0.001).max(axis=1)
+        med, lo, hi, _ = analysis.median_ci(wall)
+        self.assertEqual(s["throughput_time_source"], "wall_s")
+        self.assertIsNone(s["throughput_time_note"])
+        self.assertAlmostEqual(s["median_wall_s"], med, delta=1e-15)
+        self.assertAlmostEqual(s["median_step_s"], float(np.median(step.max(axis=1))),
+                               delta=1e-15)
+        self.assertAlmostEqual(s["throughput_samples_per_s"], 32 / med, delta=1e-9)
+        self.assertAlmostEqual(s["throughput_ci_low"], 32 / hi, delta=1e-9)
+        self.assertAlmostEqual(s["throughput_ci_high"], 32 / lo, delta=1e-9)
+        self.assertAlmostEqual(s["median_other_s"], float(np.median(other.mean(axis=1))),
+                               delta=1e-15)
+        self.assertAlmostEqual(s["median_control_s"], 0.001, delta=1e-15)
+
+    def test_older_files_fall_back_to_step_time_and_say_so(self):
+        step = np.full((4, 2), 0.2)
+        s = self.summary(step_s=step, schema_version=1, samples=16)
+        self.assertEqual(s["throughput_time_source"], "step_s")
+        self.assertIn("no wall_s", s["throughput_time_note"])
+        self.assertIsNone(s["median_wall_s"])
+        self.assertAlmostEqual(s["throughput_samples_per_s"], 32 / 0.2, delta=1e-9)
+        self.assertIn("forward_s includes the broadcast", s["breakdown_note"])
+        self.assertIsNone(s["median_buffer_sync_s"])
+
+    def test_breakdown_shows_the_time_after_the_step(self):
+        old = write_run(self.path("old.h5"), model="a", step_s=np.full((3, 1), 0.1),
+                        schema_version=1)
+        new = write_run(self.path("new.h5"), model="b", step_s=np.full((3, 1), 0.1),
+                        phases={"other_s": 0.02, "control_s": 0.001, "buffer_sync_s": 0.01})
+        fig = plots.breakdown_figure(groups_of([old, new]))
+        (legend,) = fig.legends
+        labels = [t.get_text() for t in legend.get_texts()]
+        # the first panel (an old file) has no wall time: the legend takes every panel's
+        for label in ("median wall time per step", "buffer broadcast",
+                      "control agreement (after the step)",
+                      "other: recording, probes (after the step)",
+                      "unaccounted (within the step)"):
+            self.assertIn(label, labels)
+        bars = [p.get_height() for p in fig.axes[1].patches]
+        self.assertAlmostEqual(sum(bars), 121.0, delta=1e-9)  # ms: the wall time
+        plt.close(fig)
+
+    def test_repeats_of_old_and_new_files_use_step_time_together(self):
+        a = write_run(self.path("a.h5"), step_s=np.full((4, 1), 0.1), schema_version=1)
+        b = write_run(self.path("b.h5"), step_s=np.full((4, 1), 0.1),
+                      phases={"other_s": 0.1})
+        (g,) = groups_of([a, b])
+        (p,) = g["points"]
+        self.assertEqual(p["throughput_time_source"], "step_s")
+        self.assertEqual(p["repeat_median_wall_s"], [None, 0.2])
+        self.assertAlmostEqual(p["throughput_samples_per_s"], 320.0, delta=1e-9)
+
+    def test_breakdown_with_buffer_sync_control_and_other(self):
+        step = np.full((3, 2), 0.2)
+        s = self.summary(step_s=step, phases={"buffer_sync_s": 0.02, "control_s": 0.004,
+                                              "other_s": 0.03},
+                         buffer_sync_bytes=[1000, 3000], bucket_bytes=[MIB, MIB])
+        self.assertAlmostEqual(s["median_buffer_sync_s"], 0.02, delta=1e-15)
+        # the other phases split step - buffer_sync: the step's phases account for it all
+        self.assertAlmostEqual(s["median_forward_s"], 0.3 * 0.18, delta=1e-15)
+        self.assertAlmostEqual(s["median_unaccounted_s"], 0.0, delta=1e-12)
+        self.assertGreaterEqual(s["median_unaccounted_s"], 0.0)
+        self.assertAlmostEqual(s["median_other_s"], 0.03, delta=1e-15)
+        self.assertAlmostEqual(s["median_wall_s"], 0.234, delta=1e-12)
+        self.assertIsNone(s["breakdown_note"])
+        # bytes per rank and step: the gradient buckets and the buffers broadcast
+        self.assertEqual(s["median_gradient_bytes"], 2 * MIB)
+        self.assertEqual(s["median_buffer_sync_bytes"], 2000)
+        self.assertEqual(s["median_comm_bytes"], 2 * MIB + 2000)
+        # where the phases' medians exceed the step's, the remainder stays 0, not negative
+        s = self.summary(step_s=step, phases={"buffer_sync_s": 0.02, "forward_s": 0.5})
+        self.assertEqual(s["median_unaccounted_s"], 0.0)
+
+
+class CollectiveTime(TempDir):
+    """busbw from the fastest rank's duration per bucket and step; arrival skew beside it."""
+
+    def durations(self):
+        # 4 ranks, 2 buckets of different sizes; rank 3 arrives last each step: its duration is
+        # the collective, the others waited for it
+        dur = np.empty((5, 4, 2))
+        collective = np.array([[0.002, 0.008], [0.003, 0.009], [0.002, 0.007],
+                               [0.004, 0.008], [0.002, 0.010]])
+        wait = np.array([0.003, 0.002, 0.001, 0.0])
+        for r in range(4):
+            dur[:, r, :] = collective + wait[r] * (1 + np.arange(5))[:, None]
+        return dur, collective
+
+    def test_fastest_rank_and_skew(self):
+        dur, collective = self.durations()
+        s = self.summary(step_s=np.full((5, 4), 0.1), warmup=1, bucket_bytes=[MIB, 4 * MIB],
+                         bucket_duration_s=dur)
+        bw = {e["bytes"]: e for e in s["allreduce_bandwidth"]}
+        for b, nbytes in enumerate((MIB, 4 * MIB)):
+            med = float(np.median(collective[1:, b]))
+            self.assertEqual(bw[nbytes]["samples"], 4)
+            self.assertAlmostEqual(bw[nbytes]["median_duration_s"], med, delta=1e-15)
+            self.assertAlmostEqual(bw[nbytes]["busbw_bytes_per_s"], nbytes / med * 1.5,
+                                   delta=1e-3)
+            skew = float(np.median(0.003 * np.arange(2, 6)))
+            self.assertAlmostEqual(bw[nbytes]["median_arrival_skew_s"], skew, delta=1e-15)
+        self.assertIsNone(s["bandwidth_note"])
+        # the old definition (median over every rank's duration) would be much slower
+        old = float(np.median(dur[1:, :, 1]))
+        self.assertLess(bw[4 * MIB]["median_duration_s"], old * 0.8)
+
+    def test_collective_times_ignore_unrecorded_zeros(self):
+        dur = np.array([[[0.0, 0.004], [0.002, 0.0], [0.003, 0.0]]])  # [1 row, 3 ranks, 2]
+        coll, skew = analysis.collective_times(dur)
+        np.testing.assert_allclose(coll, [[0.002, 0.004]])
+        np.testing.assert_allclose(skew, [[0.001, 0.0]])
+        coll, _ = analysis.collective_times(np.zeros((1, 2, 1)))
+        self.assertTrue(np.isnan(coll[0, 0]))
+
+    def test_bench_uses_the_reports_figures(self):
+        sys.path.insert(0, os.path.join(ROOT, "bench"))
+        try:
+            import busbw_compare
+        finally:
+            sys.path.remove(os.path.join(ROOT, "bench"))
+        dur, _ = self.durations()
+        path = write_run(self.path("b.h5"), step_s=np.full((5, 4), 0.1), warmup=1,
+                         bucket_bytes=[MIB, 4 * MIB], bucket_duration_s=dur, bucket_every=2)
+        world, figures = busbw_compare.bucket_figures(path)
+        report = analysis.analyze_run(load_run(path))["allreduce_bandwidth"]
+        self.assertEqual(world, 4)
+        self.assertEqual(sorted(figures), [MIB, 4 * MIB])
+        for e in report:
+            self.assertEqual(figures[e["bytes"]], (e["busbw_bytes_per_s"] / 1e9,
+                                                   e["median_arrival_skew_s"]))
+
+    def test_skew_panel_beside_the_bandwidth(self):
+        dur, _ = self.durations()
+        paths = [write_run(self.path("np4.h5"), step_s=np.full((5, 4), 0.1),
+                           bucket_bytes=[MIB, 4 * MIB], bucket_duration_s=dur)]
+        fig = plots.comm_figure(groups_of(paths))
+        self.assertEqual(len(fig.axes), 3)
+        ax = fig.axes[2]
+        self.assertIn("Arrival skew", ax.get_title())
+        (line,) = ax.get_lines()
+        np.testing.assert_allclose(line.get_ydata(), [9.0, 9.0])  # ms: median of 3..15 ms
+        plt.close(fig)
+
+    def test_bandwidth_table_in_the_text(self):
+        dur, _ = self.durations()
+        paths = [write_run(self.path("np4.h5"), step_s=np.full((5, 4), 0.1),
+                           bucket_bytes=[MIB, 4 * MIB], bucket_duration_s=dur)]
+        table = text_table(groups_of(paths), [])
+        self.assertIn("allreduce bandwidth (per bucket and step the collective time is the "
+                      "fastest recorded rank's duration", table)
+        self.assertIn("skew ms", table)
+
+
+class Overlap(TempDir):
+    def write_twins(self, repeats=1):
+        paths = []
+        for n, on, off in ((1, 0.10, 0.10), (2, 0.12, 0.15)):
+            for r in range(repeats):
+                rng = np.random.default_rng(10 * n + r)
+                jitter = 0.002 * rng.random((12, n))
+                paths.append(write_run(self.path(f"ov-np{n}-r{r}.h5"), step_s=on + jitter))
+                paths.append(write_run(self.path(f"no-np{n}-r{r}.h5"), step_s=off + jitter,
+                                       attrs={"overlap": np.int64(0)}))
+        return paths
+
+    def test_concurrent_share_renamed(self):
+        s = self.summary(step_s=np.full((3, 2), 0.1), bucket_bytes=[MIB],
+                         bucket_duration_s=0.05, phases={"comm_exposed_s": 0.01})
+        self.assertNotIn("comm_overlap", s)
+        self.assertAlmostEqual(s["comm_concurrent_share"], 1 - 0.01 / 0.05, delta=1e-12)
+
+    def test_what_overlap_saved(self):
+        groups = groups_of(self.write_twins())
+        self.assertEqual(len(groups), 2)
+        savings = analysis.overlap_savings(groups)
+        self.assertEqual([e["world_size"] for e in savings], [1, 2])
+        by_label = {(g["variant"]["overlap"], p["world_size"]): p
+                    for g in groups for p in g["points"]}
+        for e in savings:
+            p, q = by_label[(1, e["world_size"])], by_label[(0, e["world_size"])]
+            self.assertAlmostEqual(e["step_saved_s"], q["median_step_s"] - p["median_step_s"],
+                                   delta=1e-15)
+            self.assertAlmostEqual(e["step_saved_ci_low_s"],
+                                   q["step_ci_low_s"] - p["step_ci_high_s"], delta=1e-15)
+            self.assertAlmostEqual(e["step_saved_ci_high_s"],
+                                   q["step_ci_high_s"] - p["step_ci_low_s"], delta=1e-15)
+            self.assertAlmostEqual(e["throughput_ratio"], p["throughput_samples_per_s"]
+                                   / q["throughput_samples_per_s"], delta=1e-12)
+            self.assertLessEqual(e["throughput_ratio_ci_low"], e["throughput_ratio"])
+            self.assertGreaterEqual(e["throughput_ratio_ci_high"], e["throughput_ratio"])
+        two = savings[1]
+        self.assertAlmostEqual(two["step_saved_s"], 0.03, delta=0.002)
+        self.assertGreater(two["step_saved_ci_low_s"], 0.02)
+        self.assertAlmostEqual(two["step_saved_share"], 0.03 / 0.15, delta=0.02)
+        table = text_table(groups, [], savings)
+        self.assertIn("what overlap saved", table)
+
+    def test_no_twin_no_savings(self):
+        paths = [write_run(self.path("a.h5"), step_s=np.full((3, 2), 0.1)),
+                 write_run(self.path("b.h5"), step_s=np.full((3, 2), 0.1), samples=64,
+                           attrs={"overlap": np.int64(0)})]  # another batch: not a twin
+        self.assertEqual(analysis.overlap_savings(groups_of(paths)), [])
+
+    def test_cli_writes_the_savings(self):
+        self.write_twins(repeats=2)
+        out = self.path("out")
+        r = subprocess.run([REPORT, self.dir, "--out", out, "--format", "png"],
+                           capture_output=True, text=True, timeout=300)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("what overlap saved", r.stdout)
+        with open(os.path.join(out, "summary.json"), encoding="utf-8") as f:
+            doc = json.load(f)
+        self.assertEqual([e["world_size"] for e in doc["overlap_savings"]], [1, 2])
+        self.assertEqual(doc["overlap_savings"][1]["repeats"], 2)
+        self.assertIn("overlap_savings", doc["definitions"])
+        self.assertIn("comm_concurrent_share", doc["definitions"])
+        self.assertEqual(doc["runs"][0]["math"]["blas"], "OpenBLAS 0.3.21 (openmp)")
+        with open(os.path.join(out, "summary.csv"), newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+        self.assertEqual({r["blas"] for r in rows if r["kind"] == "run"},
+                         {"OpenBLAS 0.3.21 (openmp)"})
+        self.assertEqual({r["throughput_time_source"] for r in rows}, {"wall_s"})
+        self.assertNotIn("comm_overlap", rows[0])
+
+
+class RepeatIntervals(TempDir):
+    def test_t_quantiles(self):
+        self.assertAlmostEqual(analysis.t975(1), 12.7062, delta=1e-4)
+        self.assertAlmostEqual(analysis.t975(30), 2.0423, delta=1e-4)
+        self.assertAlmostEqual(analysis.t975(60), 2.0003, delta=1e-4)
+        self.assertAlmostEqual(analysis.t975(10 ** 6), 1.96, delta=1e-4)
+        try:
+            from scipy import stats
+        except ImportError:
+            return
+        for df in (1, 2, 5, 29, 31, 45, 120, 1000):
+            self.assertAlmostEqual(analysis.t975(df), stats.t.ppf(0.975, df), delta=1e-4)
+
+    def write_repeats(self, medians, n=50, world=1, prefix="r", **kwargs):
+        paths = []
+        for i, m in enumerate(medians):
+            rng = np.random.default_rng(i)
+            step = m + 0.0005 * rng.standard_normal((n, world))
+            paths.append(write_run(self.path(f"{prefix}{i}.h5"), step_s=step,
+                                   phases={"other_s": 0.01}, **kwargs))
+        return paths
+
+    def test_systematic_differences_widen_the_interval(self):
+        (g,) = groups_of(self.write_repeats([0.10, 0.11, 0.12]))
+        (p,) = g["points"]
+        meds = p["repeat_median_step_s"]
+        half = 4.3027 * np.std(meds, ddof=1) / np.sqrt(3)
+        lo, hi = np.mean(meds) - half, np.mean(meds) + half
+        self.assertAlmostEqual(p["step_ci_low_s"], min(lo, p["median_step_s"]), delta=1e-12)
+        self.assertAlmostEqual(p["step_ci_high_s"], max(hi, p["median_step_s"]), delta=1e-12)
+        pooled = p["pooled_step_ci_high_s"] - p["pooled_step_ci_low_s"]
+        width = p["step_ci_high_s"] - p["step_ci_low_s"]
+        self.assertGreater(width, 10 * pooled)
+        self.assertIn("3 repeats", p["step_ci_method"])
+        self.assertEqual(p["step_ci_coverage"], 0.95)
+        # the throughput interval from the repeats' median wall times (other_s: + 0.01)
+        walls = p["repeat_median_wall_s"]
+        np.testing.assert_allclose(walls, np.asarray(meds) + 0.01, rtol=1e-9)
+        half = 4.3027 * np.std(walls, ddof=1) / np.sqrt(3)
+        self.assertAlmostEqual(p["throughput_ci_low"], 32 / (np.mean(walls) + half),
+                               delta=1e-9)
+        self.assertAlmostEqual(p["throughput_ci_high"], 32 / (np.mean(walls) - half),
+                               delta=1e-9)
+
+    def test_two_repeats_far_apart_leave_throughput_unbounded(self):
+        (g,) = groups_of(self.write_repeats([0.10, 0.20]))
+        (p,) = g["points"]
+        self.assertEqual(p["step_ci_low_s"], 0.0)  # clamped: a time is > 0
+        self.assertEqual(p["throughput_ci_high"], float("inf"))
+        self.assertIsNone(report._clean(p)["throughput_ci_high"])  # null in summary.json
+        out = self.path("plots")
+        os.makedirs(out)
+        self.assertEqual(len(plots.make_all([g], [], out, ["png"])), len(PLOTS))
+        self.assertIn("   1  ", text_table([g], []))
+
+    def test_one_run_keeps_the_step_interval_and_says_so(self):
+        (g,) = groups_of(self.write_repeats([0.10]))
+        (p,) = g["points"]
+        self.assertIn("ignores run-to-run variance", p["step_ci_method"])
+        self.assertEqual((p["step_ci_low_s"], p["step_ci_high_s"]),
+                         (p["pooled_step_ci_low_s"], p["pooled_step_ci_high_s"]))
+
+    def test_speedup_and_efficiency_intervals(self):
+        paths = self.write_repeats([0.10, 0.104], prefix="a")
+        paths += self.write_repeats([0.12, 0.13, 0.125], world=2, prefix="b")
+        (g,) = groups_of(paths)
+        base, p = g["points"]
+        self.assertEqual((base["speedup_ci_low"], base["speedup_ci_high"]), (1.0, 1.0))
+        self.assertAlmostEqual(p["speedup_ci_low"],
+                               p["throughput_ci_low"] / base["throughput_ci_high"], delta=1e-12)
+        self.assertAlmostEqual(p["speedup_ci_high"],
+                               p["throughput_ci_high"] / base["throughput_ci_low"], delta=1e-12)
+        self.assertLess(p["speedup_ci_low"], p["speedup"])
+        self.assertGreater(p["speedup_ci_high"], p["speedup"])
+        self.assertAlmostEqual(p["efficiency_ci_low"], p["speedup_ci_low"] / 2, delta=1e-12)
+        self.assertAlmostEqual(p["efficiency_ci_high"], p["speedup_ci_high"] / 2, delta=1e-12)
+        self.assertAlmostEqual(p["step_time_ratio_ci_low"],
+                               p["step_ci_low_s"] / base["step_ci_high_s"], delta=1e-12)
+        fig = plots.throughput_speedup_figure([g])
+        plt.close(fig)
 
 
 if __name__ == "__main__":

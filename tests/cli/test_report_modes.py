@@ -52,7 +52,12 @@ def fabricate(world, n=24, seed=1, warmup=3, slow_rank=None, busy_rank=None, dev
     samples[0, 0] = 32  # the file's batch_per_rank: equal in every fabricated run (one group)
     kw = dict(step_s=step, warmup=warmup, samples=samples,
               phases={"comm_exposed_s": exposed, "data_s": 0.01 * rng.random((n, world)),
-                      "forward_s": step * 0.3 * rng.random((n, world))},
+                      "forward_s": step * 0.3 * rng.random((n, world)),
+                      # schema 3's fields beyond the step: wall_s = step_s + these two
+                      "control_s": 0.002 * rng.random((n, world)),
+                      "other_s": 0.01 * rng.random((n, world)),
+                      "buffer_sync_s": 0.001 * rng.random((n, world))},
+              buffer_sync_bytes=rng.integers(0, 1 << 12, (n, world)),
               bucket_bytes=[MIB, MIB, 4 * MIB],
               bucket_duration_s=rng.lognormal(-4, 0.5, (n, world, 3)),
               peak_rss_bytes=rng.integers(1 << 26, 1 << 31, (n, world)), device=device)
@@ -74,8 +79,9 @@ def by_hand(kw, ranks):
     bw = {}
     for size in sorted(set(kw["bucket_bytes"])):
         cols = [i for i, b in enumerate(kw["bucket_bytes"]) if b == size]
-        d = dur[:, :, cols].ravel()
-        bw[size] = (d.size, float(np.median(d)))
+        d = dur[:, :, cols]  # per step and bucket: the fastest recorded rank, and the skew
+        bw[size] = (d[:, 0].size, float(np.median(d.min(axis=1))),
+                    float(np.median(d.max(axis=1) - d.min(axis=1))))
     return {
         "rank_median_step_s": med.tolist(),
         "imbalance": med.max() / np.median(med),
@@ -121,7 +127,7 @@ class Layout(TempDir):
         kw = fabricate(7)
         run = load_run(self.write("s.h5", "sample:3", kw))
         self.assertEqual((run.world_size, run.n_recorded, run.record_ranks), (7, 3, "sample:3"))
-        self.assertEqual(run.schema_version, 2)
+        self.assertEqual(run.schema_version, 3)
         self.assertEqual(run.recorded_ranks.tolist(), [0, 2, 4])
         self.assertTrue(run.has_rank_stats)
         self.assertEqual(run.steps["step_s"].shape, (24, 3))
@@ -131,11 +137,16 @@ class Layout(TempDir):
         np.testing.assert_array_equal(run.rank_stats["step_s"][:, 2], kw["step_s"].max(axis=1))
         self.assertEqual(len(run.ranks["hostname"]), 7)  # /ranks stays per world rank
         np.testing.assert_array_equal(run.step_index(), np.arange(24))
-        # mode all with the attribute, and files without it: every rank, schema 1
+        # the older layout of the same mode: schema 2
+        run = load_run(self.write("old.h5", "sample:3", kw, schema_version=2))
+        self.assertEqual((run.n_recorded, run.schema_version, run.has_wall), (3, 2, False))
+        # mode all with the attribute, and files without it: every rank, schema 3 (or 1)
         for mode in ("all", None):
-            run = load_run(self.write(f"a{mode}.h5", mode, kw))
-            self.assertEqual((run.record_ranks, run.n_recorded, run.schema_version),
-                             ("all", 7, 1))
+            for version in (3, 1):
+                run = load_run(self.write(f"a{mode}{version}.h5", mode, kw,
+                                          schema_version=version))
+                self.assertEqual((run.record_ranks, run.n_recorded, run.schema_version),
+                                 ("all", 7, version))
             self.assertFalse(run.has_rank_stats)
             self.assertEqual(run.recorded_ranks.tolist(), list(range(7)))
 
@@ -148,7 +159,8 @@ class Layout(TempDir):
                     "samples": kw["samples"][start:stop],
                     "phases": {k: v[start:stop] for k, v in kw["phases"].items()},
                     "bucket_duration_s": kw["bucket_duration_s"][start:stop],
-                    "peak_rss_bytes": kw["peak_rss_bytes"][start:stop]}
+                    "peak_rss_bytes": kw["peak_rss_bytes"][start:stop],
+                    "buffer_sync_bytes": kw["buffer_sync_bytes"][start:stop]}
         path = write_run_blocks(self.path("blocks.h5"), 40, 16, block, record_ranks="sample:4",
                                 bucket_bytes=kw["bucket_bytes"], bucket_every=2)
         run = load_run(path)
@@ -186,13 +198,26 @@ class Figures(TempDir):
         exposed = kw["phases"]["comm_exposed_s"][meas]
         self.assertEqual(s["median_comm_exposed_s"], float(np.median(exposed.mean(axis=1))))
         busy = kw["bucket_duration_s"][meas].sum(axis=2)
-        self.assertAlmostEqual(s["comm_overlap"], 1 - exposed.sum() / busy.sum(), delta=REL)
+        self.assertAlmostEqual(s["comm_concurrent_share"], 1 - exposed.sum() / busy.sum(),
+                               delta=REL)
         self.assertEqual(s["peak_rss_bytes"], int(kw["peak_rss_bytes"].max()))
         counts = np.bincount(step.argmax(axis=1), minlength=6)
         self.assertEqual(s["most_often_slowest_rank"], 3)
         self.assertEqual(s["most_often_slowest_share"], counts[3] / 21)
         self.assertEqual(s["median_rank_spread"],
                          float(np.median(step.max(axis=1) / np.median(step, axis=1))))
+        # wall time over every rank from /rank_stats/wall_s max; throughput from it
+        wall = (kw["step_s"] + kw["phases"]["control_s"] + kw["phases"]["other_s"])[meas]
+        self.assertEqual(s["median_wall_s"], float(np.median(wall.max(axis=1))))
+        self.assertEqual(s["throughput_time_source"], "wall_s")
+        self.assertAlmostEqual(s["throughput_samples_per_s"],
+                               s["global_samples_per_step"] / s["median_wall_s"], delta=REL)
+        self.assertEqual(s["median_other_s"],
+                         float(np.median(kw["phases"]["other_s"][meas].mean(axis=1))))
+        both = (kw["bucket_duration_s"][meas].sum(axis=2) * 0 + sum(kw["bucket_bytes"])
+                + kw["buffer_sync_bytes"][meas])
+        self.assertAlmostEqual(s["median_comm_bytes"], float(np.median(both.mean(axis=1))),
+                               delta=REL * s["median_comm_bytes"])
 
     def test_per_rank_figures_are_the_recorded_ranks(self):
         # ranks 0, 2, 4 of 6 recorded: rank 3 (not recorded) is the slowest of all, rank 4 of
@@ -213,12 +238,15 @@ class Figures(TempDir):
             self.assertAlmostEqual(s[key], want[key], delta=REL, msg=key)
         self.assertTrue(s["rank_medians_exact"])
         bw = {e["bytes"]: e for e in s["allreduce_bandwidth"]}
-        for size, (count, med) in want["bandwidth"].items():
+        for size, (count, med, skew) in want["bandwidth"].items():
             self.assertEqual(bw[size]["samples"], count)
             self.assertEqual(bw[size]["median_duration_s"], med)
+            self.assertEqual(bw[size]["median_arrival_skew_s"], skew)
             self.assertAlmostEqual(bw[size]["busbw_bytes_per_s"], size / med * 2 * 5 / 6,
                                    delta=REL * size / med)
         self.assertEqual(len(s["peak_rss_bytes_per_rank"]), len(s["recorded_ranks"]))
+        self.assertIn("fastest of the RECORDED ranks only (--record-ranks sample:3)",
+                      s["bandwidth_note"])
 
     def test_stats_mode_gives_rank_0_and_no_imbalance(self):
         kw = fabricate(4, slow_rank=2)
@@ -231,6 +259,11 @@ class Figures(TempDir):
             self.assertIsNone(s[key], key)
         self.assertIn("rank 0", s["rank_figures_note"])
         self.assertEqual(s["most_often_slowest_rank"], 2)
+        # rank 0's durations alone: its own as the collective time (an upper bound), no skew
+        self.assertIn("upper bound", s["bandwidth_note"])
+        bw = {e["bytes"]: e for e in s["allreduce_bandwidth"]}
+        self.assertEqual(bw[4 * MIB]["median_duration_s"], want["bandwidth"][4 * MIB][1])
+        self.assertIsNone(bw[4 * MIB]["median_arrival_skew_s"])
         # a sample of the whole world is every rank: as mode all
         s = analysis.analyze_run(load_run(self.write("k.h5", "sample:9", kw)))
         self.assertEqual(s["rank_figures_from"], "all")
@@ -263,7 +296,8 @@ class Sketched(TempDir):
             for key in ("rank_median_step_s", "slowest_rank", "imbalance", "busy_slowest_rank",
                         "allreduce_bandwidth", "median_step_s", "global_samples_per_step"):
                 self.assertEqual(got[key], e[key], (p, key))
-            self.assertAlmostEqual(got["comm_overlap"], e["comm_overlap"], delta=REL)
+            self.assertAlmostEqual(got["comm_concurrent_share"], e["comm_concurrent_share"],
+                                   delta=REL)
         self.assertEqual(exact[0]["slowest_rank"], 6)
 
 
@@ -296,8 +330,9 @@ class Pooling(TempDir):
         self.assertEqual(got["bucket_figures_from"], "recorded ranks of each repeat")
         # the bucket durations of each repeat's recorded ranks, pooled per size
         n_meas = 21
+        # one collective per measured step and bucket, in each of the 3 repeats
         self.assertEqual({e["bytes"]: e["samples"] for e in got["allreduce_bandwidth"]},
-                         {MIB: 2 * n_meas * (6 + 1 + 3), 4 * MIB: n_meas * (6 + 1 + 3)})
+                         {MIB: 2 * n_meas * 3, 4 * MIB: n_meas * 3})
         # the table and the plots take a point without per-rank figures
         table = text_table(self.groups(mixed), [])
         self.assertIn("   6  ", table)
@@ -391,8 +426,8 @@ class Malformed(TempDir):
                          "record_ranks attribute is")
         self.refused(self.edit(lambda f: f.attrs.__setitem__("schema_version", np.int64(1))),
                      "record_ranks 'sample:3' needs schema_version 2")
-        self.refused(self.edit(lambda f: f.attrs.__setitem__("schema_version", np.int64(3))),
-                     "schema_version 3 is newer")
+        self.refused(self.edit(lambda f: f.attrs.__setitem__("schema_version", np.int64(4))),
+                     "schema_version 4 is newer")
 
     def test_bucket_columns(self):
         def wide(f):
