@@ -1,5 +1,6 @@
-"""launch/sweep: command construction and validation (dry runs), failure handling with a stand-in
-binary, and a real 1/2/4-rank CPU study end to end with resume and the report."""
+"""launch/sweep: command construction and validation (dry runs), failure handling, the order of
+runs (interleaved repeats) and the resume's check of the recorded settings with a stand-in binary,
+and a real 1/2/4-rank CPU study end to end with resume and the report."""
 import json
 import os
 import shutil
@@ -11,6 +12,11 @@ import tempfile
 import textwrap
 import time
 import unittest
+
+try:
+    import h5py
+except ImportError:
+    h5py = None
 
 from scalebench_cli import BIN, require_binary
 
@@ -176,6 +182,216 @@ class Failures(unittest.TestCase):
         self.assertEqual(self.manifest()["runs"][0]["status"], "timed out")
 
 
+def recording_binary(directory):
+    """A stand-in for scalebench that writes its output (its arguments, as text) on completion and
+    appends the output's name to order.log, one line per run, in the order the runs happened."""
+    log = os.path.join(directory, "order.log")
+    path = fake_binary(directory, f"""
+        out=""; prev=""
+        for a in "$@"; do [ "$prev" = --output ] && out="$a"; prev="$a"; done
+        [ "${{OMPI_COMM_WORLD_RANK:-0}}" = 0 ] || exit 0
+        basename "$out" .h5 >> {log}
+        echo "$@" > "$out"
+        """)
+    return path, log
+
+
+def read_lines(path):
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return f.read().split()
+
+
+class Ordering(unittest.TestCase):
+    """Repeats interleave: round r runs every configuration's repeat r, so drift does not pile on
+    one rank count; the manifest records the policy, each run's place and every launch."""
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.out = os.path.join(self.tmp.name, "study")
+        self.bin, self.log = recording_binary(self.tmp.name)
+        self.args = ["--binary", self.bin, "--model", "fcn_s", "--mode", "weak", "--ranks", "1,2,4",
+                     "--repeat", "2", "--threads", "1", "--out", self.out]
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def test_repeats_interleave_and_the_manifest_records_the_order(self):
+        expected = [f"fcn_s-auto-weak-np{n}-t1-r{r}" for r in (1, 2) for n in (1, 2, 4)]
+        dry = sweep(*self.args, "--dry-run")
+        self.assertEqual([l.split()[l.split().index("--output") + 1].rsplit("/", 1)[1][:-3]
+                          for l in dry.stdout.splitlines()], expected)
+        res = sweep(*self.args)
+        self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
+        self.assertEqual(read_lines(self.log), expected, "the order the runs happened in")
+        with open(os.path.join(self.out, "manifest.json")) as f:
+            manifest = json.load(f)
+        self.assertEqual(manifest["ordering"]["policy"], "interleaved")
+        self.assertEqual([r["name"] for r in manifest["runs"]], expected)
+        self.assertEqual([r["order"] for r in manifest["runs"]], list(range(1, 7)))
+        self.assertEqual([l["run"] for l in manifest["launches"]], expected)
+
+    def test_resume_runs_the_missing_ones_in_the_same_order(self):
+        res = sweep(*self.args)
+        self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
+        for name in ("fcn_s-auto-weak-np4-t1-r1", "fcn_s-auto-weak-np1-t1-r2"):
+            os.remove(os.path.join(self.out, name + ".h5"))
+        os.remove(self.log)
+        res = sweep(*self.args)
+        self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
+        self.assertEqual(res.stdout.count("done before, skipped"), 4)
+        self.assertEqual(read_lines(self.log),
+                         ["fcn_s-auto-weak-np4-t1-r1", "fcn_s-auto-weak-np1-t1-r2"])
+        with open(os.path.join(self.out, "manifest.json")) as f:
+            launches = [l["run"] for l in json.load(f)["launches"]]
+        self.assertEqual(len(launches), 8, "launches of both sweeps, in the order they started")
+        self.assertEqual(launches[6:], ["fcn_s-auto-weak-np4-t1-r1", "fcn_s-auto-weak-np1-t1-r2"])
+
+
+class ResumeChecksSettings(unittest.TestCase):
+    """A resume reuses a run only if it was made with the settings it would run with now;
+    otherwise it refuses (exit 2, nothing run) unless --rerun-changed asks to run it again."""
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.out = os.path.join(self.tmp.name, "study")
+        self.bin, self.log = recording_binary(self.tmp.name)
+        self.base = ["--binary", self.bin, "--model", "fcn_s", "--mode", "weak", "--ranks", "1,2",
+                     "--threads", "1", "--out", self.out]
+        self.file1 = os.path.join(self.out, "fcn_s-auto-weak-np1-t1-r1.h5")
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def first(self, *args):
+        res = sweep(*self.base, *args)
+        self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
+        self.assertEqual(len(read_lines(self.log)), 2)
+
+    def manifest_bytes(self):
+        with open(os.path.join(self.out, "manifest.json"), "rb") as f:
+            return f.read()
+
+    def assert_refused(self, res, *changes, manifest_before=None):
+        self.assertEqual(res.returncode, 2, res.stdout + res.stderr)
+        line = [l for l in res.stderr.splitlines() if self.file1 in l]
+        self.assertEqual(len(line), 1, res.stderr)
+        self.assertIn("made with other settings", line[0])
+        for change in changes:
+            self.assertIn(change, line[0])
+        self.assertIn("--rerun-changed", res.stderr)
+        self.assertEqual(len(read_lines(self.log)), 2, "nothing run")
+        if manifest_before is not None:
+            self.assertEqual(self.manifest_bytes(), manifest_before, "manifest untouched")
+
+    def test_changed_option_after_dashdash_is_refused(self):
+        self.first("--steps", "8", "--", "--bucket-mb", "5")
+        before = self.manifest_bytes()
+        res = sweep(*self.base, "--steps", "8", "--", "--bucket-mb", "10", "--no-overlap")
+        self.assert_refused(res, "--bucket-mb: 5 -> 10", "--no-overlap: not given -> given",
+                            manifest_before=before)
+        self.assertNotIn("--steps", res.stderr, "only what differs is named")
+        res = sweep(*self.base, "--steps", "8")
+        self.assert_refused(res, "--bucket-mb: 5 -> not given", manifest_before=before)
+
+    def test_changed_steps_is_refused(self):
+        self.first("--steps", "8", "--", "--bucket-mb", "5")
+        before = self.manifest_bytes()
+        res = sweep(*self.base, "--steps", "10", "--", "--bucket-mb", "5")
+        self.assert_refused(res, "--steps: 8 -> 10", manifest_before=before)
+        res = sweep(*self.base, "--", "--bucket-mb", "5")
+        self.assert_refused(res, "--steps: 8 -> not given", manifest_before=before)
+
+    def test_unchanged_resume_skips_also_when_the_study_moved(self):
+        self.first("--steps", "8", "--", "--bucket-mb", "5")
+        res = sweep(*self.base, "--steps", "8", "--", "--bucket-mb", "5")
+        self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
+        self.assertEqual(res.stdout.count("done before, skipped"), 2)
+        moved = os.path.join(self.tmp.name, "renamed")
+        os.rename(self.out, moved)  # output paths and the study tag differ: not settings
+        args = [moved if a == self.out else a for a in self.base]
+        res = sweep(*args, "--steps", "8", "--", "--bucket-mb", "5")
+        self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
+        self.assertEqual(res.stdout.count("done before, skipped"), 2)
+        self.assertEqual(len(read_lines(self.log)), 2)
+
+    def test_rerun_changed_moves_the_stale_files_aside_and_runs_them_again(self):
+        self.first("--steps", "8")
+        with open(self.file1) as f:
+            old = f.read()
+        res = sweep(*self.base, "--steps", "10", "--rerun-changed", "--", "--no-overlap")
+        self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
+        self.assertEqual(len(read_lines(self.log)), 4, "both runs ran again")
+        with open(self.file1) as f:
+            self.assertIn("--steps 10", f.read())
+        with open(os.path.join(self.out, "manifest.json")) as f:
+            entry = json.load(f)["runs"][0]
+        self.assertEqual(entry["status"], "completed")
+        self.assertEqual(entry["attempts"], 1)
+        kept = os.path.join(self.out, entry["stale"][0]["file"])
+        self.assertTrue(kept.startswith(os.path.join(self.out, "stale") + os.sep))
+        self.assertFalse(kept.endswith((".h5", ".h5.partial")), "results/report DIR skips it")
+        with open(kept) as f:
+            self.assertEqual(f.read(), old)
+        self.assertIn("--steps", entry["stale"][0]["command"])
+        # The study now holds the new settings: a resume with them skips, without the flag.
+        res = sweep(*self.base, "--steps", "10", "--", "--no-overlap")
+        self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
+        self.assertEqual(res.stdout.count("done before, skipped"), 2)
+
+    def test_a_result_without_a_file_is_checked_too(self):
+        oom = fake_binary(self.tmp.name, """
+            [ "$OMPI_COMM_WORLD_SIZE" = 2 ] && exit 6
+            out=""; prev=""
+            for a in "$@"; do [ "$prev" = --output ] && out="$a"; prev="$a"; done
+            echo "$@" > "$out"
+            """)
+        args = [oom if a == self.bin else a for a in self.base]
+        res = sweep(*args, "--batch-size", "64")
+        self.assertEqual(res.returncode, 0, res.stdout + res.stderr)  # oom is a result
+        res = sweep(*args, "--batch-size", "64")
+        self.assertIn("oom before (a result), skipped", res.stdout)
+        res = sweep(*args, "--batch-size", "32")
+        self.assertEqual(res.returncode, 2, res.stdout + res.stderr)
+        self.assertIn("np2-t1-r1.h5 (oom before, a result) was made with other settings "
+                      "(per manifest.json): --batch-size: 64 -> 32", res.stderr)
+        res = sweep(*args, "--batch-size", "32", "--rerun-changed")
+        self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
+        self.assertNotIn("skipped", res.stdout)
+
+    @unittest.skipUnless(h5py and shutil.which("h5dump"), "needs h5py here and h5dump")
+    def test_without_a_manifest_record_the_files_command_line_is_checked(self):
+        real = fake_binary(self.tmp.name, f"""
+            out=""; prev=""
+            for a in "$@"; do [ "$prev" = --output ] && out="$a"; prev="$a"; done
+            [ "${{OMPI_COMM_WORLD_RANK:-0}}" = 0 ] || exit 0
+            {sys.executable} -c 'import h5py, sys; h5py.File(sys.argv[1], "w").attrs["command_line"] = " ".join(sys.argv[2:])' "$out" "$0" "$@"
+            """)
+        args = [real if a == self.bin else a for a in self.base]
+        res = sweep(*args, "--steps", "8", "--", "--bucket-mb", "5")
+        self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
+        os.remove(os.path.join(self.out, "manifest.json"))
+        res = sweep(*args, "--steps", "8", "--", "--bucket-mb", "5")
+        self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
+        self.assertEqual(res.stdout.count("done before, skipped"), 2)
+        res = sweep(*args, "--steps", "9", "--", "--bucket-mb", "5")
+        self.assertEqual(res.returncode, 2, res.stdout + res.stderr)
+        self.assertIn(f"{self.file1} was made with other settings (per its command_line): "
+                      f"--steps: 8 -> 9", res.stderr)
+
+    def test_no_record_and_no_h5dump_is_refused(self):
+        self.first("--steps", "8")
+        os.remove(os.path.join(self.out, "manifest.json"))
+        empty = os.path.join(self.tmp.name, "empty-path")
+        os.mkdir(empty)
+        res = sweep(*self.base, "--steps", "8", env={"PATH": empty})
+        self.assertEqual(res.returncode, 2, res.stdout + res.stderr)
+        self.assertIn(f"{self.file1}: cannot check its settings: no record in manifest.json, "
+                      f"and no h5dump", res.stderr)
+        self.assertEqual(len(read_lines(self.log)), 2, "nothing run")
+
+
 @require_binary
 class StopSignal(unittest.TestCase):
     """Slurm's early warning (or Ctrl-C) reaches the sweep: the running launch stops gracefully,
@@ -228,6 +444,20 @@ class CpuStudyEndToEnd(unittest.TestCase):
             res = sweep(*args)
             self.assertEqual(res.returncode, 0)
             self.assertEqual(res.stdout.count("done before, skipped"), 3)
+            res = sweep(*[("6" if a == "8" else a) for a in args])  # other --steps: refused
+            self.assertEqual(res.returncode, 2, res.stdout + res.stderr)
+            self.assertIn("--steps: 8 -> 6", res.stderr)
+            if shutil.which("h5dump"):
+                # Without the manifest's record, the run files' own command_line is checked.
+                shutil.copy(os.path.join(out, "manifest.json"), os.path.join(tmp, "kept.json"))
+                os.remove(os.path.join(out, "manifest.json"))
+                res = sweep(*args)
+                self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
+                self.assertEqual(res.stdout.count("done before, skipped"), 3)
+                res = sweep(*args, "--", "--bucket-mb", "3")
+                self.assertEqual(res.returncode, 2, res.stdout + res.stderr)
+                self.assertIn("(per its command_line): --bucket-mb: not given -> 3", res.stderr)
+                shutil.copy(os.path.join(tmp, "kept.json"), os.path.join(out, "manifest.json"))
 
             rep = subprocess.run([REPORT, out], capture_output=True, text=True, timeout=300)
             self.assertEqual(rep.returncode, 0, rep.stdout + rep.stderr)
