@@ -106,8 +106,9 @@ std::string effective_precision(const MathLibraries& m, bool cuda) {
 std::string reference_blas_warning(const MathLibraries& m) {
   if (!m.blas_is_reference) return "";
   return "LibTorch computes with the reference (netlib) BLAS, " + m.blas_library +
-         ": CPU figures are many times slower than with an optimised BLAS (14.6x on fcn_r, "
-         "docs/performance.md); on Debian `apt-get install libopenblas0-openmp` switches libblas.so.3";
+         ": CPU matrix products run many times slower than with an optimised BLAS (OpenBLAS, BLIS), "
+         "so CPU figures are not representative; on Debian `apt-get install libopenblas0-openmp` "
+         "switches libblas.so.3";
 }
 
 nlohmann::json to_json(const MathLibraries& m) {

@@ -30,6 +30,7 @@ RunRecorder::RunRecorder(const World& world, std::string output_path, int n_buck
     try {
       sink_ = std::make_unique<RecordSink>(partial_path(output_path_), world_.size(), n_buckets_, bucket_every,
                                            std::move(recorded));
+      writer_ = std::make_unique<RecordWriter>(*sink_);
     } catch (const std::exception& e) {
       error = "--output " + output_path_ + ": cannot create " + partial_path(output_path_) + " (" +
               e.what() + ")";
@@ -45,6 +46,18 @@ double RunRecorder::seconds_since_start() const {
 
 RunRecorder::~RunRecorder() {
   if (!finished_) abandon("failed", "run ended without finishing its record");
+}
+
+io::RunFile* RunRecorder::root_file() {
+  if (!sink_) return nullptr;
+  writer_->drain();
+  return &sink_->file();
+}
+
+RunSummary RunRecorder::summary() {
+  if (!sink_) return RunSummary{};
+  writer_->drain();
+  return sink_->summary();
 }
 
 void RunRecorder::record(StepRecord record) {
@@ -63,7 +76,7 @@ void RunRecorder::flush() {
   }
   const std::size_t steps = pending_.size();
   pending_.clear();
-  if (sink_) sink_->append_gathered(all, steps);
+  if (sink_) writer_->post(std::move(all), steps);
 }
 
 bool RunRecorder::finish(const std::string& status, const std::string& checksum) {
@@ -73,7 +86,7 @@ bool RunRecorder::finish(const std::string& status, const std::string& checksum)
   for (const auto& c : checksums) agree = agree && c == checksums.front();
   finished_ = true;
   if (!sink_) return true;
-  io::RunFile& file = sink_->file();
+  io::RunFile& file = *root_file();
   file.write_rank_column("param_checksum", checksums);
   file.set_attr("param_checksums_agree", static_cast<std::int64_t>(agree ? 1 : 0));
   if (!agree) {
@@ -90,12 +103,18 @@ bool RunRecorder::finish(const std::string& status, const std::string& checksum)
 }
 
 void RunRecorder::add_event(const std::string& kind, const std::string& message) {
-  if (sink_) sink_->file().add_event(seconds_since_start(), world_.rank(), last_step_, kind, message);
+  if (io::RunFile* file = root_file()) file->add_event(seconds_since_start(), world_.rank(), last_step_, kind, message);
 }
 
 void RunRecorder::abandon(const std::string& status, const std::string& message) noexcept {
   finished_ = true;
   if (!sink_) return;
+  // What was gathered is written first (faults lose no recorded step), within a bound: this may
+  // run on the watchdog's thread while the job must end.
+  if (!writer_->stop_within(std::chrono::seconds(10))) {
+    log::error("could not mark the run file " + status + ": a write to it did not return within 10 s");
+    return;  // the write in progress owns the file; it stays .partial with what it holds
+  }
   try {
     io::RunFile& file = sink_->file();
     file.add_event(seconds_since_start(), world_.rank(), last_step_, status, message);
@@ -105,6 +124,7 @@ void RunRecorder::abandon(const std::string& status, const std::string& message)
   } catch (const std::exception& e) {
     log::error(std::string("could not mark the run file ") + status + ": " + e.what());
   }
+  writer_.reset();
   sink_.reset();
 }
 

@@ -1,7 +1,8 @@
 #pragma once
 // Gets every rank's step records into the run file. Ranks buffer their records; every
 // `flush_every` steps all ranks gather them to rank 0 (one MPI_Gather, outside any step's timing),
-// which appends and flushes, so a crash loses at most that many steps and the file stays readable.
+// whose writer thread (RecordWriter) appends and flushes them while the steps go on, so a crash
+// loses at most that many steps, the file stays readable, and no step contains the file write.
 // The file is written as <output>.partial and renamed to <output> only when the run completed: a
 // half-written file is never passed off as a result.
 #include <chrono>
@@ -14,6 +15,7 @@
 #include "metrics/step_record.hpp"
 #include "metrics/summary.hpp"
 #include "train/record_sink.hpp"
+#include "train/record_writer.hpp"
 #include "runtime/watchdog.hpp"
 #include "runtime/world.hpp"
 
@@ -30,8 +32,9 @@ class RunRecorder {
 
   static std::string partial_path(const std::string& output_path) { return output_path + ".partial"; }
 
-  // The open file on rank 0 (for metadata), nullptr on other ranks.
-  io::RunFile* root_file() { return sink_ ? &sink_->file() : nullptr; }
+  // The open file on rank 0 (for metadata), nullptr on other ranks. Waits until the writer has
+  // written everything gathered so far: the caller then owns the file until the next record().
+  io::RunFile* root_file();
 
   // Every rank calls this for every step, in step order.
   void record(StepRecord record);
@@ -48,7 +51,7 @@ class RunRecorder {
 
   // Rank 0: the summary of every record flushed so far (accumulated as they are written: rank 0
   // keeps no record beyond the current flush, so its memory does not grow with the steps).
-  RunSummary summary() const { return sink_ ? sink_->summary() : RunSummary{}; }
+  RunSummary summary();
   const std::string& output_path() const { return output_path_; }
 
  private:
@@ -63,6 +66,7 @@ class RunRecorder {
   std::int64_t flush_every_;
   Watchdog* watchdog_;
   std::unique_ptr<RecordSink> sink_;  // rank 0 only
+  std::unique_ptr<RecordWriter> writer_;  // rank 0 only; destroyed before sink_ (declared after)
   std::vector<StepRecord> pending_;
   bool finished_ = false;
 };

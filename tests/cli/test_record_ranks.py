@@ -60,9 +60,9 @@ class RecordRanksModes(unittest.TestCase):
         self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
         return h5py.File(path, "r")
 
-    def test_all_is_schema_1_without_statistics(self):
+    def test_all_is_schema_3_without_statistics(self):
         with self.open("all") as f:
-            self.assertEqual(f.attrs["schema_version"], 1)
+            self.assertEqual(f.attrs["schema_version"], 3)
             self.assertEqual(f.attrs["record_ranks"], "all")
             self.assertNotIn("ranks", f["steps"].attrs)
             self.assertNotIn("rank_stats", f)
@@ -72,7 +72,7 @@ class RecordRanksModes(unittest.TestCase):
         with self.open("all") as full:
             for mode, ranks in (("sample:2", [0, 2]), ("stats", [0])):
                 with self.subTest(mode=mode), self.open(mode) as f:
-                    self.assertEqual(f.attrs["schema_version"], 2)
+                    self.assertEqual(f.attrs["schema_version"], 3)  # every mode since version 3
                     self.assertEqual(f.attrs["record_ranks"], mode)
                     self.assertEqual(f.attrs["record_ranks_requested"], mode)
                     self.assertEqual(list(f["steps"].attrs["ranks"]), ranks)
