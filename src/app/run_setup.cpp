@@ -207,8 +207,16 @@ LocalSetup build_local(const World& world, const RunConfig& cfg, std::int64_t ex
   return s;
 }
 
+nlohmann::json device_identity(const LocalSetup& s) {
+  const char* choice = s.backend == BackendChoice::kMpi ? "mpi" : s.backend == BackendChoice::kNccl ? "nccl" : "auto";
+  // What make_communicator will build from that choice on this rank.
+  const bool nccl = s.device.is_cuda() && s.backend != BackendChoice::kMpi && nccl_compiled_in();
+  return {{"device", s.device.is_cuda() ? "cuda" : "cpu"}, {"backend_choice", choice},
+          {"backend", nccl ? "nccl" : "mpi"}};
+}
+
 nlohmann::json run_identity(const RunConfig& cfg, const LocalSetup& s, const BucketPlan& plan) {
-  nlohmann::json id;
+  nlohmann::json id = device_identity(s);
   id["model"] = cfg.model;
   id["input_shape"] = shape_string(s.model->input().shape);
   id["params_total"] = s.params_total;

@@ -69,6 +69,10 @@ std::unique_ptr<datasets::BatchSource> make_data_for_batch(const World& world, c
 // every rank when all agree, otherwise (on every rank) a message naming the ranks and the fields
 // that differ from rank 0's.
 nlohmann::json run_identity(const RunConfig& cfg, const LocalSetup& s, const BucketPlan& plan);
+// The device kind and the backend this rank will create its communicator with: agreed on
+// (check_run_identity) before any communicator exists, since ranks that disagree would pair an
+// NCCL-id broadcast with another backend's collective and hang. Also part of run_identity.
+nlohmann::json device_identity(const LocalSetup& s);
 std::string check_run_identity(const World& world, const nlohmann::json& mine);
 
 void write_metadata(io::RunFile& f, const World& world, const RunConfig& cfg, const LocalSetup& s,

@@ -191,6 +191,11 @@ void TrainSession::check_output() {
 }
 
 void TrainSession::build_collective() {
+  // Before any communicator: the NCCL one broadcasts its id, the MPI one duplicates the world,
+  // and ranks that would build different ones would pair those collectives and hang.
+  if (const std::string error = check_run_identity(world_, device_identity(s_)); !error.empty()) {
+    throw AgreedFault(kExitDesync, error);
+  }
   comm_ = make_communicator(s_.backend, s_.device, CommOptions::from_mpi_chunk_mb(cfg_.mpi_chunk_mb));
   board_ = std::make_unique<ProgressBoard>(world_);
   watchdog_ = std::make_unique<Watchdog>(

@@ -88,8 +88,11 @@ class MpiCommunicator::MpiWork final : public Work {
   CollectiveTiming timing_;
 };
 
-MpiCommunicator::MpiCommunicator(MPI_Comm comm, std::int64_t chunk_bytes)
-    : comm_(comm), chunk_bytes_(chunk_bytes) {
+MpiCommunicator::MpiCommunicator(MPI_Comm comm, std::int64_t chunk_bytes) : chunk_bytes_(chunk_bytes) {
+  // The data plane gets its own communicator (collective over `comm`): its messages can never
+  // match the control plane's (stop agreement, record gathers, clock pings on MPI_COMM_WORLD),
+  // whatever either side does.
+  MPI_CHECK(MPI_Comm_dup(comm, &comm_));
   if (chunk_bytes_ < 0) throw std::invalid_argument("MPI chunk size must be >= 0 bytes");
   MPI_CHECK(MPI_Comm_rank(comm_, &rank_));
   MPI_CHECK(MPI_Comm_size(comm_, &size_));
@@ -103,6 +106,11 @@ MpiCommunicator::~MpiCommunicator() {
   }
   cv_.notify_all();
   thread_.join();
+  // A free releases the duplicate locally (no message is exchanged: safe with a peer gone);
+  // after MPI_Finalize there is nothing left to free. Its return code cannot be thrown from here.
+  int finalized = 0;
+  MPI_Finalized(&finalized);
+  if (!finalized) MPI_Comm_free(&comm_);
 }
 
 void MpiCommunicator::mark_step_start() { step_origin_ = Clock::now(); }

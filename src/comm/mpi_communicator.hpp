@@ -19,7 +19,8 @@ namespace scalebench {
 
 class MpiCommunicator final : public Communicator {
  public:
-  // `comm` is used, not owned: MPI_COMM_WORLD for a run, MPI_COMM_SELF for a 1-rank reference.
+  // Collective over `comm` (MPI_COMM_WORLD for a run, MPI_COMM_SELF for a 1-rank reference): the
+  // communicator works on its own duplicate of it.
   // `chunk_bytes`: a tensor is reduced in slices of at most this many bytes (0: one call, or as
   // few as MPI's int counts allow); see CommOptions.
   explicit MpiCommunicator(MPI_Comm comm, std::int64_t chunk_bytes = CommOptions{}.mpi_chunk_bytes);
@@ -31,6 +32,8 @@ class MpiCommunicator final : public Communicator {
   std::shared_ptr<Work> allreduce_mean_async(torch::Tensor tensor) override;
   void broadcast(torch::Tensor tensor, int root) override;
   void mark_step_start() override;
+  // The communicator's own duplicate of the one it was made with (tests check they differ).
+  MPI_Comm mpi_comm() const { return comm_; }
 
  private:
   using Clock = std::chrono::steady_clock;

@@ -26,11 +26,15 @@ Reducer::Reducer(std::vector<torch::Tensor> params, Communicator& comm, ReducerO
   param_done_.assign(params_.size(), false);
   works_.assign(plan_.buckets.size(), nullptr);
   for (std::size_t i = 0; i < params_.size(); ++i) {
-    params_[i].register_hook([this, i](const torch::Tensor& grad) { on_gradient(i, grad); });
+    hooks_.push_back(params_[i].register_hook([this, i](const torch::Tensor& grad) { on_gradient(i, grad); }));
   }
 }
 
-Reducer::~Reducer() = default;
+Reducer::~Reducer() {
+  // The hooks capture this Reducer: a model that outlives it (a --find-max-batch candidate's
+  // trainer, a test) must not call into a destroyed one at its next backward.
+  for (std::size_t i = 0; i < params_.size() && i < hooks_.size(); ++i) params_[i].remove_hook(hooks_[i]);
+}
 
 void Reducer::prepare_for_backward() {
   std::lock_guard<std::mutex> lock(mutex_);

@@ -61,6 +61,7 @@ class Reducer {
   ReducerOptions options_;
   BucketPlan plan_;
   std::vector<torch::Tensor> flat_;  // one buffer per bucket
+  std::vector<unsigned> hooks_;      // each parameter's gradient hook, removed with the Reducer
 
   // Hooks may run on autograd's worker threads (CUDA); this guards the bucket state below.
   std::mutex mutex_;

@@ -356,6 +356,25 @@ class Faults(unittest.TestCase):
         self.assertFalse(os.path.exists(self.out))
         self.assertFalse(os.path.exists(self.partial))
 
+    def test_ranks_that_would_build_different_communicators_are_refused(self):
+        # Rank 1 asks for another backend (MPMD: one command line per rank). Ranks that went on
+        # to build different communicators would pair an NCCL-id broadcast with an MPI duplicate
+        # and hang; they agree on device and backend before building any.
+        common = ["--model", "cifar10_cnn", "--device", "cpu", "--steps", "4", "--batch-size", "2",
+                  "--threads", "1", "--quiet", "--output", self.out]
+        cmd = [MPIEXEC, "--oversubscribe"] + (["--allow-run-as-root"] if os.geteuid() == 0 else [])
+        cmd += ["-n", "1", BIN] + common + ["--backend", "auto", ":", "-n", "1", BIN] + common + ["--backend", "mpi"]
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                start_new_session=True)
+        STARTED.append(proc.pid)
+        code, text = self.finish(proc, within_s=120)
+        record("rank 1 asks for another backend (--backend mpi vs auto)", self.ended_after, code, self.partial)
+        self.assertEqual(code, EXIT_DESYNC, text)
+        self.assertIn('rank 1: backend_choice "mpi" (rank 0: "auto")', text)
+        self.assertEqual(text.count("ranks disagree on the run"), 1, "one report, from rank 0")
+        self.assertFalse(os.path.exists(self.out))
+        self.assertFalse(os.path.exists(self.partial))
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -267,6 +267,24 @@ TEST(DataParallel, ParametersBitIdenticalAcrossRanksAfterSteps) {
   }
 }
 
+TEST(DataParallel, ADestroyedReducerLeavesNoHookBehind) {
+  // Its hooks captured it: after it is gone, the model's next backward must not reach it (it
+  // would run on freed memory; typically it throws "gradient produced outside a step").
+  torch::manual_seed(3);
+  torch::nn::Linear model(4, 2);
+  MpiCommunicator self(MPI_COMM_SELF);
+  {
+    Reducer reducer(model->parameters(), self, ReducerOptions{});
+    reducer.prepare_for_backward();
+    model(torch::ones({2, 4})).sum().backward();
+    reducer.finish();
+  }
+  for (auto& p : model->parameters()) p.mutable_grad() = torch::Tensor();
+  EXPECT_NO_THROW(model(torch::ones({2, 4})).sum().backward());
+  // Plain autograd again: the bias gradient of a sum over 2 samples is 2 per output.
+  EXPECT_TRUE(torch::allclose(model->bias.grad(), torch::full({2}, 2.0)));
+}
+
 TEST(DataParallel, BucketLayoutMismatchIsSeenByEveryRank) {
   const World& world = World::get();
   const double cap = world.rank() == world.size() - 1 ? 0.5 : 1.0;

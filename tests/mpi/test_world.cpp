@@ -9,6 +9,7 @@
 #include <set>
 
 #include "comm/communicator.hpp"
+#include "comm/mpi_communicator.hpp"
 #include "runtime/world.hpp"
 
 namespace scalebench {
@@ -78,6 +79,28 @@ TEST(World, ScopedCommunicatorsAverageWithinTheirGroup) {
     const double mean = (comm->size() - 1) / 2.0;
     EXPECT_TRUE(torch::allclose(t, torch::full({5}, mean, torch::kFloat64), 0, 0)) << comm_group_name(g);
   }
+}
+
+TEST(World, TheDataPlaneHasItsOwnCommunicator) {
+  // Same ranks, another context: no message of the control plane (MPI_COMM_WORLD) can match one
+  // of the gradient allreduces, even with the same tag and peer.
+  const World& w = World::get();
+  MpiCommunicator comm(w.comm());
+  int relation = MPI_UNEQUAL;
+  ASSERT_EQ(MPI_Comm_compare(comm.mpi_comm(), w.comm(), &relation), MPI_SUCCESS);
+  EXPECT_EQ(relation, MPI_CONGRUENT);
+  // A pending control-plane message does not disturb a data-plane collective.
+  const int peer = (w.rank() + 1) % w.size();
+  const int from = (w.rank() + w.size() - 1) % w.size();
+  int token = w.rank(), got = -1;
+  MPI_Request recv;
+  ASSERT_EQ(MPI_Irecv(&got, 1, MPI_INT, from, 0, w.comm(), &recv), MPI_SUCCESS);
+  torch::Tensor t = torch::full({3}, static_cast<double>(w.rank()), torch::kFloat64);
+  comm.allreduce_mean_async(t)->wait();
+  EXPECT_TRUE(torch::allclose(t, torch::full({3}, (w.size() - 1) / 2.0, torch::kFloat64), 0, 0));
+  ASSERT_EQ(MPI_Send(&token, 1, MPI_INT, peer, 0, w.comm()), MPI_SUCCESS);
+  ASSERT_EQ(MPI_Wait(&recv, MPI_STATUS_IGNORE), MPI_SUCCESS);
+  EXPECT_EQ(got, from);
 }
 
 }  // namespace
