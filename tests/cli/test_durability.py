@@ -42,7 +42,11 @@ except ImportError:
 from scalebench_cli import BIN, MPIEXEC, require_binary
 
 SEED = int(os.environ.get("SCALEBENCH_DURABILITY_SEED", "20261202"))
-STEPS = 2500          # far more than any kill needs: the run never ends by itself before it
+# Kills are planned over the first PLAN_SPAN steps; the run is given far more, so it cannot end by
+# itself before a kill however fast the machine (a CI machine ran 2,500 steps in 10 s, faster than
+# the test's copies of the file could follow; the run then ended, or was killed while renaming).
+PLAN_SPAN = 2500
+STEPS = 10_000_000
 END_BOUND_S = 60      # mpiexec must end within this after the kill, else its session is killed
 COMM_TIMEOUT_S = 10   # rank 1's watchdog ends it even where the launcher would not
 FAILURE_STATUSES = {"running", "failed", "stuck"}  # rank 0 cannot write after SIGKILL: "running"
@@ -61,8 +65,8 @@ def make_plan(seed):
     plan = [("after_start", {"delay_s": rng.uniform(0.0, 0.3)}),
             ("after_file_created", {"delay_s": rng.uniform(0.0, 0.3), "after_file": True})]
     for lo, hi in ((1, 0.05), (0.05, 0.25), (0.25, 0.5), (0.5, 0.8)):
-        lo_s = lo if isinstance(lo, int) else int(lo * STEPS)
-        plan.append((f"at_{int(hi * 100)}pct", {"at_step": rng.randint(lo_s, int(hi * STEPS)),
+        lo_s = lo if isinstance(lo, int) else int(lo * PLAN_SPAN)
+        plan.append((f"at_{int(hi * 100)}pct", {"at_step": rng.randint(lo_s, int(hi * PLAN_SPAN)),
                                                 "jitter_s": rng.uniform(0.0, 0.05)}))
     return plan
 
@@ -328,7 +332,7 @@ class Plan(unittest.TestCase):
         steps = [p.get("at_step") for _, p in PLAN if p.get("at_step") is not None]
         self.assertGreaterEqual(len(steps), 1, "at least one kill after >= 1 flushed step")
         self.assertTrue(all(s >= 1 for s in steps))
-        self.assertGreater(max(steps), STEPS // 2, "a kill late in the run")
+        self.assertGreater(max(steps), PLAN_SPAN // 2, "a kill late in the planned span")
         self.assertLess(max(steps), STEPS, "every kill lands before the run would end")
         self.assertEqual(make_plan(SEED), PLAN, "the plan is reproducible from the seed")
 
