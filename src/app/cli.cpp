@@ -95,7 +95,11 @@ void add_train_options(CLI::App& cmd, RunConfig& c, TrainArgs& a) {
       ->capture_default_str();
   cmd.add_option("--synthetic-batches", c.synthetic_batches,
                  "Distinct global batches in the synthetic dataset (= steps per epoch)")->capture_default_str();
-  cmd.add_flag("--quiet,-q", c.quiet, "No progress lines, summary only");
+  cmd.add_flag("--quiet,-q", c.quiet, "No progress lines, summary only (= --progress none)");
+  cmd.add_option("--progress", c.progress,
+                 "Rank 0's progress: inplace (redrawn on one terminal line), lines (a line every ~5 % "
+                 "and 10 s, for logs), none, or auto: inplace only when the output reaches a terminal "
+                 "(under mpirun, when mpirun's own output does)")->capture_default_str();
   a.o_memory = cmd.add_option("--host-memory-limit", a.host_memory_limit_mb,
                               "MiB of tensor memory each CPU rank may hold (parameters included): beyond it an "
                               "allocation fails and the run ends as `oom`, as on a GPU of that size (default: none)");
@@ -143,8 +147,14 @@ ParsedCommand parse_command_line(int argc, char** argv) {
   for (int i = 0; i < argc; ++i) command_line += (i ? " " : "") + std::string(argv[i]);
 
   ParsedCommand parsed;
+  // The help starts with commands one can paste: a newcomer's first question is "what do I type".
   CLI::App app{"scalebench: data-parallel training scaling studies over MPI and NCCL, recorded per "
-               "rank to HDF5"};
+               "rank to HDF5\n\n"
+               "Examples:\n"
+               "  mpirun -np 4 scalebench --model modelB --steps 100 -o modelB-np4.h5\n"
+               "  mpirun -np 2 scalebench --model cifar10_cnn --device cpu --threads 1 > log   # progress as lines\n"
+               "  mpirun -np 2 scalebench allreduce -b 8 -e 64M -f 2 -o allreduce-np2.h5\n"
+               "  (a study over 1, 2, 4 ranks: launch/sweep --help; plots: results/report --help)"};
   app.require_subcommand(0, 1);
   app.set_version_flag("--version", std::string(scalebench_version()) + " (git " + scalebench_git_revision() + ")");
   CLI::App* train = app.add_subcommand("train", "Train a model data-parallel and record it (default)");

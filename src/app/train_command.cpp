@@ -24,6 +24,7 @@
 #include "runtime/log.hpp"
 #include "runtime/memory_budget.hpp"
 #include "runtime/clock_sync.hpp"
+#include "runtime/cpu_budget.hpp"
 #include "runtime/math_libraries.hpp"
 #include "runtime/progress_board.hpp"
 #include "runtime/stop_signals.hpp"
@@ -133,6 +134,9 @@ class TrainSession {
   std::unique_ptr<Communicator> comm_;
   std::unique_ptr<ProgressBoard> board_;
   std::vector<std::string> hostnames_;  // the watchdog names ranks by host; filled with the file
+  // What makes this run's figures unrepresentative (rank 0 only): said at the start and again
+  // under the summary, where a reader of a long log looks, and stored in the file.
+  std::vector<std::string> run_warnings_;
   // Read by the watchdog's thread when it fires, set by the main thread once the file exists.
   std::atomic<RunRecorder*> recorder_for_watchdog_{nullptr};
   std::unique_ptr<Watchdog> watchdog_;
@@ -237,6 +241,21 @@ void TrainSession::build_collective() {
     write_metadata(*f, world_, cfg_, s_, *comm_, reducer_->plan());
     for (const auto& r : ranks) hostnames_.push_back(r.hostname);
     f->write_ranks(ranks);
+    if (!s_.device.is_cuda()) {
+      // Ranks' compute threads against the CPUs of their hosts: a CPU run's figures are only the
+      // machine's when no two compute threads share a core.
+      std::vector<std::string> affinities;
+      for (const auto& r : ranks) affinities.push_back(r.cpu_affinity);
+      const auto loads = host_loads(hostnames_, affinities, torch::get_num_threads());
+      f->set_attr("cpu_threads_per_cpu_max", max_host_load(loads));
+      if (std::string w = oversubscription_warning(loads); !w.empty()) run_warnings_.push_back(std::move(w));
+      if (std::string w = reference_blas_warning(detect_math_libraries()); !w.empty()) {
+        run_warnings_.push_back(std::move(w));
+      }
+    }
+    std::string joined;
+    for (const auto& w : run_warnings_) joined += (joined.empty() ? "" : "\n") + w;
+    f->set_attr("run_warnings", joined);
     if (memory_limit_ > 0) f->set_attr("host_memory_limit_bytes", static_cast<std::int64_t>(memory_limit_));
     f->flush();
   }
@@ -250,9 +269,7 @@ void TrainSession::build_collective() {
             std::to_string(s_.run.steps) + " steps (" + std::to_string(s_.run.warmup_steps) +
             " warm-up), " + std::to_string(n_buckets) + " gradient bucket(s), " +
             std::to_string(torch::get_num_threads()) + " thread(s)/rank -> " + cfg_.output);
-  if (!s_.device.is_cuda() && world_.is_root()) {
-    if (const std::string w = reference_blas_warning(detect_math_libraries()); !w.empty()) log::warn(w);
-  }
+  for (const auto& w : run_warnings_) log::warn(w);
 }
 
 std::unique_ptr<Trainer> TrainSession::make_trainer(datasets::BatchSource* data) {
@@ -310,7 +327,8 @@ int TrainSession::run() {
 
 int TrainSession::train() {
   std::unique_ptr<Trainer> trainer = make_trainer(s_.data.get());
-  Progress progress(s_.run.steps, s_.run.global_batch, world_.is_root() && !cfg_.quiet);
+  Progress progress(s_.run.steps, s_.run.global_batch,
+                    world_.is_root() ? resolve_progress_style(cfg_.progress, cfg_.quiet) : ProgressStyle::kNone);
   // Real data: evaluation at each epoch's end, early stopping, time to accuracy, final test.
   std::unique_ptr<AccuracyTracker> accuracy;
   if (cfg_.dataset != "synthetic") accuracy = std::make_unique<AccuracyTracker>(world_, cfg_, *s_.model, *comm_, *watchdog_);
@@ -386,6 +404,7 @@ int TrainSession::train() {
   if (!cfg_.save.empty()) save_model(world_, *s_.model, cfg_.save);
   const bool agree = recorder_->finish("completed", checksum);
   log::info(format_summary(summary, world_.size(), s_.run.global_batch));
+  for (const auto& w : run_warnings_) log::warn(w);
   if (!agree) log::warn("parameters differ across ranks at the end of the run (see /ranks/param_checksum)");
   log::info("wrote " + cfg_.output + (cfg_.save.empty() ? "" : " and the model to " + cfg_.save));
   return kExitOk;

@@ -144,6 +144,9 @@ void validate_options(const RunConfig& cfg, int world_size, int cuda_devices) {
     throw UsageError("--comm-timeout " + str(cfg.comm_timeout_s) + ": must be > 0 seconds");
   }
   if (cfg.flush_every < 1) throw UsageError("--flush-every " + str(cfg.flush_every) + ": must be at least 1");
+  if (cfg.progress != "auto" && cfg.progress != "lines" && cfg.progress != "inplace" && cfg.progress != "none") {
+    throw UsageError("--progress " + cfg.progress + ": must be auto, lines, inplace or none");
+  }
   record_buckets_every(cfg.record_buckets);
   record_ranks_selection(cfg.record_ranks, world_size);
   if (cfg.synthetic_batches < 1) {
@@ -238,6 +241,7 @@ nlohmann::json to_json(const RunConfig& cfg) {
   j["tag"] = cfg.tag;
   j["comm_timeout_s"] = cfg.comm_timeout_s;
   j["flush_every"] = cfg.flush_every;
+  j["progress"] = cfg.quiet ? std::string("none") : cfg.progress;
   j["record_buckets"] = cfg.record_buckets;
   j["record_ranks"] = cfg.record_ranks;
   j["synthetic_batches"] = cfg.synthetic_batches;

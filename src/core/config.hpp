@@ -46,6 +46,8 @@ struct RunConfig {
   std::string record_ranks = "auto";
   std::int64_t synthetic_batches = 8;
   bool quiet = false;
+  // --progress auto|lines|inplace|none: rank 0's progress display (app/progress.hpp); --quiet is none.
+  std::string progress = "auto";
   // Memory: a per-rank host budget (MiB of address-space growth after setup; unset = none), and
   // the search for the largest per-rank batch that fits instead of a training run.
   std::optional<std::int64_t> host_memory_limit_mb;
