@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import math
 import os
-from typing import Any, Dict, List, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import matplotlib
 
@@ -128,12 +129,24 @@ def _bytes_label(v: float, _: Any = None) -> str:
     return f"{v:g} B"
 
 
-def _save(fig: Any, out_dir: str, name: str, formats: Sequence[str]) -> List[str]:
+def _save(fig: Any, out_dir: str, name: str, formats: Sequence[str],
+          svg_sink: Optional[List[Tuple[str, str]]] = None) -> List[str]:
+    """Writes the figure in each format; with svg_sink, also appends (name, SVG text) to it
+    for report.html: the .svg file read back where one is written (the same bytes, rendered
+    once), else rendered into a string."""
     paths = []
     for fmt in formats:
         path = os.path.join(out_dir, f"{name}.{fmt}")
         fig.savefig(path, format=fmt)
         paths.append(path)
+    if svg_sink is not None:
+        if "svg" in formats:
+            with open(os.path.join(out_dir, f"{name}.svg"), encoding="utf-8") as f:
+                svg_sink.append((name, f.read()))
+        else:
+            buf = io.StringIO()
+            fig.savefig(buf, format="svg")
+            svg_sink.append((name, buf.getvalue()))
     plt.close(fig)
     return paths
 
@@ -223,8 +236,9 @@ def throughput_speedup_figure(groups: List[Dict[str, Any]]) -> Any:
     return fig
 
 
-def plot_throughput_speedup(groups, out_dir, formats):
-    return _save(throughput_speedup_figure(groups), out_dir, "throughput_speedup", formats)
+def plot_throughput_speedup(groups, out_dir, formats, svg_sink=None):
+    return _save(throughput_speedup_figure(groups), out_dir, "throughput_speedup", formats,
+                 svg_sink)
 
 
 def efficiency_figure(groups: List[Dict[str, Any]]) -> Any:
@@ -257,8 +271,8 @@ def efficiency_figure(groups: List[Dict[str, Any]]) -> Any:
     return fig
 
 
-def plot_efficiency(groups, out_dir, formats):
-    return _save(efficiency_figure(groups), out_dir, "efficiency", formats)
+def plot_efficiency(groups, out_dir, formats, svg_sink=None):
+    return _save(efficiency_figure(groups), out_dir, "efficiency", formats, svg_sink)
 
 
 def _panels(count: int, width: float = 5.2, height: float = 4.2):
@@ -311,8 +325,8 @@ def breakdown_figure(groups: List[Dict[str, Any]]) -> Any:
     return fig
 
 
-def plot_breakdown(groups, out_dir, formats):
-    return _save(breakdown_figure(groups), out_dir, "breakdown", formats)
+def plot_breakdown(groups, out_dir, formats, svg_sink=None):
+    return _save(breakdown_figure(groups), out_dir, "breakdown", formats, svg_sink)
 
 
 def _busbw_label(g: Dict[str, Any], p: Dict[str, Any]) -> str:
@@ -405,11 +419,11 @@ def comm_figure(groups: List[Dict[str, Any]]) -> Any:
     return fig
 
 
-def plot_comm(groups, out_dir, formats):
-    return _save(comm_figure(groups), out_dir, "comm", formats)
+def plot_comm(groups, out_dir, formats, svg_sink=None):
+    return _save(comm_figure(groups), out_dir, "comm", formats, svg_sink)
 
 
-def plot_memory(groups, out_dir, formats):
+def plot_memory(groups, out_dir, formats, svg_sink=None):
     has_dev = any(p.get("peak_device_allocated_bytes") for g in groups for p in g["points"])
     fig, rows = _row_figure(groups, 2 if has_dev else 1, 13 if has_dev else 7.5)
     for kind, gs, axes in rows:
@@ -443,7 +457,7 @@ def plot_memory(groups, out_dir, formats):
             axes[1].set_ylabel("peak allocated [MiB]")
             axes[1].set_ylim(bottom=0)
     fig.suptitle("Memory", fontsize=13)
-    return _save(fig, out_dir, "memory", formats)
+    return _save(fig, out_dir, "memory", formats, svg_sink)
 
 
 def _slowest_label(p: Dict[str, Any]) -> str:
@@ -453,7 +467,7 @@ def _slowest_label(p: Dict[str, Any]) -> str:
     return f"r{p['slowest_rank']}" + (f" (of {len(ranks)} recorded)" if sampled else "")
 
 
-def plot_imbalance(groups, out_dir, formats):
+def plot_imbalance(groups, out_dir, formats, svg_sink=None):
     fig, rows = _row_figure(groups, 1, 8)
     for kind, gs, (ax,) in rows:
         for i, g in enumerate(gs):
@@ -477,10 +491,10 @@ def plot_imbalance(groups, out_dir, formats):
                                for g in gs for p in g["points"]) else ""))
         ax.set_ylabel("slowest rank slower by [%]")
         _legend(ax)
-    return _save(fig, out_dir, "imbalance", formats)
+    return _save(fig, out_dir, "imbalance", formats, svg_sink)
 
 
-def plot_hardware(comparisons, out_dir, formats):
+def plot_hardware(comparisons, out_dir, formats, svg_sink=None):
     if not comparisons:
         return []
     has_cost = any(e.get("cost_per_1e6_samples_usd") is not None
@@ -523,16 +537,17 @@ def plot_hardware(comparisons, out_dir, formats):
         ax.set_xlabel("cost per epoch [USD]" if per_epoch else "cost [USD] per epoch, or per "
                       "1e6 samples where the epoch size is unknown")
         ax.set_title("Cost (given --price)")
-    return _save(fig, out_dir, "hardware", formats)
+    return _save(fig, out_dir, "hardware", formats, svg_sink)
 
 
 def make_all(groups: List[Dict[str, Any]], comparisons: List[Dict[str, Any]], out_dir: str,
-             formats: Sequence[str]) -> List[str]:
-    """Writes every plot; returns the paths written."""
+             formats: Sequence[str],
+             svg_sink: Optional[List[Tuple[str, str]]] = None) -> List[str]:
+    """Writes every plot; returns the paths written. svg_sink: see _save."""
     written: List[str] = []
     with plt.rc_context(STYLE):
         for fn in (plot_throughput_speedup, plot_efficiency, plot_breakdown, plot_comm,
                    plot_memory, plot_imbalance):
-            written += fn(groups, out_dir, formats)
-        written += plot_hardware(comparisons, out_dir, formats)
+            written += fn(groups, out_dir, formats, svg_sink)
+        written += plot_hardware(comparisons, out_dir, formats, svg_sink)
     return written

@@ -9,18 +9,40 @@ import math
 import os
 import re
 import sys
+import urllib.parse
 from typing import Any, Dict, List, Optional, Sequence
 
 from . import analysis
+from . import warnings as report_warnings
 from .runfile import MATH_ATTRS, IncompleteRun, RunFileError, find_run_files, load_run
 
 PROG = "report"
 EXIT_BAD_INPUT = 2
 FORMATS = ("png", "svg", "pdf")
 
+EXAMPLES = """\
+examples:
+  results/report runs/study                  # tables, plots and report.html into runs/study
+  results/report runs/study --out /tmp/r --format svg --no-html
+  results/report a.h5 b.h5 --baseline cpu-t1 --price cpu-t8=0.40
+
+"""
+
 DESCRIPTION = """\
 Summarise a scaling study: every scalebench run file (*.h5, *.hdf5) under STUDY_DIR, or the
-files given, into summary.csv, summary.json, plots and a table on stdout.
+files given, into summary.csv, summary.json, plots, report.html and a table on stdout.
+
+report.html (unless --no-html) is one self-contained page: the plots as inline SVG, the summary
+tables, each run's metadata (model, device, layout and hosts, scalebench build and library
+versions, BLAS, launch) and the warnings below, with a link to each run's timeline
+(timelines/<run>.trace.json, a Chrome trace) where scalebench_results.timeline is installed.
+
+Warnings (after the table, and at the top of report.html): a host oversubscribed (its ranks x
+threads per rank above the CPUs in the union of their cpu_affinity; CPU runs), the reference
+(netlib) BLAS (CPU runs), a run with fewer than {min_steps} measured steps (the fewest with
+which the order-statistic interval of the median reaches 95%), runs of the study built from
+different scalebench builds or library versions, ranks of a run or runs of one curve on
+different device models.
 
 Runs are grouped by model, scaling mode, device and threads (and split further where dataset,
 backend, overlap, bucket size or the fixed batch differ); runs of a group with the same number
@@ -70,9 +92,17 @@ class InputError(Exception):
     pass
 
 
+class _Parser(argparse.ArgumentParser):
+    """--help starts with example command lines; error messages keep the plain usage."""
+
+    def format_help(self) -> str:
+        return EXAMPLES + super().format_help()
+
+
 def _parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog=PROG, description=DESCRIPTION, epilog=EPILOG,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = _Parser(prog=PROG, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+                description=DESCRIPTION.replace(
+                    "{min_steps}", str(report_warnings.MIN_MEASURED_STEPS)))
     p.add_argument("paths", nargs="+", metavar="STUDY_DIR|FILE.h5",
                    help="a study directory (searched recursively) or run files")
     p.add_argument("--out", metavar="DIR",
@@ -85,6 +115,13 @@ def _parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     p.add_argument("--format", default="png,svg",
                    help="plot formats, comma separated, of png, svg, pdf (default: png,svg)")
     p.add_argument("--no-plots", action="store_true", help="write only the tables")
+    html = p.add_mutually_exclusive_group()
+    html.add_argument("--html", dest="html", action="store_true", default=True,
+                      help="write report.html (the default)")
+    html.add_argument("--no-html", dest="html", action="store_false",
+                      help="do not write report.html (nor the timelines)")
+    p.add_argument("--no-timelines", action="store_true",
+                   help="report.html without the runs' timeline files")
     return p.parse_args(argv)
 
 
@@ -497,14 +534,53 @@ def run_report(args: argparse.Namespace) -> int:
         f.write("\n")
     write_csv(os.path.join(out, "summary.csv"), run_rows, group_rows)
     written = [os.path.join(out, "summary.csv"), os.path.join(out, "summary.json")]
+    svgs: Optional[List[Any]] = [] if args.html and not args.no_plots else None
     if not args.no_plots:
         from . import plots  # matplotlib import is slow; not needed for --no-plots
-        written += plots.make_all(group_rows, comparisons, out, formats)
+        written += plots.make_all(group_rows, comparisons, out, formats, svg_sink=svgs)
 
-    print(text_table(group_rows, comparisons, savings))
+    found = report_warnings.study_warnings(runs, summaries, groups)
+    table = text_table(group_rows, comparisons, savings)
+    print(table)
+    warning_text = report_warnings.warning_lines(found)
+    if warning_text:
+        print("\n".join(warning_text))
+    if args.html:
+        written += write_html(args, out, runs, summaries, group_rows, comparisons, found, svgs,
+                              written, table + "\n" + "\n".join(warning_text), skipped)
     print(f"{len(runs)} run(s) in {len(group_rows)} group(s); {len(skipped)} skipped; "
           f"wrote {len(written)} files to {out}")
     return 0
+
+
+def write_html(args: argparse.Namespace, out: str, runs: List[Any],
+               summaries: Dict[str, Dict[str, Any]], group_rows: List[Dict[str, Any]],
+               comparisons: List[Dict[str, Any]], found: List[Any], svgs: Optional[List[Any]],
+               written: List[str], text: str, skipped: List[Dict[str, Any]]) -> List[str]:
+    """report.html (and the timelines it links); returns the paths written."""
+    from . import htmlreport
+    paths: List[str] = []
+    if args.no_timelines:
+        available, note, timelines = False, "not written (--no-timelines)", {}
+    else:
+        available, note, timelines = htmlreport.write_timelines(runs, out)
+        paths += [os.path.join(out, urllib.parse.unquote(t["href"]))
+                  for t in timelines.values() if t.get("href")]
+    plot_files: Dict[str, List[str]] = {}
+    for path in written:
+        stem, ext = os.path.splitext(os.path.basename(path))
+        if ext in (".png", ".svg", ".pdf"):
+            plot_files.setdefault(stem, []).append(path)
+    study = ", ".join(args.paths)
+    page = htmlreport.render(
+        title=f"scalebench report: {os.path.basename(os.path.abspath(args.paths[0]))}"
+              + (f" and {len(args.paths) - 1} more" if len(args.paths) > 1 else ""),
+        study=study, groups=group_rows, comparisons=comparisons, runs=runs, run_rows=summaries,
+        warnings=found, plots=svgs, plot_files=plot_files, timelines=timelines,
+        timelines_available=available, timelines_note=note, text=text, skipped=skipped)
+    path = os.path.join(out, "report.html")
+    htmlreport.write_atomic(path, page)
+    return paths + [path]
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

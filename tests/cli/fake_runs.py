@@ -224,13 +224,19 @@ def _bucket_rows(step_index: np.ndarray, every: int) -> np.ndarray:
 
 
 def _write_bucket_rows(buckets: h5py.Group, dur: np.ndarray, steps: np.ndarray,
-                       every: Optional[int]) -> None:
-    """Creates /buckets/start_s, duration_s (and, with `every`, /buckets/step and the
-    attribute) holding the given rows."""
-    _document(_appendable(buckets, "start_s", np.zeros_like(dur), np.float64), "s",
+                       every: Optional[int], start: Optional[np.ndarray] = None,
+                       ready: Optional[np.ndarray] = None) -> None:
+    """Creates /buckets/start_s (zeros unless given), duration_s, ready_s where given (and,
+    with `every`, /buckets/step and the attribute) holding the given rows."""
+    _document(_appendable(buckets, "start_s", np.zeros_like(dur) if start is None else start,
+                          np.float64), "s",
               "start of the bucket's gradient allreduce, relative to the step's start")
     _document(_appendable(buckets, "duration_s", dur, np.float64), "s",
               "duration of the bucket's gradient allreduce")
+    if ready is not None:
+        _document(_appendable(buckets, "ready_s", ready, np.float64), "s",
+                  "when the bucket's last gradient arrived, relative to the step's start; NaN "
+                  "where not measured")
     if every is not None:
         _document(_appendable(buckets, "step", steps, np.int64), "1",
                   "the /steps/step value of each bucket row")
@@ -261,8 +267,9 @@ def write_run(
     schema_version: Optional[int] = None,
     record_ranks: Optional[str] = None,
     steps_per_epoch: int = 100,
-    device_name: Optional[str] = None,
+    device_name: Optional[Union[str, Sequence[str]]] = None,
     hostnames: Optional[Sequence[str]] = None,
+    cpu_affinity: Union[str, Sequence[str]] = "0-1",
     nodes: int = 1,
     ranks_per_node: Optional[int] = None,
     node_index: Optional[Sequence[int]] = None,
@@ -274,6 +281,12 @@ def write_run(
     attrs: Optional[Mapping[str, Any]] = None,
     config: Optional[Mapping[str, Any]] = None,
     events: Sequence[Mapping[str, Any]] = (),
+    bucket_start_s: Optional[ArrayLike] = None,
+    bucket_ready_s: Optional[ArrayLike] = None,
+    clock_offset_start_s: Optional[ArrayLike] = None,
+    clock_offset_end_s: Optional[ArrayLike] = None,
+    clock_offset_uncertainty_s: ArrayLike = 1e-5,
+    clock_sync_s: Optional[Sequence[float]] = None,
 ) -> str:
     """Writes one run file at `path` (add `.partial` yourself for a partial one).
 
@@ -287,6 +300,15 @@ def write_run(
     the phases add up to step_s, and with control_s and other_s to wall_s, as the trainer's).
     buffer_sync_bytes: int per rank-step (scalar, per rank or full), default 0.
     bucket_duration_s: [n_steps, world_size, n_buckets] or a scalar for all.
+    bucket_start_s, bucket_ready_s: the same shapes, /buckets/start_s (default zeros) and
+    /buckets/ready_s (default: not written, as files before it); relative to each step's
+    start_time_s (set it, and end_time_s, through `phases`).
+    clock_offset_start_s, clock_offset_end_s: per rank, each rank's run clock minus rank 0's
+    (/ranks/clock_offset_{start,end}_s, with clock_offset_uncertainty_s, a scalar or per rank,
+    as both uncertainties, and clock_origin_monotonic_s consistent with the start offsets);
+    clock_sync_s = (start, end): the root attributes clock_sync_start_s, clock_sync_end_s
+    (default (0, the last end_time_s + 1)). Without clock_offset_start_s none of them is
+    written (as files before them); without clock_offset_end_s no end estimate (a stuck run).
     nodes, ranks_per_node: the layout, ranks filling nodes in order (ranks_per_node default:
     world / nodes rounded up); it sets the root attributes and, unless given, hostnames
     (node0, node1, ...), /ranks/node_index (rank's node), /ranks/local_rank and
@@ -307,7 +329,11 @@ def write_run(
     without buffer_sync_s, buffer_sync_bytes, wall_s, other_s, the math attributes, and with
     summary_comm_overlap for summary_comm_concurrent_share (legacy_version(record_ranks) is the
     version the writer then stamped); a version above 3 writes the version-3 layout.
-    attrs: root attributes to add or override (after the defaults).
+    device_name: /ranks/device_name, one for every rank (default "NVIDIA H100" on cuda,
+    "cpu: Test CPU" on cpu) or a list, one per rank (mixed hardware). cpu_affinity:
+    /ranks/cpu_affinity, one list for every rank (default "0-1") or one per rank.
+    attrs: root attributes to add or override (after the defaults), e.g. intra_op_threads,
+    blas, blas_library, tool_version, git_revision, version_<library>.
     """
     if step_s is None:
         step = np.full((n_steps, world_size), 0.1)
@@ -327,6 +353,8 @@ def write_run(
 
     nb = len(bucket_bytes)
     dur = _bucket_grid(bucket_duration_s, n_steps, world, nb)
+    bstart = None if bucket_start_s is None else _bucket_grid(bucket_start_s, n_steps, world, nb)
+    bready = None if bucket_ready_s is None else _bucket_grid(bucket_ready_s, n_steps, world, nb)
     if bucket_every < 1 or (not bucket_step_dataset and bucket_every != 1):
         raise ValueError("bucket_every must be >= 1, and 1 without /buckets/step")
     values, ints = _step_tables(
@@ -443,7 +471,9 @@ def write_run(
         buckets = f.create_group("buckets")
         rows = _bucket_rows(np.arange(n_steps), bucket_every)
         _write_bucket_rows(buckets, dur[rows][:, cols], rows.astype(np.int64),
-                           bucket_every if bucket_step_dataset else None)
+                           bucket_every if bucket_step_dataset else None,
+                           None if bstart is None else bstart[rows][:, cols],
+                           None if bready is None else bready[rows][:, cols])
         _document(buckets.create_dataset("bytes", data=np.asarray(bucket_bytes, np.int64)),
                   "B", "gradient bytes in the bucket")
         _document(buckets.create_dataset("num_params", data=np.ones(nb, np.int64)), "1",
@@ -457,6 +487,9 @@ def write_run(
 
         ranks = f.create_group("ranks")
         dev_name = device_name or ("NVIDIA H100" if device == "cuda" else "cpu: Test CPU")
+        dev_names = [dev_name] * world if isinstance(dev_name, str) else list(dev_name)
+        affinities = ([cpu_affinity] * world if isinstance(cpu_affinity, str)
+                      else list(cpu_affinity))
         hosts = list(hostnames) if hostnames else [f"node{i}" for i in rank_node]
         local = np.array([int(np.count_nonzero(rank_node[:r] == rank_node[r]))
                           for r in range(world)], dtype=np.int64)
@@ -468,12 +501,12 @@ def write_run(
             columns += (("node_index", rank_node, np.int64, "1",
                          "the rank's node, 0..nodes-1 in the order of each node's lowest rank"),)
         columns += (
-            ("device_name", np.array([dev_name] * world, dtype=object), STR, None,
+            ("device_name", np.array(dev_names, dtype=object), STR, None,
              "device the rank trained on: GPU model, or \"cpu: \" and the CPU model"),
             ("device_bus_id", np.array(["" if device == "cpu" else f"0000:{r:02x}:00.0"
                                         for r in range(world)], dtype=object), STR, None,
              "PCI bus id of the rank's GPU; empty on CPU"),
-            ("cpu_affinity", np.array(["0-1"] * world, dtype=object), STR, None,
+            ("cpu_affinity", np.array(affinities, dtype=object), STR, None,
              "CPUs the rank's process could run on, e.g. 0-3,8"),
             ("pid", np.arange(1000, 1000 + world, dtype=np.int64), np.int64, "1",
              "process id of the rank"),
@@ -483,6 +516,33 @@ def write_run(
                          None, "checksum (hex) of the rank's model parameters and buffers at "
                          "the end of the run; equal on every rank when the replicas stayed "
                          "identical"),)
+        if clock_offset_start_s is not None:
+            uncertainty = np.broadcast_to(np.asarray(clock_offset_uncertainty_s, np.float64),
+                                          (world,))
+            start_offsets = np.broadcast_to(np.asarray(clock_offset_start_s, np.float64),
+                                            (world,))
+            sync = clock_sync_s or (0.0, float(np.max(values["end_time_s"], initial=0.0)) + 1.0)
+            f.attrs["clock_sync_start_s"] = np.float64(sync[0])
+            columns += (
+                ("clock_offset_start_s", start_offsets, np.float64, "s",
+                 "this rank's run clock minus rank 0's at the same instant, estimated at the "
+                 "start of the run"),
+                ("clock_offset_start_uncertainty_s", uncertainty, np.float64, "s",
+                 "bound of clock_offset_start_s's error"),
+                # one host's monotonic clock: origin(r) = origin(0) - offset(r)
+                ("clock_origin_monotonic_s", 1000.0 - start_offsets, np.float64, "s",
+                 "origin of the rank's run clock on its host's monotonic clock"),
+            )
+            if clock_offset_end_s is not None:
+                f.attrs["clock_sync_end_s"] = np.float64(sync[1])
+                columns += (
+                    ("clock_offset_end_s", np.broadcast_to(np.asarray(
+                        clock_offset_end_s, np.float64), (world,)), np.float64, "s",
+                     "this rank's run clock minus rank 0's at the same instant, estimated at "
+                     "the end of the run"),
+                    ("clock_offset_end_uncertainty_s", uncertainty, np.float64, "s",
+                     "bound of clock_offset_end_s's error"),
+                )
         for name, data, dtype, unit, doc in columns:
             _document(ranks.create_dataset(name, data=data, dtype=dtype), unit, doc)
 
@@ -561,7 +621,10 @@ def append_steps(
         keep = _bucket_rows(index, int(every)) if every is not None else np.arange(rows)
         old = b["duration_s"].shape[0]
         rows_kept = dur[keep][:, cols]
-        for name, data in (("start_s", np.zeros_like(rows_kept)), ("duration_s", rows_kept)):
+        parts = [("start_s", np.zeros_like(rows_kept)), ("duration_s", rows_kept)]
+        if "ready_s" in b:  # a file given bucket_ready_s: not measured in the new rows
+            parts.append(("ready_s", np.full_like(rows_kept, np.nan)))
+        for name, data in parts:
             b[name].resize(old + len(keep), axis=0)
             b[name][old:] = data
         if "step" in b:
