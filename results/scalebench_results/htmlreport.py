@@ -18,11 +18,11 @@ import html
 import importlib
 import os
 import re
-import tempfile
 import urllib.parse
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from . import analysis
+from .atomic import write_text_atomic
 from . import warnings as report_warnings
 
 TIMELINE_MODULE = "scalebench_results.timeline"
@@ -479,21 +479,5 @@ def render(*, title: str, study: str, groups: Sequence[Mapping[str, Any]],
 
 
 def write_atomic(path: str, text: str) -> None:
-    """Writes text to path through a temporary file of the same directory and a rename: a
-    reader (a browser refreshing, a web server) sees the old page or the new, never half."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        # mkstemp makes the file 0600; give it what a plain open() would (0666 less umask)
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    """The page, written so that a browser refreshing sees the old page or the new, never half."""
+    write_text_atomic(path, text)

@@ -38,13 +38,13 @@ import math
 import os
 import re
 import sys
-import tempfile
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import h5py
 import numpy as np
 
 from . import analysis
+from .atomic import write_text_atomic
 from . import runfile
 
 PROG = "timeline"
@@ -739,30 +739,13 @@ def write_trace(run_path: str, out_path: str, steps: StepsArg = None, ranks: Ran
                                                                                   out_path):
         raise TimelineError(f"-o {out_path}: that is the run file itself")
     trace, summary = _build(run_path, steps, ranks)
-    fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=f".{os.path.basename(out_path)}.",
-                               suffix=".tmp")
+    # json.dumps, not json.dump: only the one-shot encoder is the C one (several times faster at
+    # a few hundred thousand events).
+    text = json.dumps(trace, separators=(",", ":"), allow_nan=False) + "\n"
     try:
-        # json.dumps, not json.dump: only the one-shot encoder is the C one (several times
-        # faster at a few hundred thousand events).
-        text = json.dumps(trace, separators=(",", ":"), allow_nan=False)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        # mkstemp makes the file 0600; a trace is as readable as any file the user writes.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, out_path)
-    except BaseException as e:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        if isinstance(e, OSError):
-            raise TimelineError(f"-o {out_path}: cannot write ({e})") from None
-        raise
+        write_text_atomic(out_path, text)
+    except OSError as e:
+        raise TimelineError(f"-o {out_path}: cannot write ({e})") from None
     summary["path"] = out_path
     summary["bytes"] = os.path.getsize(out_path)
     return summary
