@@ -7,6 +7,17 @@
 
 namespace scalebench::io {
 namespace {
+// The per-step tables are appended in place at every flush. Uncompressed chunks have a fixed size
+// and never move, so a rank 0 killed in mid-write (SIGKILL, a lost node) can leave unfinished only
+// the rows of that write: the bytes of rows flushed before are rewritten with themselves. A
+// compressed chunk is re-encoded and rewritten whole at each append (in place when its encoded
+// length is unchanged), and a kill during that write corrupted every row of the chunk (CI,
+// 2026-12-02: "inflate() failed" reading /steps/step after rank 0's SIGKILL, durability test).
+// Flushed data first; the size this costs is in docs/scale.md.
+constexpr h5::Compression kStepTables = h5::Compression::kNone;
+}  // namespace
+
+namespace {
 
 // Every dataset carries a "description"; numeric ones also a "unit" ("s", "B", "samples", or "1"
 // for plain numbers).
@@ -177,7 +188,7 @@ RunFile RunFile::create(const std::string& path, int world_size, int n_buckets, 
   if (!sel.all()) steps.set_attr("ranks", std::vector<std::int64_t>(sel.ranks.begin(), sel.ranks.end()));
   for (const auto& field : step_fields()) {
     const h5::Type type = field.is_integer ? h5::Type::kInt64 : h5::Type::kFloat64;
-    h5::Dataset d = steps.create_appendable(field.name, type, {ranks}, h5::Compression::kShuffleDeflate);
+    h5::Dataset d = steps.create_appendable(field.name, type, {ranks}, kStepTables);
     document(d, {field.unit, field.doc});
     run.steps_.push_back(std::move(d));
   }
@@ -187,7 +198,7 @@ RunFile RunFile::create(const std::string& path, int world_size, int n_buckets, 
     stats.set_attr("columns", std::vector<std::string>(names.begin(), names.end()));
     for (const auto& field : step_fields()) {
       h5::Dataset d = stats.create_appendable(field.name, h5::Type::kFloat64, {kRankStatColumns},
-                                              h5::Compression::kShuffleDeflate);
+                                              kStepTables);
       document(d, {field.unit, kRankStatsDoc.description});
       run.rank_stats_.push_back(std::move(d));
     }
@@ -196,15 +207,15 @@ RunFile RunFile::create(const std::string& path, int world_size, int n_buckets, 
   h5::Group buckets = file.create_group("buckets");
   const std::vector<hsize_t> bucket_row{ranks, static_cast<hsize_t>(n_buckets)};
   run.bucket_start_s_ =
-      buckets.create_appendable("start_s", h5::Type::kFloat64, bucket_row, h5::Compression::kShuffleDeflate);
+      buckets.create_appendable("start_s", h5::Type::kFloat64, bucket_row, kStepTables);
   document(run.bucket_start_s_, kBucketStartDoc);
   run.bucket_duration_s_ =
-      buckets.create_appendable("duration_s", h5::Type::kFloat64, bucket_row, h5::Compression::kShuffleDeflate);
+      buckets.create_appendable("duration_s", h5::Type::kFloat64, bucket_row, kStepTables);
   document(run.bucket_duration_s_, kBucketDurationDoc);
   run.bucket_ready_s_ =
-      buckets.create_appendable("ready_s", h5::Type::kFloat64, bucket_row, h5::Compression::kShuffleDeflate);
+      buckets.create_appendable("ready_s", h5::Type::kFloat64, bucket_row, kStepTables);
   document(run.bucket_ready_s_, kBucketReadyDoc);
-  run.bucket_step_ = buckets.create_appendable("step", h5::Type::kInt64, {}, h5::Compression::kShuffleDeflate);
+  run.bucket_step_ = buckets.create_appendable("step", h5::Type::kInt64, {}, kStepTables);
   document(run.bucket_step_, kBucketStepDoc);
   buckets.set_attr("every", bucket_every);
 

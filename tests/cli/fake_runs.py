@@ -148,7 +148,9 @@ def _document(ds: h5py.Dataset, unit: Optional[str], description: str) -> None:
 def _appendable(group: h5py.Group, name: str, data: np.ndarray, dtype: Any) -> h5py.Dataset:
     rows = data.shape[1:]
     chunk_rows = 64
-    # compressed per chunk as src/io/run_file.cpp writes the step datasets
+    # compressed per chunk, as src/io/run_file.cpp wrote the step datasets until 2026-12-02 (it
+    # now writes them uncompressed, for durability): readers must take both, and the fakes of
+    # large runs stay small on disk this way.
     filters = {"shuffle": True, "compression": "gzip", "compression_opts": 1}
     if all(r > 0 for r in rows):
         return group.create_dataset(name, data=data, dtype=dtype, maxshape=(None,) + rows,
