@@ -119,16 +119,6 @@ std::shared_ptr<Work> MpiCommunicator::allreduce_mean_async(torch::Tensor tensor
   if (!tensor.is_contiguous()) throw std::invalid_argument("allreduce needs a contiguous tensor");
   auto work = std::make_shared<MpiWork>();
   const auto origin = step_origin_;
-  if (size_ == 1) {
-    // The mean over one rank is the tensor itself: nothing to move and no thread to wake. The
-    // rest of the data-parallel path (buckets, hooks, records) is the same as at N ranks. (This
-    // alone did not remove fcn_s's 1-rank comm wait: docs/performance.md, 1-rank section.)
-    CollectiveTiming timing;
-    timing.start_s = std::chrono::duration<double>(Clock::now() - origin).count();
-    timing.duration_s = 0.0;
-    work->complete(timing, nullptr);
-    return work;
-  }
   auto job = [this, work, tensor, origin]() mutable {
     CollectiveTiming timing;
     std::exception_ptr error;
