@@ -29,11 +29,22 @@ dump_logs() {
 }
 cleanup() {
   scancel --full $(squeue -h -o %i 2>/dev/null) 2>/dev/null || true
+  local pids=() p pid i
   for p in slurmd slurmctld; do
-    [ -f "$work/$p.pid" ] && kill "$(cat "$work/$p.pid")" 2>/dev/null || true
+    if [ -f "$work/$p.pid" ]; then
+      pid="$(cat "$work/$p.pid")"
+      kill "$pid" 2>/dev/null && pids+=("$pid")
+    fi
   done
-  sleep 1
-  rm -rf "$work"
+  # The daemons write their state files while they shut down: removing the directory before they
+  # are gone failed once ("Directory not empty") on a loaded machine. Wait for those pids (15 s,
+  # then SIGKILL), and retry the removal.
+  for pid in "${pids[@]}"; do
+    for i in $(seq 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$pid" 2>/dev/null; then kill -9 "$pid" 2>/dev/null || true; fi
+  done
+  for i in 1 2 3 4 5; do rm -rf "$work" 2>/dev/null && break; sleep 1; done
+  [ ! -e "$work" ] || { echo "slurm: could not remove $work" >&2; return 1; }
 }
 trap cleanup EXIT
 
