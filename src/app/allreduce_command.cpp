@@ -218,7 +218,7 @@ double timed_allreduce(const World& world, Communicator* comm, Watchdog& watchdo
   world.barrier();
   if (!comm) return std::numeric_limits<double>::quiet_NaN();
   Watchdog::Guard guard(&watchdog, -1, bytes_what(bytes).c_str());
-  comm->mark_step_start();
+  comm->mark_step_start(std::chrono::steady_clock::now());
   const auto work = comm->allreduce_mean_async(buffer);
   work->wait();
   return work->timing().duration_s;

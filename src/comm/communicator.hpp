@@ -4,6 +4,7 @@
 // stream). The trainer never sees which: it speaks to this interface.
 #include <torch/types.h>
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -39,8 +40,12 @@ class Communicator {
   virtual std::shared_ptr<Work> allreduce_mean_async(torch::Tensor tensor) = 0;
   // Blocking broadcast of a contiguous tensor from `root`.
   virtual void broadcast(torch::Tensor tensor, int root) = 0;
-  // Origin for CollectiveTiming::start_s of the collectives that follow.
-  virtual void mark_step_start() = 0;
+  // Origin for CollectiveTiming::start_s of the collectives that follow. `host_origin` is the
+  // caller's own reading of the host clock, so that host-clock times it takes against the same
+  // origin (a bucket's ready time) and start_s share one zero: two separate clock reads can be
+  // milliseconds apart when the thread is preempted between them. A device backend that times on
+  // the device records its own origin there instead.
+  virtual void mark_step_start(std::chrono::steady_clock::time_point host_origin) = 0;
   // Called by the watchdog before it ends the job (NCCL: abort the communicator so no kernel waits
   // forever). Must be safe to call from another thread.
   virtual void abort() noexcept {}

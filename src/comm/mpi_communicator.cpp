@@ -113,7 +113,7 @@ MpiCommunicator::~MpiCommunicator() {
   if (!finalized) MPI_Comm_free(&comm_);
 }
 
-void MpiCommunicator::mark_step_start() { step_origin_ = Clock::now(); }
+void MpiCommunicator::mark_step_start(Clock::time_point host_origin) { step_origin_ = host_origin; }
 
 std::shared_ptr<Work> MpiCommunicator::allreduce_mean_async(torch::Tensor tensor) {
   if (!tensor.is_contiguous()) throw std::invalid_argument("allreduce needs a contiguous tensor");

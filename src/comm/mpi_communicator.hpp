@@ -31,7 +31,7 @@ class MpiCommunicator final : public Communicator {
   int size() const override { return size_; }
   std::shared_ptr<Work> allreduce_mean_async(torch::Tensor tensor) override;
   void broadcast(torch::Tensor tensor, int root) override;
-  void mark_step_start() override;
+  void mark_step_start(std::chrono::steady_clock::time_point host_origin) override;
   // The communicator's own duplicate of the one it was made with (tests check they differ).
   MPI_Comm mpi_comm() const { return comm_; }
 

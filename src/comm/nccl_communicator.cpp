@@ -90,7 +90,7 @@ NcclCommunicator::~NcclCommunicator() {
   cudaStreamDestroy(stream_);
 }
 
-void NcclCommunicator::mark_step_start() {
+void NcclCommunicator::mark_step_start(std::chrono::steady_clock::time_point /*host_origin*/) {
   CUDA_CHECK(cudaEventRecord(step_origin_, kTorchStream));
 }
 

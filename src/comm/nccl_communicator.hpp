@@ -25,7 +25,7 @@ class NcclCommunicator final : public Communicator {
   int size() const override { return size_; }
   std::shared_ptr<Work> allreduce_mean_async(torch::Tensor tensor) override;
   void broadcast(torch::Tensor tensor, int root) override;
-  void mark_step_start() override;
+  void mark_step_start(std::chrono::steady_clock::time_point host_origin) override;
   void abort() noexcept override;
 
  private:

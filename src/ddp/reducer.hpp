@@ -49,7 +49,7 @@ class Reducer {
   // After backward: launches the remaining buckets, waits for all, installs averaged gradients.
   void finish();
   // After finish(): what this step's communication cost (may wait for CUDA events). `origin`: the
-  // host time of the step's Communicator::mark_step_start(), the origin of the bucket times.
+  // host time given to the step's Communicator::mark_step_start(), the origin of the bucket times.
   ReducerStepStats step_stats(std::chrono::steady_clock::time_point origin);
 
  private:

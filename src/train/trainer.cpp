@@ -49,7 +49,7 @@ StepRecord Trainer::step(std::int64_t step, bool warmup, std::int64_t epoch) {
   const double cpu_start = process_cpu_seconds();
   current_step_ = step;
   const auto origin = std::chrono::steady_clock::now();  // of the bucket times (ready, start)
-  if (p_.comm) p_.comm->mark_step_start();
+  if (p_.comm) p_.comm->mark_step_start(origin);
   p_.clock->begin_step();
 
   Stage stage = Stage::kStart;
