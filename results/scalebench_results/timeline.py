@@ -423,16 +423,21 @@ def _read_rows(ds: h5py.Dataset, rows: np.ndarray, cols: Any) -> np.ndarray:
 
 
 def _events_delta(run: runfile.RunData, clock: Clock, f: h5py.File, step_values: np.ndarray
-                  ) -> Tuple[float, Optional[float]]:
-    """/events/time_s is seconds since rank 0 created the run file (its recorder), an origin
-    the file does not place on rank 0's run clock. The recorder is created before the start
-    clock estimate (src/app/train_command.cpp), so origin <= clock_sync_start_s; and an event
-    with step s happened after step s ended on rank 0, so origin >= end_time_s[s] - time_s.
-    Returns (the origin used: clock_sync_start_s, the largest error: it minus the lower
-    bound, None without events)."""
+                  ) -> Tuple[float, Optional[float], bool]:
+    """/events/time_s is seconds since rank 0 created the run file (its recorder). Files
+    since 2026-12-03 place that origin on rank 0's run clock (the root attribute
+    events_origin_run_clock_s): exact, error 0. Older files do not: the recorder is created
+    before the start clock estimate (src/app/train_command.cpp), so origin <=
+    clock_sync_start_s; and an event with step s happened after step s ended on rank 0, so
+    origin >= end_time_s[s] - time_s. Returns (the origin used: the attribute, else
+    clock_sync_start_s; the largest error: 0, else it minus the lower bound, None without
+    events; whether the origin is the file's own)."""
     ev = run.events
     if "time_s" not in ev or len(ev["time_s"]) == 0:
-        return clock.sync_start, None
+        return clock.sync_start, None, False
+    exact = f.attrs.get("events_origin_run_clock_s")
+    if exact is not None and math.isfinite(float(exact)):
+        return float(exact), 0.0, True
     lower = 0.0
     if "step" in ev:
         index = {int(s): i for i, s in enumerate(step_values.tolist())}
@@ -441,7 +446,7 @@ def _events_delta(run: runfile.RunData, clock: Clock, f: h5py.File, step_values:
             i = index.get(int(s))
             if i is not None and math.isfinite(t):
                 lower = max(lower, float(end[i, 0]) - float(t))
-    return clock.sync_start, max(0.0, clock.sync_start - lower)
+    return clock.sync_start, max(0.0, clock.sync_start - lower), False
 
 
 def _build(run_path: str, steps: StepsArg = None, ranks: RanksArg = None
@@ -484,7 +489,7 @@ def _build(run_path: str, steps: StepsArg = None, ranks: RanksArg = None
                 # The report's definition (analysis.collective_times): the collective's time is
                 # the fastest recorded rank's duration, over every recorded column.
                 collective, _ = analysis.collective_times(bdur_all)
-            events_origin, events_err = _events_delta(run, clock, f, step_values)
+            events_origin, events_err, events_exact = _events_delta(run, clock, f, step_values)
     except (OSError, KeyError, ValueError, TypeError, IndexError) as e:
         raise TimelineError(f"{run.path}: cannot read its steps and buckets "
                             f"({type(e).__name__}: {e})") from None
@@ -690,10 +695,13 @@ def _build(run_path: str, steps: StepsArg = None, ranks: RanksArg = None
         "schema_version": run.schema_version,
     }
     if counts["run_events"]:
-        other["run_events"] = ("/events/time_s counts from rank 0's run-file creation, which the "
-                               "file does not place on the run clock: drawn at time_s + "
-                               "clock_sync_start_s, late by at most "
-                               f"{events_err if events_err is not None else 0.0:.6f} s")
+        other["run_events"] = (
+            "/events/time_s counts from rank 0's run-file creation, drawn at time_s + "
+            "events_origin_run_clock_s (exact)" if events_exact else
+            "/events/time_s counts from rank 0's run-file creation, which this file does not "
+            "place on the run clock (written before events_origin_run_clock_s): drawn at "
+            "time_s + clock_sync_start_s, late by at most "
+            f"{events_err if events_err is not None else 0.0:.6f} s")
     if notes:
         other["notes"] = " | ".join(notes)
     # Thread ids unique over the whole trace (rank r's compute thread is (r + 1) * 1000 + 1,

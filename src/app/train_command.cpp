@@ -239,6 +239,9 @@ void TrainSession::build_collective() {
   const auto ranks = gather_rank_infos(world_, s_.device);
   if (io::RunFile* f = recorder_->root_file()) {
     write_metadata(*f, world_, cfg_, s_, *comm_, reducer_->plan());
+    // Places /events on rank 0's run clock, so a timeline draws each event where it happened.
+    f->set_attr("events_origin_run_clock_s",
+                std::chrono::duration<double>(recorder_->events_origin() - run_clock_origin_).count());
     for (const auto& r : ranks) hostnames_.push_back(r.hostname);
     f->write_ranks(ranks);
     if (!s_.device.is_cuda()) {

@@ -53,6 +53,8 @@ class RunRecorder {
   // keeps no record beyond the current flush, so its memory does not grow with the steps).
   RunSummary summary();
   const std::string& output_path() const { return output_path_; }
+  // The origin of /events/time_s (this rank's host clock when the recorder was created).
+  std::chrono::steady_clock::time_point events_origin() const { return started_; }
 
  private:
   // Events are stamped in seconds since the recorder (and so the run file) was created.

@@ -289,6 +289,7 @@ def write_run(
     clock_offset_end_s: Optional[ArrayLike] = None,
     clock_offset_uncertainty_s: ArrayLike = 1e-5,
     clock_sync_s: Optional[Sequence[float]] = None,
+    events_origin_run_clock_s: Optional[float] = None,
 ) -> str:
     """Writes one run file at `path` (add `.partial` yourself for a partial one).
 
@@ -311,6 +312,8 @@ def write_run(
     clock_sync_s = (start, end): the root attributes clock_sync_start_s, clock_sync_end_s
     (default (0, the last end_time_s + 1)). Without clock_offset_start_s none of them is
     written (as files before them); without clock_offset_end_s no end estimate (a stuck run).
+    events_origin_run_clock_s: the root attribute placing /events/time_s on rank 0's run
+    clock (default: not written, as files before it).
     nodes, ranks_per_node: the layout, ranks filling nodes in order (ranks_per_node default:
     world / nodes rounded up); it sets the root attributes and, unless given, hostnames
     (node0, node1, ...), /ranks/node_index (rank's node), /ranks/local_rank and
@@ -525,6 +528,8 @@ def write_run(
                                             (world,))
             sync = clock_sync_s or (0.0, float(np.max(values["end_time_s"], initial=0.0)) + 1.0)
             f.attrs["clock_sync_start_s"] = np.float64(sync[0])
+            if events_origin_run_clock_s is not None:
+                f.attrs["events_origin_run_clock_s"] = np.float64(events_origin_run_clock_s)
             columns += (
                 ("clock_offset_start_s", start_offsets, np.float64, "s",
                  "this rank's run clock minus rank 0's at the same instant, estimated at the "

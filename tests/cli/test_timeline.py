@@ -385,6 +385,19 @@ class TimelineFromFakeRuns(unittest.TestCase):
         summary = timeline.write_trace(run, self.path("e.json"), steps="0:3")
         self.assertTrue(any("/events" in n for n in summary["notes"]))
         self.assertGreater(v["end_time_s"][5, 0], 0)
+        self.assertIn("late by at most", trace["otherData"]["run_events"])
+
+    def test_events_origin_on_the_run_clock_places_events_exactly(self):
+        run = self.path("ev_exact.h5")
+        fake_run(run, n_steps=6, world=2, warmup=0, sync=(0.25, 3.0),
+                 events_origin_run_clock_s=0.125, events=[
+                     {"time_s": 0.5, "rank": 0, "step": 1, "kind": "early_stop",
+                      "message": "patience"}])
+        trace = timeline.build_trace(run)
+        [e] = named(trace, "i", "run_event")
+        self.assertAlmostEqual(e["ts"], (0.5 + 0.125) * US, delta=1e-3)
+        self.assertEqual(e["args"]["placed_late_by_at_most_s"], 0.0)
+        self.assertIn("exact", trace["otherData"]["run_events"])
 
     def test_cli_writes_atomically_and_help_starts_with_examples(self):
         run = self.path("r.h5")
@@ -519,7 +532,8 @@ class TimelineOfARealRun(unittest.TestCase):
             cls.steps = {k: f["steps"][k][()] for k in f["steps"]}
             cls.buckets = {k: f["buckets"][k][()] for k in f["buckets"]}
             cls.ranks = {k: f["ranks"][k][()] for k in f["ranks"]}
-            cls.attrs = {k: f.attrs[k] for k in ("clock_sync_start_s", "clock_sync_end_s")}
+            cls.attrs = {k: f.attrs[k] for k in ("clock_sync_start_s", "clock_sync_end_s",
+                                                 "events_origin_run_clock_s")}
 
     @classmethod
     def tearDownClass(cls):
@@ -532,6 +546,14 @@ class TimelineOfARealRun(unittest.TestCase):
         o1 = self.ranks["clock_offset_end_s"][rank]
         t0, t1 = self.attrs["clock_sync_start_s"], self.attrs["clock_sync_end_s"]
         return t - (o0 + (o1 - o0) * (t - t0) / (t1 - t0))
+
+    def test_events_origin_lies_between_run_clock_origin_and_the_start_estimate(self):
+        # The recorder (the origin of /events/time_s) is created after the run clock starts and
+        # before the start clock estimate (src/app/train_command.cpp), and before any step.
+        origin = float(self.attrs["events_origin_run_clock_s"])
+        self.assertGreater(origin, 0.0)
+        self.assertLess(origin, float(self.attrs["clock_sync_start_s"]))
+        self.assertLess(origin, float(self.steps["start_time_s"][0, 0]))
 
     def test_format_and_the_trainers_phase_order(self):
         check_trace_format(self, self.trace)
