@@ -100,6 +100,11 @@ void add_train_options(CLI::App& cmd, RunConfig& c, TrainArgs& a) {
                  "Rank 0's progress: inplace (redrawn on one terminal line), lines (a line every ~5 % "
                  "and 10 s, for logs), none, or auto: inplace only when the output reaches a terminal "
                  "(under mpirun, when mpirun's own output does)")->capture_default_str();
+  cmd.add_option("--cpu-allocator", c.cpu_allocator,
+                 "Host tensor memory: caching (blocks of 1 MiB or more are kept and reused by size, so a "
+                 "step's large tensors do not fault in fresh pages every step) or system (LibTorch's "
+                 "default: malloc, large blocks returned to the kernel when freed)")
+      ->capture_default_str();
   a.o_memory = cmd.add_option("--host-memory-limit", a.host_memory_limit_mb,
                               "MiB of tensor memory each CPU rank may hold (parameters included): beyond it an "
                               "allocation fails and the run ends as `oom`, as on a GPU of that size (default: none)");

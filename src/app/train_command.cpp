@@ -65,6 +65,8 @@ std::uint64_t install_cpu_budget(const World& world, const RunConfig& cfg) {
                                         world.local_size());
   }
   if (budget > 0) set_cpu_tensor_budget(budget);
+  // Host tensors on every device: a CUDA run's batches and host copies are CPU tensors too.
+  if (cfg.cpu_allocator == "caching") enable_cpu_block_cache();
   return budget;
 }
 
@@ -260,6 +262,7 @@ void TrainSession::build_collective() {
     for (const auto& w : run_warnings_) joined += (joined.empty() ? "" : "\n") + w;
     f->set_attr("run_warnings", joined);
     if (memory_limit_ > 0) f->set_attr("host_memory_limit_bytes", static_cast<std::int64_t>(memory_limit_));
+    f->set_attr("cpu_allocator", std::string(cpu_block_cache_enabled() ? "caching" : "system"));
     f->flush();
   }
   record_clock_offsets("start");
@@ -485,6 +488,7 @@ int TrainSession::search_max_batch() {
     auto data = make_data_for_batch(world_, cfg_, s_, batch);
     // Each candidate's own peaks, not the largest of the ones before (a smaller candidate after a
     // larger one would otherwise report the larger one's memory).
+    release_cpu_block_cache();  // the last candidate's free blocks: not this one's memory
     reset_cpu_tensor_peak();
     reset_peak_rss();
     device::reset_peak_memory(s_.device);

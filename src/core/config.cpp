@@ -144,6 +144,9 @@ void validate_options(const RunConfig& cfg, int world_size, int cuda_devices) {
     throw UsageError("--comm-timeout " + str(cfg.comm_timeout_s) + ": must be > 0 seconds");
   }
   if (cfg.flush_every < 1) throw UsageError("--flush-every " + str(cfg.flush_every) + ": must be at least 1");
+  if (cfg.cpu_allocator != "caching" && cfg.cpu_allocator != "system") {
+    throw UsageError("--cpu-allocator " + cfg.cpu_allocator + ": must be caching or system");
+  }
   if (cfg.progress != "auto" && cfg.progress != "lines" && cfg.progress != "inplace" && cfg.progress != "none") {
     throw UsageError("--progress " + cfg.progress + ": must be auto, lines, inplace or none");
   }
@@ -242,6 +245,7 @@ nlohmann::json to_json(const RunConfig& cfg) {
   j["comm_timeout_s"] = cfg.comm_timeout_s;
   j["flush_every"] = cfg.flush_every;
   j["progress"] = cfg.quiet ? std::string("none") : cfg.progress;
+  j["cpu_allocator"] = cfg.cpu_allocator;
   j["record_buckets"] = cfg.record_buckets;
   j["record_ranks"] = cfg.record_ranks;
   j["synthetic_batches"] = cfg.synthetic_batches;

@@ -48,6 +48,9 @@ struct RunConfig {
   bool quiet = false;
   // --progress auto|lines|inplace|none: rank 0's progress display (app/progress.hpp); --quiet is none.
   std::string progress = "auto";
+  // --cpu-allocator caching|system: host tensors from scalebench's caching allocator (large blocks
+  // kept for reuse, runtime/memory_budget.hpp) or LibTorch's default (malloc).
+  std::string cpu_allocator = "caching";
   // Memory: a per-rank host budget (MiB of address-space growth after setup; unset = none), and
   // the search for the largest per-rank batch that fits instead of a training run.
   std::optional<std::int64_t> host_memory_limit_mb;

@@ -162,7 +162,7 @@ StepRecord Trainer::step(std::int64_t step, bool warmup, std::int64_t epoch) {
   r[StepField::kCpuS] = process_cpu_seconds() - cpu_start;
   r[StepField::kPeakRssBytes] = static_cast<double>(peak_rss_bytes());
   device::DeviceMemory mem = device::memory(p_.device);
-  if (!p_.device.is_cuda() && cpu_tensor_peak_bytes() >= 0) {
+  if (!p_.device.is_cuda() && cpu_tensor_budget() > 0) {
     // Under a CPU tensor budget (--host-memory-limit) the counting allocator knows what a GPU's
     // caching allocator would: the peak of tensor bytes in use.
     mem.peak_allocated_bytes = cpu_tensor_peak_bytes();

@@ -87,6 +87,8 @@ class BadInput(unittest.TestCase):
                             "--optimizer lamb", "sgd, adam, rmsprop")
         self.assert_refused(small(device="tpu") + ["--output", self.out],
                             "--device tpu", "cpu, cuda, auto")
+        self.assert_refused(small(cpu_allocator="arena") + ["--output", self.out],
+                            "--cpu-allocator arena", "caching or system")
 
     def test_global_batch_must_divide_by_world_size(self):
         args = ["--model", "cifar10_cnn", "--device", "cpu", "--steps", "2", "--global-batch", "9",

@@ -80,6 +80,8 @@ class TwoRankRunFile(unittest.TestCase):
         self.assertTrue(a["blas"] and a["lapack"] and a["blas_library"])
         self.assertEqual(a["intra_op_threads"], 1)  # --threads 1
         self.assertEqual(a["autocast"], "none")
+        self.assertEqual(a["cpu_allocator"], "caching")  # the default
+        self.assertEqual(json.loads(a["config"])["cpu_allocator"], "caching")
         self.assertEqual(a["status"], "completed")
         self.assertEqual(a["world_size"], RANKS)
         self.assertEqual(a["batch_per_rank"], BATCH)
