@@ -1,0 +1,325 @@
+"""The communication model of results/predict (docs/prediction.md): alpha-beta costs of ring and
+hierarchical allreduces, the MPI backend's slicing, fits of (alpha, beta) from `scalebench
+allreduce` files, and link specs such as `100Gbit,5us`.
+
+A level (one node's shared memory or NVLink; the network between nodes) is a pair
+(alpha, beta): the latency of one ring step and the time per byte of one link, both in seconds.
+A ring allreduce of S bytes among n ranks takes 2(n-1) steps each way round the ring (n-1 of
+reduce-scatter, n-1 of allgather), each moving S/n bytes over every link at once:
+
+    ring(S, n) = 2(n-1) alpha + 2(n-1)/n S beta        (0 for n = 1)
+
+Why ring: it is what Open MPI's tuned allreduce and NCCL pick for the gradient-sized messages
+that dominate a step (tree and recursive doubling win only for small messages, where the
+latency term, which the fit measures directly, dominates anyway).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import h5py
+import numpy as np
+
+MIB = 1048576
+# The MPI backend's largest slice in elements when --mpi-chunk-mb is 0 (MPI counts are int):
+# kMaxElementsPerCall in src/comm/mpi_communicator.cpp.
+MAX_ELEMENTS_PER_CALL = (2 ** 31 - 1) // 2
+ALLREDUCE_FORMAT = "scalebench-allreduce"
+DTYPE_BYTES = {"float32": 4, "float64": 8}
+
+
+@dataclass(frozen=True)
+class Level:
+    """One level of the machine: per-step latency alpha (s) and per-byte time beta (s/B) of
+    one link, and where the figures come from (a spec, or a fit with its quality)."""
+    alpha: float
+    beta: float
+    source: str
+
+    @property
+    def bandwidth_bytes_per_s(self) -> float:
+        return 1.0 / self.beta if self.beta > 0 else math.inf
+
+    def as_dict(self) -> Dict[str, Any]:
+        return {"alpha_s": self.alpha, "beta_s_per_byte": self.beta,
+                "bandwidth_bytes_per_s": (None if math.isinf(self.bandwidth_bytes_per_s)
+                                          else self.bandwidth_bytes_per_s),
+                "source": self.source}
+
+
+def ring_allreduce_s(nbytes: float, n: int, alpha: float, beta: float) -> float:
+    """Time of one ring allreduce of `nbytes` bytes per rank among `n` ranks on one level."""
+    if n <= 1:
+        return 0.0
+    return 2.0 * (n - 1) * alpha + 2.0 * (n - 1) / n * nbytes * beta
+
+
+def slice_count(nbytes: int, chunk_bytes: int, element_bytes: int = 4) -> int:
+    """Calls the MPI backend makes for a message of `nbytes` bytes: it reduces in slices of
+    chunk_bytes // element_bytes elements (at least 1; 0 = one call, up to MPI's int count),
+    as allreduce_mean_in_place in src/comm/mpi_communicator.cpp."""
+    count = int(nbytes) // element_bytes
+    if count <= 0:
+        return 1 if nbytes > 0 else 0
+    per_call = (MAX_ELEMENTS_PER_CALL if chunk_bytes <= 0
+                else min(max(int(chunk_bytes) // element_bytes, 1), MAX_ELEMENTS_PER_CALL))
+    return -(-count // per_call)
+
+
+def chunk_bytes_of(mpi_chunk_mb: Any, backend: str) -> int:
+    """The slice size in bytes the backend used (`mpi_chunk_mb` MiB on MPI, as
+    CommOptions::from_mpi_chunk_mb truncates it; NCCL does not slice: 0)."""
+    if backend != "mpi" or not isinstance(mpi_chunk_mb, (int, float)) or mpi_chunk_mb <= 0:
+        return 0
+    return int(float(mpi_chunk_mb) * MIB)
+
+
+@dataclass(frozen=True)
+class Topology:
+    """Where the ranks of a predicted point sit, and the levels their traffic crosses."""
+    nodes: int
+    ranks_per_node: int
+    intra: Optional[Level]
+    inter: Optional[Level]
+    # True: the ranks_per_node cross-node flows of the hierarchical allreduce share one node
+    # link (one NIC per node), so each gets 1/p of its bandwidth; False: each rank has a link
+    # of its own (one NIC per GPU, as DGX nodes have).
+    shared_link: bool = False
+
+    @property
+    def world_size(self) -> int:
+        return self.nodes * self.ranks_per_node
+
+    def needed_levels(self) -> List[str]:
+        """The levels an allreduce of this topology uses: "intra", "inter", both or none."""
+        out = []
+        if self.ranks_per_node > 1:
+            out.append("intra")
+        if self.nodes > 1:
+            out.append("inter")
+        return out
+
+    def _inter_beta(self) -> float:
+        assert self.inter is not None
+        return self.inter.beta * (self.ranks_per_node if self.shared_link else 1)
+
+    def latency_s(self) -> float:
+        """The latency part of one allreduce call: what a tiny message (the per-step control
+        agreement) costs."""
+        return self.allreduce_call_s(0.0)
+
+    def allreduce_call_s(self, nbytes: float) -> float:
+        """One allreduce call of `nbytes` bytes per rank.
+
+        One level: a ring. Two levels (p = ranks_per_node > 1 and N = nodes > 1): the
+        hierarchical allreduce, reduce-scatter within the node, a ring allreduce across nodes
+        of the S/p bytes each rank then holds (the p ranks of a node in p rings side by side),
+        allgather within the node:
+            2(p-1) alpha_intra + 2(p-1)/p S beta_intra
+          + 2(N-1) alpha_inter + 2(N-1)/N (S/p) beta_inter
+        (beta_inter x p where the p flows share one node link: shared_link).
+        """
+        p, nn = self.ranks_per_node, self.nodes
+        t = 0.0
+        if p > 1:
+            assert self.intra is not None, "topology needs the intra-node level"
+            t += ring_allreduce_s(nbytes, p, self.intra.alpha, self.intra.beta)
+        if nn > 1:
+            assert self.inter is not None, "topology needs the inter-node level"
+            t += ring_allreduce_s(nbytes / p, nn, self.inter.alpha, self._inter_beta())
+        return t
+
+    def bucket_s(self, nbytes: int, chunk_bytes: int, element_bytes: int = 4) -> float:
+        """A bucket's allreduce: the sum over the MPI backend's slices, each one call. The
+        bandwidth terms are linear in the bytes, so the slices add only latency: k calls of
+        the latency plus the bandwidth part of the whole bucket."""
+        if self.world_size <= 1 or nbytes <= 0:
+            return 0.0
+        k = slice_count(nbytes, chunk_bytes, element_bytes)
+        return k * self.latency_s() + (self.allreduce_call_s(float(nbytes)) - self.latency_s())
+
+
+# --- link specs -----------------------------------------------------------------------------
+
+_PREFIX = {"": 1.0, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
+# per second, divided by (not multiplied by 1e-6): 5us is exactly the float 5e-06
+_LATENCY = {"ns": 1e9, "us": 1e6, "µs": 1e6, "ms": 1e3, "s": 1.0}
+_NUMBER = r"(\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
+_BANDWIDTH_RE = re.compile(r"^(" + _NUMBER + r")\s*([kKMGT]?)(bit|bit/s|bps|B/s)$")
+_LATENCY_RE = re.compile(r"^(" + _NUMBER + r")\s*(ns|us|µs|ms|s)$")
+SPEC_HELP = ("BANDWIDTH,LATENCY such as 100Gbit,5us or 450GB/s,2us (a positive bandwidth in "
+             "bit/s: Mbit, Gbit, or bytes/s: MB/s, GB/s; latency in ns, us, ms or s)")
+
+
+def parse_link(spec: str) -> Tuple[float, float]:
+    """(alpha s, beta s/B) of a spec `BANDWIDTH,LATENCY`: `100Gbit,5us`, `450GB/s,2us`. The
+    bandwidth is one link's, one direction (what a ring step moves per link); decimal prefixes,
+    as link speeds are quoted. One ValueError, naming the spec, for anything else."""
+    parts = [p.strip() for p in str(spec).split(",")]
+    bad = ValueError(f"link spec {spec!r}: expected {SPEC_HELP}")
+    if len(parts) != 2:
+        raise bad
+    bw, lat = _BANDWIDTH_RE.match(parts[0]), _LATENCY_RE.match(parts[1])
+    if bw is None or lat is None:
+        raise bad
+    value, prefix, unit = float(bw.group(1)), bw.group(3), bw.group(4)
+    bytes_per_s = value * _PREFIX[prefix] / (1.0 if unit == "B/s" else 8.0)
+    alpha = float(lat.group(1)) / _LATENCY[lat.group(3)]
+    if not (bytes_per_s > 0 and math.isfinite(bytes_per_s)) or not math.isfinite(alpha):
+        raise bad
+    return alpha, 1.0 / bytes_per_s
+
+
+# --- fits from allreduce files --------------------------------------------------------------
+
+@dataclass
+class Fit:
+    """(alpha, beta) of one scope of one allreduce file, with the fit's quality."""
+    path: str
+    scope: str
+    group_size: int
+    nodes: int
+    ranks_per_node: int
+    a_s: float                 # fitted latency of one call, a in time = a k + b S
+    b_s_per_byte: float        # fitted time per byte of one call
+    alpha: float               # per ring step: a / (2(n-1))
+    beta: float                # per link: b n / (2(n-1))
+    sizes: int                 # message sizes fitted
+    min_bytes: int
+    max_bytes: int
+    median_rel_residual: float
+    max_rel_residual: float
+    chunk_bytes: int
+    notes: List[str]
+
+    def level(self) -> Level:
+        return Level(self.alpha, self.beta, f"fit of {self.path} scope {self.scope} "
+                                            f"({self.group_size} ranks)")
+
+    def as_dict(self) -> Dict[str, Any]:
+        return {"path": self.path, "scope": self.scope, "group_size": self.group_size,
+                "nodes": self.nodes, "ranks_per_node": self.ranks_per_node,
+                "call_latency_s": self.a_s, "call_time_per_byte_s": self.b_s_per_byte,
+                "alpha_s": self.alpha, "beta_s_per_byte": self.beta,
+                "bandwidth_bytes_per_s": 1.0 / self.beta if self.beta > 0 else None,
+                "sizes": self.sizes, "min_bytes": self.min_bytes, "max_bytes": self.max_bytes,
+                "median_rel_residual": self.median_rel_residual,
+                "max_rel_residual": self.max_rel_residual, "mpi_chunk_bytes": self.chunk_bytes,
+                "notes": self.notes}
+
+
+def fit_call(slices: np.ndarray, nbytes: np.ndarray, times: np.ndarray
+             ) -> Tuple[float, float, List[str]]:
+    """(a, b) of time = a k + b S, least squares weighted by 1/time (each row's relative
+    error counts alike, so the small sizes that fix the latency are not drowned by the large
+    ones). k is the calls a message took: the file's times are sums over the MPI backend's
+    slices, so each slice pays the latency once while the per-byte term sums to b S. A
+    negative coefficient (noise on a flat curve) is set to 0 and the other refitted alone."""
+    k = np.asarray(slices, np.float64)
+    s = np.asarray(nbytes, np.float64)
+    t = np.asarray(times, np.float64)
+    design = np.column_stack([k / t, s / t])
+    (a, b), *_ = np.linalg.lstsq(design, np.ones_like(t), rcond=None)
+    notes: List[str] = []
+    if a < 0:
+        notes.append(f"fitted latency {a:.3g} s < 0: set to 0, bandwidth refitted alone")
+        a, b = 0.0, float(np.sum(s / t) / np.sum((s / t) ** 2))
+    elif b < 0:
+        notes.append(f"fitted time per byte {b:.3g} s < 0: set to 0, latency refitted alone")
+        a, b = float(np.sum(k / t) / np.sum((k / t) ** 2)), 0.0
+    return float(a), float(b), notes
+
+
+def _attr(f: h5py.File, name: str, default: Any = None) -> Any:
+    v = f.attrs.get(name, default)
+    if isinstance(v, bytes):
+        return v.decode("utf-8", "replace")
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
+
+
+def fit_allreduce_file(path: str) -> List[Fit]:
+    """One Fit per scope of a completed `scalebench allreduce` file (docs/hdf5-layout.md,
+    "Allreduce files"), scopes of one rank left out. ValueError (one line) for a file that is
+    not one, did not complete, or has fewer than two sizes in a scope."""
+    try:
+        f = h5py.File(path, "r")
+    except OSError as e:
+        raise ValueError(f"{path}: cannot be read as HDF5 ({e})") from None
+    with f:
+        if _attr(f, "format") != ALLREDUCE_FORMAT:
+            raise ValueError(f"{path}: not a scalebench allreduce file (format attribute is "
+                             f"{_attr(f, 'format')!r})")
+        if _attr(f, "status") != "completed":
+            raise ValueError(f"{path}: allreduce sweep status is {_attr(f, 'status')!r}, not "
+                             f"'completed'")
+        if "sizes" not in f or "scope" not in f["sizes"]:
+            raise ValueError(f"{path}: no /sizes/scope (schema version 1 files are not read)")
+        sizes = f["sizes"]
+        scope = np.asarray(sizes["scope"].asstr()[()], dtype=object)
+        group = np.asarray(sizes["group_size"][()], np.int64)
+        nbytes = np.asarray(sizes["bytes"][()], np.int64)
+        time_s = np.asarray(sizes["time_s"][()], np.float64)
+        chunk = chunk_bytes_of(_attr(f, "mpi_chunk_mb", 0.0), str(_attr(f, "backend", "mpi")))
+        elem = DTYPE_BYTES.get(str(_attr(f, "dtype", "float32")), 4)
+        nodes = int(_attr(f, "nodes", 1))
+        rpn = int(_attr(f, "ranks_per_node", 1))
+    fits = []
+    for name in dict.fromkeys(scope.tolist()):
+        rows = (scope == name) & (nbytes > 0) & np.isfinite(time_s) & (time_s > 0)
+        n = int(group[scope == name].max())
+        if n <= 1:
+            continue
+        if len(np.unique(nbytes[rows])) < 2:
+            raise ValueError(f"{path}: scope {name} has fewer than two message sizes with a "
+                             f"positive time: latency and bandwidth cannot both be fitted")
+        k = np.array([slice_count(int(b), chunk, elem) for b in nbytes[rows]], np.float64)
+        a, b, notes = fit_call(k, nbytes[rows], time_s[rows])
+        resid = np.abs((a * k + b * nbytes[rows] - time_s[rows]) / time_s[rows])
+        fits.append(Fit(path=path, scope=name, group_size=n, nodes=nodes, ranks_per_node=rpn,
+                        a_s=a, b_s_per_byte=b, alpha=a / (2.0 * (n - 1)),
+                        beta=b * n / (2.0 * (n - 1)), sizes=int(rows.sum()),
+                        min_bytes=int(nbytes[rows].min()), max_bytes=int(nbytes[rows].max()),
+                        median_rel_residual=float(np.median(resid)),
+                        max_rel_residual=float(resid.max()), chunk_bytes=chunk, notes=notes))
+    if not fits:
+        raise ValueError(f"{path}: no scope with more than one rank to fit")
+    return fits
+
+
+def level_of_fit(fit: Fit) -> Optional[str]:
+    """Which level a fitted scope measures: `intra` (the ranks of a node), `inter` (one rank
+    per node: the network), `all` on one node (intra) or on one rank per node (inter); None
+    for `all` across nodes of several ranks each, which mixes both levels."""
+    if fit.scope == "intra":
+        return "intra"
+    if fit.scope == "inter":
+        return "inter"
+    if fit.scope == "all" and fit.nodes <= 1:
+        return "intra"
+    if fit.scope == "all" and fit.ranks_per_node <= 1:
+        return "inter"
+    return None
+
+
+def levels_from(fits: Sequence[Fit]) -> Tuple[Dict[str, Fit], List[str]]:
+    """{level: fit} of the fits, and notes on those not used. Two fits of one level:
+    ValueError (which one to trust is the user's call)."""
+    out: Dict[str, Fit] = {}
+    notes: List[str] = []
+    for fit in fits:
+        level = level_of_fit(fit)
+        if level is None:
+            notes.append(f"{fit.path}: scope all across {fit.nodes} nodes of several ranks "
+                         f"mixes both levels; not used (the intra and inter scopes are)")
+            continue
+        if level in out:
+            raise ValueError(f"two fits of the {level} level: {out[level].path} scope "
+                             f"{out[level].scope} and {fit.path} scope {fit.scope}; give one")
+        out[level] = fit
+    return out, notes

@@ -1,0 +1,571 @@
+"""results/predict (scalebench_results/predict.py, commmodel.py, docs/prediction.md): predicted
+scaling from measured runs.
+
+From hand cases and fake files (fake_runs.write_run, and write_allreduce below):
+- the ring allreduce formula, the MPI backend's slicing and the hierarchical two-level cost on
+  hand-computed cases; link specs parsed, bad ones refused with one message;
+- the fit of (alpha, beta) recovers the parameters of a synthetic allreduce file exactly
+  (within 1e-9 relative), slices included, and reports its quality (residuals; a noisy file
+  has non-zero ones);
+- the overlap schedule on a hand-made 3-bucket case, with and without overlap; lists and
+  doubling ranges of points;
+- a fake 1-rank run + --link: the points at 2 and 4 ranks equal a hand computation; a fake
+  2-rank run appears as a measured point with its error; the buffer broadcast; both levels
+  from one allreduce file and the hierarchical cost across nodes; CPU oversubscription; a
+  device not measured (--step-time); strong scaling
+  interpolated between per-rank batches, and extrapolation only with --extrapolate (marked);
+- refusals: exit 2, one line `predict: error: ...`, no output directory.
+
+From real runs (skipped without the binary: set SCALEBENCH_BIN): cifar10_cnn at 1 and 2 ranks
+and `scalebench allreduce` at 2 ranks; the 2-rank prediction from the 1-rank run and the
+allreduce file is within a loose bound of the measured one (the test proves the pipeline).
+
+Run: cd tests/cli && /usr/bin/python3 -m unittest -v test_predict
+"""
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+import numpy as np
+
+try:
+    import h5py
+except ImportError:  # a python3 without Debian's packages
+    h5py = None
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+RESULTS = os.path.join(ROOT, "results")
+PREDICT = os.path.join(RESULTS, "predict")
+sys.path.insert(0, RESULTS)
+
+import scalebench_cli  # noqa: E402
+
+if h5py is not None:
+    import fake_runs  # noqa: E402
+    from scalebench_results import commmodel, predict  # noqa: E402
+
+MIB = 1048576
+OUTPUTS = ("prediction.csv", "prediction.json", "prediction.png", "prediction.svg")
+
+
+def write_allreduce(path, rows, nodes=1, ranks_per_node=None, mpi_chunk_mb=0.0,
+                    status="completed", dtype="float32"):
+    """A fake `scalebench allreduce -o` file (docs/hdf5-layout.md, "Allreduce files"): rows
+    of (scope, group_size, bytes, time_s); the root attributes predict reads."""
+    s = h5py.string_dtype("utf-8")
+    world = max(r[1] for r in rows)
+    with h5py.File(path, "w") as f:
+        for k, v in {"format": "scalebench-allreduce", "schema_version": np.int64(2),
+                     "status": status, "backend": "mpi", "device": "cpu", "dtype": dtype,
+                     "world_size": np.int64(world), "nodes": np.int64(nodes),
+                     "ranks_per_node": np.int64(ranks_per_node or world),
+                     "mpi_chunk_mb": np.float64(mpi_chunk_mb)}.items():
+            f.attrs[k] = v
+        g = f.create_group("sizes")
+        g.create_dataset("scope", data=np.array([r[0] for r in rows], dtype=object), dtype=s)
+        g.create_dataset("group_size", data=np.array([r[1] for r in rows], np.int64))
+        g.create_dataset("bytes", data=np.array([r[2] for r in rows], np.int64))
+        g.create_dataset("time_s", data=np.array([r[3] for r in rows], np.float64))
+    return path
+
+
+def ring(nbytes, n, alpha, beta):
+    """The ring allreduce time, written out here independently of commmodel."""
+    return 0.0 if n == 1 else 2 * (n - 1) * alpha + 2 * (n - 1) / n * nbytes * beta
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, PREDICT] + [str(a) for a in args],
+                          capture_output=True, text=True, timeout=120)
+
+
+# The fake 1-rank run: phases per step, buckets in plan order with their ready times.
+DATA, FWD, BWD, OPT, CONTROL = 0.01, 0.10, 0.20, 0.02, 0.003
+BUCKETS = [4_000_000, 2_000_000, 1_000_000]
+READY_IN_BWD = [0.04, 0.14, 0.20]  # seconds after backward started
+STEP = DATA + FWD + BWD + OPT
+
+
+def fake_run(path, world=1, n_steps=6, step_extra=0.0, batch=32, mode="weak", nodes=1,
+             load=0.5, scale=1.0):
+    """A run whose every step has the phases above (compute x scale), rank-for-rank."""
+    fwd, bwd, opt = FWD * scale, BWD * scale, OPT * scale
+    start = DATA + fwd
+    ready = np.tile(np.array([start + r * scale for r in READY_IN_BWD]), (n_steps, world, 1))
+    step = DATA + fwd + bwd + opt + step_extra
+    return fake_runs.write_run(
+        path, step_s=np.full((n_steps, world), step), warmup=1, samples=batch, mode=mode,
+        world_size=world, nodes=nodes, bucket_bytes=BUCKETS, bucket_ready_s=ready,
+        phases={"data_s": DATA, "forward_s": fwd, "backward_s": bwd, "optimizer_s": opt,
+                "comm_exposed_s": step_extra, "control_s": CONTROL},
+        attrs={"mpi_chunk_mb": np.float64(0.0), "cpu_threads_per_cpu_max": np.float64(load),
+               "intra_op_threads": np.int64(1)})
+
+
+def exposed_by_hand(durations, overlap=True):
+    end = 0.0
+    for ready, d in zip(READY_IN_BWD, durations):
+        end = max(ready if overlap else BWD, end) + d
+    return max(0.0, end - BWD)
+
+
+@unittest.skipIf(h5py is None, "h5py missing: run with Debian's /usr/bin/python3")
+class CommunicationModel(unittest.TestCase):
+    def test_ring_formula_and_one_rank(self):
+        self.assertAlmostEqual(commmodel.ring_allreduce_s(1000, 4, 1e-6, 1e-9),
+                               6e-6 + 1.5e-6, delta=1e-18)
+        self.assertEqual(commmodel.ring_allreduce_s(1e9, 1, 1.0, 1.0), 0.0)
+        self.assertAlmostEqual(commmodel.ring_allreduce_s(8e6, 2, 5e-6, 1e-10),
+                               2 * 5e-6 + 8e6 * 1e-10, delta=1e-15)
+
+    def test_slicing_adds_one_latency_per_slice(self):
+        self.assertEqual(commmodel.slice_count(10 * MIB, 4 * MIB), 3)
+        self.assertEqual(commmodel.slice_count(8 * MIB, 4 * MIB), 2)
+        self.assertEqual(commmodel.slice_count(10 * MIB, 0), 1)
+        self.assertEqual(commmodel.chunk_bytes_of(4.0, "mpi"), 4 * MIB)
+        self.assertEqual(commmodel.chunk_bytes_of(4.0, "nccl"), 0)
+        lv = commmodel.Level(1e-6, 1e-9, "test")
+        topo = commmodel.Topology(1, 4, lv, None)
+        s = 10 * MIB
+        self.assertAlmostEqual(topo.bucket_s(s, 4 * MIB), 3 * 6e-6 + 1.5 * s * 1e-9,
+                               delta=1e-15)
+        self.assertAlmostEqual(topo.bucket_s(s, 0), 6e-6 + 1.5 * s * 1e-9, delta=1e-15)
+        # the sum of the slices' ring times, as the backend runs them
+        sliced = 2 * ring(4 * MIB, 4, 1e-6, 1e-9) + ring(2 * MIB, 4, 1e-6, 1e-9)
+        self.assertAlmostEqual(topo.bucket_s(s, 4 * MIB), sliced, delta=1e-15)
+
+    def test_hierarchical_two_levels(self):
+        intra = commmodel.Level(2e-6, 1e-11, "intra")
+        inter = commmodel.Level(5e-6, 8e-11, "inter")
+        s, p, n = 1e8, 4, 8
+        expected = (2 * (p - 1) * 2e-6 + 2 * (p - 1) / p * s * 1e-11
+                    + 2 * (n - 1) * 5e-6 + 2 * (n - 1) / n * (s / p) * 8e-11)
+        topo = commmodel.Topology(n, p, intra, inter)
+        self.assertAlmostEqual(topo.allreduce_call_s(s), expected, delta=1e-15)
+        shared = commmodel.Topology(n, p, intra, inter, shared_link=True)
+        self.assertAlmostEqual(shared.allreduce_call_s(s) - topo.allreduce_call_s(s),
+                               2 * (n - 1) / n * (s / p) * 8e-11 * (p - 1), delta=1e-15)
+        self.assertEqual(topo.needed_levels(), ["intra", "inter"])
+        self.assertEqual(commmodel.Topology(1, 1, None, None).bucket_s(1000, 0), 0.0)
+
+    def test_link_specs(self):
+        self.assertEqual(commmodel.parse_link("100Gbit,5us"), (5e-6, 8 / 100e9))
+        a, b = commmodel.parse_link("450GB/s,2us")
+        self.assertAlmostEqual(a, 2e-6, delta=1e-20)
+        self.assertAlmostEqual(b * 450e9, 1.0, delta=1e-12)
+        a, b = commmodel.parse_link("1Gbit/s, 1.5ms")
+        self.assertAlmostEqual(a, 1.5e-3, delta=1e-15)
+        self.assertAlmostEqual(b * 1e9 / 8, 1.0, delta=1e-12)
+        self.assertEqual(commmodel.parse_link("800MB/s,500ns"), (500e-9, 1 / 800e6))
+        for bad in ("100Gbit", "fast,5us", "100Gbit,5", "100GiB/s,5us", "0Gbit,5us", ""):
+            with self.assertRaises(ValueError) as cm:
+                commmodel.parse_link(bad)
+            self.assertIn(repr(bad), str(cm.exception))
+            self.assertIn("100Gbit,5us", str(cm.exception))
+
+
+@unittest.skipIf(h5py is None, "h5py missing: run with Debian's /usr/bin/python3")
+class Fit(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def synthetic(self, name, alpha, beta, n, chunk_mb, noise=None, scope="all"):
+        sizes = [8 * 4 ** i for i in range(12)]  # 8 B .. 32 MiB
+        rows = []
+        chunk = int(chunk_mb * MIB)
+        for i, s in enumerate(sizes):
+            k = commmodel.slice_count(s, chunk)
+            t = k * 2 * (n - 1) * alpha + 2 * (n - 1) / n * s * beta
+            if noise is not None:
+                t *= 1 + noise[i]
+            rows.append((scope, n, s, t))
+        return write_allreduce(os.path.join(self.tmp.name, name), rows, mpi_chunk_mb=chunk_mb)
+
+    def test_recovers_alpha_and_beta_exactly_with_slices(self):
+        for chunk_mb in (0.0, 1.0):
+            path = self.synthetic(f"ar{chunk_mb}.h5", 3e-6, 2e-10, 4, chunk_mb)
+            (fit,) = commmodel.fit_allreduce_file(path)
+            self.assertLess(abs(fit.alpha / 3e-6 - 1), 1e-9)
+            self.assertLess(abs(fit.beta / 2e-10 - 1), 1e-9)
+            self.assertLess(fit.max_rel_residual, 1e-9)
+            self.assertEqual((fit.min_bytes, fit.max_bytes, fit.sizes), (8, 8 * 4 ** 11, 12))
+            self.assertEqual(fit.chunk_bytes, int(chunk_mb * MIB))
+            self.assertEqual(commmodel.level_of_fit(fit), "intra")  # scope all, one node
+
+    def test_quality_of_a_noisy_fit(self):
+        noise = [0.05 * (-1) ** i for i in range(12)]
+        path = self.synthetic("noisy.h5", 3e-6, 2e-10, 2, 0.0, noise=noise, scope="inter")
+        (fit,) = commmodel.fit_allreduce_file(path)
+        self.assertGreater(fit.median_rel_residual, 0.01)
+        self.assertLess(fit.max_rel_residual, 0.2)
+        self.assertLess(abs(fit.beta / 2e-10 - 1), 0.1)
+        self.assertEqual(commmodel.level_of_fit(fit), "inter")
+
+    def test_unusable_files(self):
+        path = write_allreduce(os.path.join(self.tmp.name, "one.h5"), [("all", 2, 8, 1e-5)])
+        with self.assertRaisesRegex(ValueError, "fewer than two message sizes"):
+            commmodel.fit_allreduce_file(path)
+        path = write_allreduce(os.path.join(self.tmp.name, "bad.h5"),
+                               [("all", 2, 8, 1e-5), ("all", 2, 16, 1e-5)],
+                               status="wrong_results")
+        with self.assertRaisesRegex(ValueError, "not 'completed'"):
+            commmodel.fit_allreduce_file(path)
+
+
+@unittest.skipIf(h5py is None, "h5py missing: run with Debian's /usr/bin/python3")
+class Schedule(unittest.TestCase):
+    def test_three_buckets_with_and_without_overlap(self):
+        ready = np.array([0.1, 0.3, 0.5])
+        durations = [0.3, 0.25, 0.1]
+        # overlap: b0 0.1-0.4, b1 queued behind it 0.4-0.65, b2 ready at 0.5 but waits: 0.65-0.75
+        got = predict.simulate_exposed(ready, durations, np.float64(0.5), True)
+        self.assertAlmostEqual(float(got), 0.25, delta=1e-12)
+        # no overlap: all three after backward (0.5), back to back: 0.5 + 0.65
+        got = predict.simulate_exposed(ready, durations, np.float64(0.5), False)
+        self.assertAlmostEqual(float(got), 0.65, delta=1e-12)
+        # fully hidden: short buckets end before backward
+        got = predict.simulate_exposed(ready, [0.01, 0.01, 0.0], np.float64(0.6), True)
+        self.assertEqual(float(got), 0.0)
+
+
+@unittest.skipIf(h5py is None, "h5py missing: run with Debian's /usr/bin/python3")
+class Lists(unittest.TestCase):
+    def test_lists_and_doubling_ranges(self):
+        self.assertEqual(predict.parse_counts("1,2,4", "--ranks"), [1, 2, 4])
+        self.assertEqual(predict.parse_counts("1..512", "--ranks"),
+                         [1, 2, 4, 8, 16, 32, 64, 128, 256, 512])
+        self.assertEqual(predict.parse_counts("1,2,4,...,32", "--ranks"), [1, 2, 4, 8, 16, 32])
+        self.assertEqual(predict.parse_counts("3..12,5", "--nodes"), [3, 5, 6, 12])
+        for bad in ("", "0", "4..2", "a", "...,4", "1..100000000000000000000000"):
+            with self.assertRaises(predict.PredictError):
+                predict.parse_counts(bad, "--ranks")
+
+
+@unittest.skipIf(h5py is None, "h5py missing: run with Debian's /usr/bin/python3")
+class PredictFromFakeRuns(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.dir = self.tmp.name
+        self.out = os.path.join(self.dir, "pred")
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def run_ok(self, *args):
+        res = run_cli(*args, "--out", self.out)
+        self.assertEqual(res.returncode, 0, res.stderr)
+        self.assertEqual(sorted(os.listdir(self.out)), sorted(OUTPUTS))
+        with open(os.path.join(self.out, "prediction.json")) as f:
+            return json.load(f), res
+
+    def point(self, result, world):
+        (p,) = [p for p in result["points"] if p["world_size"] == world]
+        return p
+
+    def test_points_at_2_and_4_ranks_equal_a_hand_computation(self):
+        run = fake_run(self.path("r1.h5"))
+        result, _ = self.run_ok(run, "--link", "10Gbit,10us", "--ranks", "1,2,4")
+        alpha, beta = 10e-6, 8 / 10e9
+        self.assertEqual([p["world_size"] for p in result["points"]], [1, 2, 4])
+        p1 = self.point(result, 1)
+        self.assertAlmostEqual(p1["step_s"]["median"], STEP, delta=1e-12)
+        self.assertAlmostEqual(p1["wall_s"]["median"], STEP + CONTROL, delta=1e-12)
+        for n in (2, 4):
+            durations = [ring(b, n, alpha, beta) for b in BUCKETS]
+            exposed = exposed_by_hand(durations)
+            p = self.point(result, n)
+            self.assertEqual((p["nodes"], p["ranks_per_node"]), (n, 1))  # --link: one per node
+            self.assertAlmostEqual(p["exposed_comm_s"]["median"], exposed, delta=1e-12)
+            self.assertAlmostEqual(p["step_s"]["median"], STEP + exposed, delta=1e-12)
+            self.assertAlmostEqual(p["step_s"]["p10"], STEP + exposed, delta=1e-12)
+            # control: the measured 1-rank agreement plus one allreduce's latency; no buffers
+            self.assertAlmostEqual(p["wall_s"]["median"],
+                                   STEP + exposed + CONTROL + 2 * (n - 1) * alpha, delta=1e-12)
+            self.assertAlmostEqual(p["comm_busy_s"], sum(durations), delta=1e-12)
+            self.assertAlmostEqual(p["throughput_samples_per_s"], 32 * n / p["wall_s"]["median"],
+                                   delta=1e-9)
+            self.assertAlmostEqual(p["speedup"], p["throughput_samples_per_s"]
+                                   / p1["throughput_samples_per_s"], delta=1e-12)
+            self.assertAlmostEqual(p["efficiency"], p["speedup"] / n, delta=1e-12)
+        self.assertEqual(result["levels"]["inter"]["alpha_s"], alpha)
+        self.assertTrue(any("own network link" in n for n in result["notes"]))
+        with open(os.path.join(self.out, "prediction.csv")) as f:
+            lines = f.read().splitlines()
+        self.assertEqual(lines[0].split(",")[:3], ["nodes", "ranks_per_node", "world_size"])
+        self.assertEqual(len(lines), 4)
+
+    def test_without_overlap_every_bucket_waits_for_backward(self):
+        run = fake_run(self.path("r1.h5"))
+        with h5py.File(run, "a") as f:
+            f.attrs["overlap"] = np.int64(0)
+        result, _ = self.run_ok(run, "--link", "10Gbit,10us", "--ranks", "2")
+        durations = [ring(b, 2, 10e-6, 8 / 10e9) for b in BUCKETS]
+        self.assertAlmostEqual(self.point(result, 2)["exposed_comm_s"]["median"],
+                               sum(durations), delta=1e-12)
+
+    def test_buffer_broadcast_adds_the_model_to_the_measured_local_cost(self):
+        run = fake_runs.write_run(
+            self.path("bn.h5"), step_s=np.full((4, 1), 0.2), warmup=1, buffer_sync_bytes=10**6,
+            phases={"buffer_sync_s": 0.001, "control_s": 0.0, "data_s": 0.02,
+                    "forward_s": 0.06, "backward_s": 0.1, "comm_exposed_s": 0.0,
+                    "optimizer_s": 0.019},
+            attrs={"mpi_chunk_mb": np.float64(0.0)})
+        result, _ = self.run_ok(run, "--intra", "1GB/s,10us", "--ranks", "1,2,4")
+        for n in (1, 2, 4):
+            self.assertAlmostEqual(self.point(result, n)["buffer_sync_s"]["median"],
+                                   0.001 + ring(10**6, n, 10e-6, 1e-9), delta=1e-12)
+            self.assertAlmostEqual(self.point(result, n)["step_s"]["median"],
+                                   0.2 + ring(10**6, n, 10e-6, 1e-9), delta=1e-12)
+
+    def test_measured_point_with_its_error(self):
+        fake_run(self.path("r1.h5"))
+        fake_run(self.path("r2.h5"), world=2, step_extra=0.004)
+        result, res = self.run_ok(self.dir, "--intra", "2GB/s,20us")
+        alpha, beta = 20e-6, 1 / 2e9
+        exposed = exposed_by_hand([ring(b, 2, alpha, beta) for b in BUCKETS])
+        (c,) = [c for c in result["comparisons"] if not c["is_profile"]]
+        self.assertEqual(c["world_size"], 2)
+        self.assertAlmostEqual(c["measured_step_s"], STEP + 0.004, delta=1e-12)
+        self.assertAlmostEqual(c["predicted_step_s"], STEP + exposed, delta=1e-12)
+        self.assertAlmostEqual(c["step_rel_error"], (STEP + exposed) / (STEP + 0.004) - 1,
+                               delta=1e-12)
+        self.assertAlmostEqual(c["measured_wall_s"], STEP + 0.004 + CONTROL, delta=1e-12)
+        p2 = self.point(result, 2)
+        self.assertTrue(p2["comm_measured"] is False)  # predicted from the 1-rank profile
+        self.assertAlmostEqual(p2["wall_s"]["median"], STEP + exposed + CONTROL + 2 * alpha,
+                               delta=1e-12)
+        self.assertEqual(p2["measured"]["path"], self.path("r2.h5"))
+        self.assertIn("2 ranks: measured step", res.stdout)
+        roles = sorted(i["role"] for i in result["inputs"])
+        self.assertEqual(roles, ["measured", "profile"])
+        with open(os.path.join(self.out, "prediction.csv")) as f:
+            rows = [r.split(",") for r in f.read().splitlines()]
+        col = rows[0].index("step_rel_error")
+        self.assertAlmostEqual(float(rows[2][col]), c["step_rel_error"], delta=1e-12)
+        self.assertEqual(rows[1][col], "")
+
+    def test_allreduce_file_gives_the_level(self):
+        fake_run(self.path("r1.h5"))
+        rows = [("all", 2, s, 2 * 7e-6 + s * 3e-10) for s in (8, 1024, 65536, 4 * MIB)]
+        ar = write_allreduce(self.path("ar.json.h5"), rows)
+        result, _ = self.run_ok(self.path("r1.h5"), "--allreduce", ar, "--ranks", "2")
+        (fit,) = result["allreduce_fits"]
+        self.assertEqual(fit["level"], "intra")
+        self.assertAlmostEqual(fit["alpha_s"] / 7e-6, 1, delta=1e-9)
+        self.assertAlmostEqual(fit["beta_s_per_byte"] / 3e-10, 1, delta=1e-9)
+        exposed = exposed_by_hand([ring(b, 2, 7e-6, 3e-10) for b in BUCKETS])
+        self.assertAlmostEqual(self.point(result, 2)["step_s"]["median"], STEP + exposed,
+                               delta=1e-9)
+
+    def test_two_levels_from_one_file_hierarchical_across_nodes(self):
+        run = fake_run(self.path("r1.h5"))
+        ai, bi, ae, be = 2e-6, 1e-10, 20e-6, 1e-9
+        rows = ([("intra", 2, s, 2 * ai + s * bi) for s in (8, 4096, MIB)]
+                + [("inter", 2, s, 2 * ae + s * be) for s in (8, 4096, MIB)]
+                + [("all", 4, 8, 1e-4), ("all", 4, MIB, 1e-2)])
+        ar = write_allreduce(self.path("ar.h5"), rows, nodes=2, ranks_per_node=2)
+        result, res = self.run_ok(run, "--allreduce", ar, "--nodes", "1,4",
+                                  "--ranks-per-node", "2")
+        self.assertEqual(sorted(f["level"] or "-" for f in result["allreduce_fits"]),
+                         ["-", "inter", "intra"])
+        self.assertIn("mixes both levels", res.stderr)
+        self.assertAlmostEqual(result["levels"]["inter"]["alpha_s"] / ae, 1, delta=1e-9)
+        p, n = 2, 4
+        durations = [2 * (p - 1) * ai + 2 * (p - 1) / p * b * bi
+                     + 2 * (n - 1) * ae + 2 * (n - 1) / n * (b / p) * be for b in BUCKETS]
+        p8 = self.point(result, 8)
+        self.assertEqual((p8["nodes"], p8["ranks_per_node"]), (4, 2))
+        self.assertAlmostEqual(p8["comm_busy_s"], sum(durations), delta=1e-12)
+        self.assertAlmostEqual(p8["step_s"]["median"], STEP + exposed_by_hand(durations),
+                               delta=1e-12)
+        self.assertEqual(self.point(result, 2)["nodes"], 1)  # --nodes 1: one node of 2
+
+    def test_oversubscribed_cpu_scales_compute(self):
+        run = fake_run(self.path("r1.h5"))  # 1 rank x 1 thread on 2 CPUs: load 0.5
+        result, res = self.run_ok(run, "--intra", "2GB/s,20us", "--ranks", "2,4",
+                                  "--cores-per-node", "2")
+        self.assertEqual(self.point(result, 2)["compute_factor"], 1.0)
+        p4 = self.point(result, 4)
+        self.assertEqual(p4["compute_factor"], 2.0)  # 4 threads on 2 cores
+        self.assertIn("cores per node: 2 (--cores-per-node)", res.stderr)
+        # without --cores-per-node: not modelled, and said so
+        result, res = self.run_ok(run, "--intra", "2GB/s,20us", "--ranks", "4")
+        self.assertEqual(self.point(result, 4)["compute_factor"], 1.0)
+        self.assertIn("oversubscription is not modelled", res.stderr)
+        self.assertIn("could run on 2 CPU(s), a lower bound", res.stderr)
+        durations = [ring(b, 4, 20e-6, 1 / 2e9) for b in BUCKETS]
+        end = 0.0
+        for r, d in zip(READY_IN_BWD, durations):
+            end = max(2 * r, end) + d
+        exposed = max(0.0, end - 2 * BWD)
+        self.assertAlmostEqual(p4["step_s"]["median"],
+                               DATA + 2 * (FWD + BWD + OPT) + exposed, delta=1e-12)
+
+    def test_step_time_stands_in_for_another_device(self):
+        run = fake_run(self.path("r1.h5"))
+        result, _ = self.run_ok(run, "--link", "10Gbit,10us", "--ranks", "1,2",
+                                "--step-time", str((FWD + BWD + OPT) / 4))
+        self.assertAlmostEqual(result["compute_scale"], 0.25, delta=1e-12)
+        self.assertAlmostEqual(self.point(result, 1)["step_s"]["median"],
+                               DATA + (FWD + BWD + OPT) / 4, delta=1e-12)
+        self.assertTrue(any("a device not measured" in n for n in result["notes"]))
+
+    def test_strong_scaling_interpolates_and_extrapolates_only_when_asked(self):
+        fake_run(self.path("b16.h5"), batch=16, scale=0.5)
+        fake_run(self.path("b32.h5"), batch=32, scale=1.0)
+        args = (self.path("b16.h5"), self.path("b32.h5"), "--mode", "strong",
+                "--intra", "2GB/s,20us", "--cores-per-node", "8")
+        result, _ = self.run_ok(*args, "--global-batch", "48", "--ranks", "2")
+        p2 = self.point(result, 2)
+        self.assertEqual(p2["per_rank_batch"], 24)
+        self.assertFalse(p2["extrapolated"])
+        scale = 0.75  # halfway between 0.5 and 1.0
+        durations = [ring(b, 2, 20e-6, 1 / 2e9) for b in BUCKETS]
+        end = 0.0
+        for r, d in zip(READY_IN_BWD, durations):
+            end = max(scale * r, end) + d
+        exposed = max(0.0, end - scale * BWD)
+        self.assertAlmostEqual(p2["step_s"]["median"],
+                               DATA + scale * (FWD + BWD + OPT) + exposed, delta=1e-12)
+        # 4 ranks at global batch 48: 12 per rank, below the measured 16..32
+        refused = self.path("refused")
+        res = run_cli(*args, "--global-batch", "48", "--ranks", "4", "--out", refused)
+        self.assertEqual(res.returncode, 2, res.stderr)
+        self.assertIn("per-rank batch 12", res.stderr)
+        self.assertIn("--extrapolate", res.stderr)
+        self.assertFalse(os.path.exists(refused))
+        result, _ = self.run_ok(*args, "--global-batch", "48", "--ranks", "4", "--extrapolate")
+        p4 = self.point(result, 4)
+        self.assertTrue(p4["extrapolated"])
+        self.assertAlmostEqual(p4["per_rank_batch"], 12)
+
+    def test_refusals_exit_2_one_line_no_files(self):
+        run = fake_run(self.path("r1.h5"))
+        fake_run(self.path("r2.h5"), world=2)
+        ar = write_allreduce(self.path("ar.h5"), [("all", 2, 8, 1e-5), ("all", 2, 64, 2e-5)])
+        cases = [
+            ((), "no inputs"),
+            ((self.path("missing.h5"),), "no such file"),
+            ((run, "--link", "100Gbit"), "link spec"),
+            ((run, "--intra", "fast,1us", "--ranks", "2"), "link spec"),
+            ((run, "--ranks", "1,2", "--nodes", "1,2", "--ranks-per-node", "2",
+              "--link", "1Gbit,1us"), "exclusive"),
+            ((run, "--nodes", "1,2", "--link", "1Gbit,1us"), "--ranks-per-node"),
+            ((run, "--step-time", "0.1", "--samples-per-s", "100"), "not allowed with"),
+            ((run, "--mode", "weak", "--global-batch", "64"), "--mode strong"),
+            ((run, "--mode", "strong", "--ranks", "1,2", "--link", "1Gbit,1us"),
+             "--global-batch"),
+            ((run, "--mode", "strong", "--global-batch", "32", "--ranks", "1,2",
+              "--link", "1Gbit,1us"), "--extrapolate"),
+            ((run, "--ranks", "2"), "need the intra-node level"),
+            ((run, "--ranks", "1,x"), "not a positive integer"),
+            ((run, "--link", "1Gbit,1us", "--intra", "1GB/s,1us", "--ranks", "2"),
+             "--ranks-per-node"),
+            ((run, "--allreduce", ar, "--intra", "1GB/s,1us", "--ranks", "2"), "give one"),
+            ((run, "--nodes", "2", "--ranks-per-node", "2", "--intra", "1GB/s,1us"),
+             "inter-node level"),
+        ]
+        for args, needle in cases:
+            with self.subTest(args=args):
+                res = run_cli(*args, "--out", self.out)
+                self.assertEqual(res.returncode, 2, res.stderr)
+                lines = res.stderr.strip().splitlines()
+                self.assertEqual(len(lines), 1, res.stderr)
+                self.assertTrue(lines[0].startswith("predict: error: "), lines[0])
+                self.assertIn(needle, lines[0])
+                self.assertFalse(os.path.exists(self.out))
+
+    def test_help_starts_with_examples(self):
+        res = run_cli("--help")
+        self.assertEqual(res.returncode, 0)
+        lines = res.stdout.splitlines()
+        self.assertEqual(lines[0], "examples:")
+        self.assertTrue(lines[1].strip().startswith("results/predict "))
+        self.assertTrue(lines[2].strip().startswith("results/predict "))
+
+    def test_executable_entry_script(self):
+        self.assertTrue(os.access(PREDICT, os.X_OK))
+        run = fake_run(self.path("r1.h5"))
+        res = subprocess.run([PREDICT, run, "--link", "1Gbit,1us", "--ranks", "1..4",
+                              "--out", self.out], capture_output=True, text=True, timeout=120)
+        self.assertEqual(res.returncode, 0, res.stderr)
+        with open(os.path.join(self.out, "prediction.json")) as f:
+            self.assertEqual([p["world_size"] for p in json.load(f)["points"]], [1, 2, 4])
+
+
+@unittest.skipIf(h5py is None, "h5py missing: run with Debian's /usr/bin/python3")
+@scalebench_cli.require_binary
+class PredictARealRun(unittest.TestCase):
+    """cifar10_cnn measured at 1 and 2 ranks, the allreduce sweep at 2: predict 2 from 1."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.runs = os.path.join(cls.tmp.name, "runs")
+        os.mkdir(cls.runs)
+        for n in (1, 2):
+            res = scalebench_cli.run_scalebench(
+                ["train", "--model", "cifar10_cnn", "--steps", "12", "--warmup-steps", "2",
+                 "--batch-size", "8", "--threads", "1", "--device", "cpu", "--quiet",
+                 "--output", os.path.join(cls.runs, f"c-np{n}.h5")], ranks=n, timeout=300)
+            if res.returncode != 0:
+                raise AssertionError(f"train at {n} ranks failed: {res.stdout}{res.stderr}")
+        cls.ar = os.path.join(cls.tmp.name, "ar.h5")
+        res = scalebench_cli.run_scalebench(
+            ["allreduce", "-b", "1K", "-e", "4M", "-f", "4", "-w", "2", "-n", "5", "--device",
+             "cpu", "-o", cls.ar], ranks=2, timeout=300)
+        if res.returncode != 0:
+            raise AssertionError(f"allreduce failed: {res.stdout}{res.stderr}")
+        cls.out = os.path.join(cls.tmp.name, "pred")
+        cls.res = run_cli(cls.runs, "--allreduce", cls.ar, "--out", cls.out)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def test_two_rank_prediction_within_a_loose_bound(self):
+        self.assertEqual(self.res.returncode, 0, self.res.stderr)
+        print(f"\n{self.res.stdout.strip()}", file=sys.stderr)
+        with open(os.path.join(self.out, "prediction.json")) as f:
+            result = json.load(f)
+        self.assertEqual(result["profile_world_size"], 1)
+        (fit,) = result["allreduce_fits"]
+        self.assertEqual(fit["level"], "intra")
+        self.assertGreater(fit["alpha_s"], 0)
+        (c,) = [c for c in result["comparisons"] if not c["is_profile"]]
+        self.assertEqual(c["world_size"], 2)
+        self.assertTrue(math.isfinite(c["step_rel_error"]))
+        (own,) = [c for c in result["comparisons"] if c["is_profile"]]
+        print(f"1 rank measured step {own['measured_step_s']:.6g} s; 2 ranks measured "
+              f"{c['measured_step_s']:.6g} s, predicted {c['predicted_step_s']:.6g} s",
+              file=sys.stderr)
+        # The measured figure is the file's own: the median over measured steps of the slowest
+        # rank's step_s, read here independently of the tool.
+        with h5py.File(c["path"], "r") as f:
+            measured = f["steps/warmup"][:, 0] == 0
+            slowest = np.max(f["steps/step_s"][:][measured], axis=1)
+        self.assertAlmostEqual(c["measured_step_s"], float(np.median(slowest)), places=12)
+        self.assertAlmostEqual(c["step_rel_error"],
+                               c["predicted_step_s"] / c["measured_step_s"] - 1.0, places=12)
+        # Accuracy is the bench's job (docs/prediction.md); on 2 shared cores a 2-rank step
+        # varies by 2x between runs. Within a factor of 3 catches a broken pipeline (a unit,
+        # a missing term, a wrong level) without failing on the machine's noise.
+        for key in ("step", "wall"):
+            ratio = c[f"predicted_{key}_s"] / c[f"measured_{key}_s"]
+            self.assertTrue(1 / 3 < ratio < 3, (key, c))
+        self.assertEqual(sorted(os.listdir(self.out)), sorted(OUTPUTS))
+
+
+if __name__ == "__main__":
+    unittest.main()
