@@ -16,6 +16,13 @@ each side's median over rounds [min, max], and the ratio scalebench/DDP taken wi
   bench/ddp_compare.py --rounds 3                 # all three models, bounded to a few minutes
   bench/ddp_compare.py --models fcn_r --batch fcn_r=128 --steps 10
   bench/ddp_compare.py --json results.json       # also write every figure as JSON
+  bench/ddp_compare.py --ddp-malloc jemalloc     # DDP with a caching malloc, like scalebench's
+  bench/ddp_compare.py --sb-arg=--cpu-allocator=system   # scalebench with LibTorch's allocator
+
+scalebench caches large host blocks by default (--cpu-allocator caching); PyTorch uses malloc,
+which maps and unmaps every large tensor. --ddp-malloc jemalloc gives DDP the same advantage
+(LD_PRELOAD of Debian's libjemalloc2, configured to keep freed pages: oversize_threshold:0,
+dirty and muzzy decay off), so that the comparison can be made like for like.
 
 Internally it starts itself under mpirun with --worker for the DDP side.
 """
@@ -36,6 +43,10 @@ MODELS = ("cifar10_cnn", "fcn_r", "fcn_s")
 DEFAULT_BATCH = {"cifar10_cnn": 32, "fcn_r": 64, "fcn_s": 8}
 DEFAULT_STEPS = {"cifar10_cnn": 12, "fcn_r": 6, "fcn_s": 5}
 LR, MOMENTUM, BUCKET_MB = 0.01, 0.9, 25
+JEMALLOC = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
+# Freed pages stay with the process (no purge after a decay time, large blocks in the normal
+# arenas): the same reuse scalebench's cache gives (runtime/memory_budget.hpp).
+JEMALLOC_CONF = "oversize_threshold:0,dirty_decay_ms:-1,muzzy_decay_ms:-1"
 
 
 # --- The architectures, as models/*.cpp build them ------------------------------------------------
@@ -122,7 +133,7 @@ def run_scalebench(args, binary, model, batch, steps, tmp):
         binary, "train", "--model", model, "--device", "cpu", "--batch-size", str(batch),
         "--steps", str(steps), "--warmup-steps", str(args.warmup), "--threads", str(args.threads),
         "--optimizer", "sgd", "--lr", str(LR), "--momentum", str(MOMENTUM),
-        "--bucket-mb", str(BUCKET_MB), "--quiet", "--output", out]
+        "--bucket-mb", str(BUCKET_MB), "--quiet", "--output", out] + list(args.sb_arg or [])
     benchlib.run_job(cmd, timeout=args.timeout)
     with h5py.File(out, "r") as f:
         times = benchlib.measured_step_times(f)
@@ -135,8 +146,11 @@ def run_ddp(args, model, batch, steps, expect_params, tmp):
     out = os.path.join(tmp, f"ddp-{model}-{time.monotonic_ns()}.json")
     env = dict(os.environ, MASTER_ADDR="127.0.0.1", MASTER_PORT=str(free_port()),
                OMP_NUM_THREADS=str(args.threads))
-    cmd = benchlib.mpirun_prefix(args.ranks) + [
-        "-x", "MASTER_ADDR", "-x", "MASTER_PORT", "-x", "OMP_NUM_THREADS",
+    exported = ["-x", "MASTER_ADDR", "-x", "MASTER_PORT", "-x", "OMP_NUM_THREADS"]
+    if args.ddp_malloc == "jemalloc":
+        env.update(LD_PRELOAD=JEMALLOC, MALLOC_CONF=JEMALLOC_CONF)
+        exported += ["-x", "LD_PRELOAD", "-x", "MALLOC_CONF"]
+    cmd = benchlib.mpirun_prefix(args.ranks) + exported + [
         sys.executable, os.path.abspath(__file__), "--worker", "--model", model,
         "--batch-one", str(batch), "--steps-one", str(steps), "--threads", str(args.threads),
         "--expect-params", str(expect_params), "--worker-out", out]
@@ -169,6 +183,10 @@ def main():
     p.add_argument("--timeout", type=float, default=600, help="seconds one run may take")
     p.add_argument("--bin", help="scalebench binary (default $SCALEBENCH_BIN or build/scalebench)")
     p.add_argument("--json", help="write the figures to this file")
+    p.add_argument("--ddp-malloc", choices=("system", "jemalloc"), default="system",
+                   help="DDP's malloc: the system's (glibc), or jemalloc keeping freed pages")
+    p.add_argument("--sb-arg", action="append", metavar="ARG",
+                   help="an extra scalebench train argument (repeat; --sb-arg=--x=y)")
     # Worker mode (started by the orchestrator under mpirun).
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--model", help=argparse.SUPPRESS)
@@ -190,13 +208,16 @@ def main():
     steps = parse_per_model(args.steps, DEFAULT_STEPS)
     if any(steps[m] <= args.warmup for m in models):
         sys.exit("error: every model needs more --steps than --warmup")
+    if args.ddp_malloc == "jemalloc" and not os.path.exists(JEMALLOC):
+        sys.exit(f"error: --ddp-malloc jemalloc: {JEMALLOC} not found (apt-get install libjemalloc2)")
     params = scalebench_params(binary)
     for m in models:  # the same architecture on both sides, checked before anything is timed
         count = param_count(build_model(m)[0])
         if count != params[m]:
             sys.exit(f"error: {m}: the torch.nn replica has {count} parameters, scalebench {params[m]}")
     print(f"# ddp_compare: {args.ranks} ranks, {args.threads} thread(s)/rank, {args.rounds} rounds, "
-          f"SGD lr {LR} momentum {MOMENTUM}, bucket {BUCKET_MB} MiB, {args.warmup} warm-up step(s) left out",
+          f"SGD lr {LR} momentum {MOMENTUM}, bucket {BUCKET_MB} MiB, {args.warmup} warm-up step(s) left out, "
+          f"DDP malloc {args.ddp_malloc}, scalebench extra args {args.sb_arg or []}",
           flush=True)
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -225,6 +246,7 @@ def main():
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"ranks": args.ranks, "threads": args.threads, "rounds": args.rounds,
+                       "ddp_malloc": args.ddp_malloc, "scalebench_args": args.sb_arg or [],
                        "models": results}, f, indent=2)
 
 
