@@ -77,7 +77,11 @@ void add_train_options(CLI::App& cmd, RunConfig& c, TrainArgs& a) {
   cmd.add_option("--threads", c.threads, "Intra-op CPU threads per rank (0: LibTorch's default)")->capture_default_str();
   cmd.add_option("--bucket-mb", c.bucket_mb, "Gradient bucket cap in MiB")->capture_default_str();
   cmd.add_option("--mpi-chunk-mb", c.mpi_chunk_mb, "MPI backend: reduce each bucket in slices of this many MiB (0: one call per bucket)")->capture_default_str();
-  cmd.add_flag("--no-overlap", "Allreduce only after backward (no overlap with backward)");
+  auto* o_overlap = cmd.add_option(
+      "--overlap", c.overlap,
+      "Bucket allreduces during backward: on, off (only after backward), or auto (both tried in the "
+      "warm-up steps, the faster kept; needs 3 warm-up steps, else on)")->capture_default_str();
+  cmd.add_flag("--no-overlap", "Allreduce only after backward (= --overlap off)")->excludes(o_overlap);
   cmd.add_option("--output,-o", c.output, "Run file (HDF5); default scalebench-<model>-np<N>-<time>.h5");
   cmd.add_flag("--overwrite", c.overwrite, "Replace an existing --output when the run completes");
   cmd.add_option("--tag", c.tag, "Free text stored in the run file");
@@ -130,7 +134,7 @@ void take_train_args(CLI::App& cmd, RunConfig& c, const TrainArgs& a) {
   if (a.o_embedding->count()) c.embedding_size = a.embedding_size;
   if (a.o_memory->count()) c.host_memory_limit_mb = a.host_memory_limit_mb;
   if (a.o_target->count()) c.target_accuracy = a.target_accuracy;
-  c.overlap = cmd.count("--no-overlap") == 0;
+  if (cmd.count("--no-overlap") > 0) c.overlap = "off";
 }
 
 bool is_subcommand(const std::string& word) {

@@ -309,7 +309,9 @@ void write_metadata(io::RunFile& f, const World& world, const RunConfig& cfg, co
   f.set_attr("optimizer", s.run.optimizer);
   f.set_attr("lr", s.run.lr);
   f.set_attr("lr_decay", s.run.lr_decay);
-  f.set_attr("overlap", static_cast<std::int64_t>(cfg.overlap ? 1 : 0));
+  // With --overlap auto this is the mode warm-up starts from; the choice rewrites it after warm-up.
+  f.set_attr("overlap", static_cast<std::int64_t>(cfg.overlap != "off" ? 1 : 0));
+  f.set_attr("overlap_mode", cfg.overlap);
   f.set_attr("bucket_mb", cfg.bucket_mb);
   f.set_attr("mpi_chunk_mb", cfg.mpi_chunk_mb);
   f.set_attr("n_buckets", static_cast<std::int64_t>(plan.buckets.size()));

@@ -16,6 +16,7 @@
 #include "comm/communicator.hpp"
 #include "core/errors.hpp"
 #include "ddp/checksum.hpp"
+#include "ddp/overlap_choice.hpp"
 #include "ddp/reducer.hpp"
 #include "device/device.hpp"
 #include "metrics/process_stats.hpp"
@@ -121,6 +122,9 @@ class TrainSession {
   // Collective: estimates every rank's run-clock offset to rank 0's and stores it in /ranks as
   // clock_offset_<when>_s (when: start, end), with its uncertainty.
   void record_clock_offsets(const char* when);
+  // --overlap auto: reports a measured warm-up step's time (the slowest rank's, a collective) and,
+  // after the last one, records the mode kept.
+  void choose_overlap(std::int64_t step, double step_s);
   double run_clock_s() const {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - run_clock_origin_).count();
   }
@@ -143,6 +147,7 @@ class TrainSession {
   std::atomic<RunRecorder*> recorder_for_watchdog_{nullptr};
   std::unique_ptr<Watchdog> watchdog_;
   std::unique_ptr<Reducer> reducer_;
+  std::unique_ptr<OverlapChooser> overlap_choice_;  // the training loop's; the batch search keeps the start mode
   std::unique_ptr<RunRecorder> recorder_;
   std::unique_ptr<PhaseClock> clock_;
   std::unique_ptr<StepControl> control_;
@@ -217,7 +222,8 @@ void TrainSession::build_collective() {
   std::string oom_error;
   try {
     reducer_ = std::make_unique<Reducer>(models::trainable_parameters(*s_.model), *comm_,
-                                         ReducerOptions{s_.run.bucket_cap_bytes, cfg_.overlap});
+                                         ReducerOptions{s_.run.bucket_cap_bytes, cfg_.overlap != "off"});
+    overlap_choice_ = std::make_unique<OverlapChooser>(parse_overlap_mode(cfg_.overlap), s_.run.warmup_steps);
   } catch (const std::exception& e) {
     if (!is_out_of_memory(e)) throw;
     oom_error = std::string("out of memory while building the model's gradient buckets on ") +
@@ -282,6 +288,23 @@ std::unique_ptr<Trainer> TrainSession::make_trainer(datasets::BatchSource* data)
   return std::make_unique<Trainer>(TrainerParts{s_.model, data, s_.optimizer.get(), clock_.get(), s_.device,
                                                 comm_.get(), reducer_.get(), watchdog_.get(), &inject_,
                                                 run_clock_origin_});
+}
+
+void TrainSession::choose_overlap(std::int64_t step, double step_s) {
+  double slowest = 0.0;
+  {
+    Watchdog::Guard guard(watchdog_.get(), step, "agreement on the warm-up step times (--overlap auto)");
+    slowest = world_.max_over_ranks(step_s);
+  }
+  if (!overlap_choice_->observe(step, slowest)) return;
+  const std::string reason = overlap_choice_->reason();
+  if (io::RunFile* f = recorder_->root_file()) {
+    f->set_attr("overlap", static_cast<std::int64_t>(overlap_choice_->chosen_overlap() ? 1 : 0));
+    f->set_attr("overlap_auto_on_s", overlap_choice_->median_on_s());
+    f->set_attr("overlap_auto_off_s", overlap_choice_->median_off_s());
+    f->set_attr("overlap_choice", reason);
+    log::info(reason);
+  }
 }
 
 void TrainSession::record_clock_offsets(const char* when) {
@@ -353,12 +376,15 @@ int TrainSession::train() {
     const auto iteration_start = std::chrono::steady_clock::now();
     record_held();
     const bool warmup = step < s_.run.warmup_steps;
+    reducer_->set_overlap(overlap_choice_->overlap_for(step));
     inject_.before_step(step);
     control_->begin(step);
     std::optional<StepRecord> rec;
     std::string oom;  // this rank's account of running out of memory in this step
+    double step_s = 0.0;
     try {
       rec = trainer->step(step, warmup, step / steps_per_epoch);
+      step_s = (*rec)[StepField::kStepS];
       progress.update(step, (*rec)[StepField::kStepS], (*rec)[StepField::kLoss], warmup);
     } catch (const StepOutOfMemory& e) {
       oom = describe_out_of_memory(e, s_, memory_limit_);
@@ -380,6 +406,7 @@ int TrainSession::train() {
       progress.done();
       return end_early(stop, step, oom);
     }
+    if (overlap_choice_->measures(step)) choose_overlap(step, step_s);
     step += inject_.step_skew(step);
     // Early stopping (or the target) at the last planned epoch is no early stop: it ends anyway.
     if (accuracy && (step + 1) % steps_per_epoch == 0) record_held();  // its events follow its steps

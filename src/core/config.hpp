@@ -33,7 +33,9 @@ struct RunConfig {
   int threads = 0;                // intra-op threads per rank; 0 = LibTorch's default
   double bucket_mb = 25.0;
   double mpi_chunk_mb = kDefaultMpiChunkMb;  // CommOptions::mpi_chunk_bytes, in MiB
-  bool overlap = true;
+  // --overlap auto|on|off (--no-overlap = off): bucket allreduces during backward; auto measures
+  // both in warm-up and keeps the faster (ddp/overlap_choice.hpp).
+  std::string overlap = "auto";
   std::string output;             // "" = scalebench-<model>-np<N>-<UTC time>.h5
   bool overwrite = false;
   std::string tag;

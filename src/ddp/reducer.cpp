@@ -77,6 +77,12 @@ void Reducer::launch_ready_buckets_in_order() {
   }
 }
 
+void Reducer::set_overlap(bool overlap) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (in_backward_) throw std::logic_error("Reducer::set_overlap during a backward pass");
+  options_.overlap = overlap;
+}
+
 void Reducer::finish() {
   {
     std::lock_guard<std::mutex> lock(mutex_);

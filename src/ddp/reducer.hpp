@@ -48,6 +48,9 @@ class Reducer {
   void prepare_for_backward();
   // After backward: launches the remaining buckets, waits for all, installs averaged gradients.
   void finish();
+  // Between steps only (not during backward): whether the next steps overlap (--overlap auto).
+  void set_overlap(bool overlap);
+  bool overlap() const { return options_.overlap; }
   // After finish(): what this step's communication cost (may wait for CUDA events). `origin`: the
   // host time given to the step's Communicator::mark_step_start(), the origin of the bucket times.
   ReducerStepStats step_stats(std::chrono::steady_clock::time_point origin);

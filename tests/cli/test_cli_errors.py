@@ -89,6 +89,10 @@ class BadInput(unittest.TestCase):
                             "--device tpu", "cpu, cuda, auto")
         self.assert_refused(small(cpu_allocator="arena") + ["--output", self.out],
                             "--cpu-allocator arena", "caching or system")
+        self.assert_refused(small(overlap="sometimes") + ["--output", self.out],
+                            "--overlap sometimes", "auto, on or off")
+        self.assert_refused(small(overlap="on") + ["--no-overlap", "--output", self.out],
+                            "--no-overlap", "--overlap")
 
     def test_global_batch_must_divide_by_world_size(self):
         args = ["--model", "cifar10_cnn", "--device", "cpu", "--steps", "2", "--global-batch", "9",

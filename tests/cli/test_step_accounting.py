@@ -178,5 +178,52 @@ class StepAccounting(unittest.TestCase):
                         f"{standalone:.3f} GB/s standalone")
 
 
+
+@require_binary
+@unittest.skipIf(h5py is None, "h5py missing: run with Debian's /usr/bin/python3")
+class OverlapAuto(unittest.TestCase):
+    """--overlap auto: warm-up steps 1..W-1 alternate without / with overlap, and the mode with
+    the lower median of the slowest rank's step time is kept (ddp/overlap_choice.hpp)."""
+    WARMUP, STEPS = 5, 8
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.path = os.path.join(cls.tmp.name, "auto.h5")
+        res = run_scalebench(["--model", "cifar10_cnn", "--device", "cpu", "--steps", str(cls.STEPS),
+                              "--warmup-steps", str(cls.WARMUP), "--batch-size", "4",
+                              "--bucket-mb", "1", "--threads", "1", "--overlap", "auto",
+                              "--output", cls.path], ranks=RANKS, timeout=600)
+        if res.returncode != 0:
+            raise AssertionError(f"scalebench: exit {res.returncode}\n{res.stdout}{res.stderr}")
+        cls.log = res.stdout + res.stderr
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def test_the_choice_is_the_faster_warmup_median(self):
+        with h5py.File(self.path, "r") as f:
+            a = f.attrs
+            slowest = np.max(f["steps/step_s"][:], axis=1)
+            on = float(np.median(slowest[[2, 4]]))
+            off = float(np.median(slowest[[1, 3]]))
+            self.assertEqual(a["overlap_mode"], "auto")
+            self.assertEqual(float(a["overlap_auto_on_s"]), on)
+            self.assertEqual(float(a["overlap_auto_off_s"]), off)
+            self.assertEqual(int(a["overlap"]), 0 if off < on else 1)
+            self.assertIn("--overlap auto", a["overlap_choice"])
+            self.assertIn(a["overlap_choice"], self.log, "rank 0 says what it chose")
+
+    def test_steps_without_overlap_start_every_bucket_after_backward(self):
+        with h5py.File(self.path, "r") as f:
+            s = f["steps"]
+            backward_end = (s["data_s"][:] + s["buffer_sync_s"][:] + s["forward_s"][:] +
+                            s["backward_s"][:])[:, :, None]
+            start = f["buckets/start_s"][:]
+            without = [1, 3] + (list(range(self.WARMUP, self.STEPS)) if f.attrs["overlap"] == 0 else [])
+            self.assertTrue(np.all(start[without] >= backward_end[without] - 1e-6))
+
+
 if __name__ == "__main__":
     unittest.main()
