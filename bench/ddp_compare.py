@@ -2,18 +2,23 @@
 """scalebench against PyTorch's DistributedDataParallel (gloo), same work on both sides.
 
 For each model, both sides train the same architecture (rebuilt here in torch.nn from
-models/cifar10_cnn.cpp and models/fcn.cpp; parameter counts are asserted equal to
-`scalebench models --json`), at the same per-rank batch, threads per rank, optimizer (SGD, lr
-0.01, momentum 0.9) and bucket cap (25 MiB), on synthetic data generated before timing, with the
-same number of ranks started by the same mpirun (so the same core binding). Runs alternate in
-rounds (scalebench, DDP, then DDP, scalebench, ...) so drift of a shared machine hits both alike.
+models/cifar10_cnn.cpp, models/fcn.cpp, models/cifar_resnets.cpp + models/resnet_basic.cpp and
+models/imdb_cnn_lstm.cpp; parameter counts, BatchNorm statistics included as scalebench counts
+them, are asserted equal to `scalebench models --json`), with the same loss (cross-entropy over
+classes, binary cross-entropy on imdb_cnn_lstm's one logit), at the same per-rank batch, threads
+per rank, optimizer (SGD, lr 0.01, momentum 0.9) and bucket cap (25 MiB), on synthetic data
+generated before timing (float32 in [0, 1), or int64 token ids in [0, vocabulary) for
+imdb_cnn_lstm), with the same number of ranks started by the same mpirun (so the same core
+binding); BatchNorm statistics are broadcast from rank 0 every step on both sides (scalebench's
+buffer sync, DDP's default broadcast_buffers=True). Runs alternate in rounds (scalebench, DDP,
+then DDP, scalebench, ...) so drift of a shared machine hits both alike.
 
 Per run: the median over measured steps (warm-up left out) of the slowest rank's step time. The
 scalebench figure comes from its run file (/steps/step_s); the DDP worker times the same span
 (zero_grad, forward, loss, backward with DDP's allreduce, optimizer step, loss.item()). Reported:
 each side's median over rounds [min, max], and the ratio scalebench/DDP taken within each round.
 
-  bench/ddp_compare.py --rounds 3                 # all three models, bounded to a few minutes
+  bench/ddp_compare.py --rounds 3                 # all five models, bounded to a few minutes
   bench/ddp_compare.py --models fcn_r --batch fcn_r=128 --steps 10
   bench/ddp_compare.py --json results.json       # also write every figure as JSON
   bench/ddp_compare.py --ddp-malloc jemalloc     # DDP with a caching malloc, like scalebench's
@@ -37,11 +42,15 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import benchlib  # noqa: E402
 
-MODELS = ("cifar10_cnn", "fcn_r", "fcn_s")
-# Per-rank batches small enough that a round of all three models takes about a minute on the
-# 2-core VM with reference BLAS (fcn_r's own default is 342, fcn_s's 64).
-DEFAULT_BATCH = {"cifar10_cnn": 32, "fcn_r": 64, "fcn_s": 8}
-DEFAULT_STEPS = {"cifar10_cnn": 12, "fcn_r": 6, "fcn_s": 5}
+MODELS = ("cifar10_cnn", "fcn_r", "fcn_s", "resnet56", "imdb_cnn_lstm")
+# Per-rank batches small enough that a round of each model takes well under a minute on the
+# 2-core VM with reference BLAS (fcn_r's own default is 342, fcn_s's 64, resnet56's 128;
+# imdb_cnn_lstm's is its own 30).
+DEFAULT_BATCH = {"cifar10_cnn": 32, "fcn_r": 64, "fcn_s": 8, "resnet56": 16, "imdb_cnn_lstm": 30}
+DEFAULT_STEPS = {"cifar10_cnn": 12, "fcn_r": 6, "fcn_s": 5, "resnet56": 8, "imdb_cnn_lstm": 12}
+# models/imdb_cnn_lstm.cpp: the Keras example's max_features, maxlen and embedding_size (scalebench's
+# defaults; its synthetic token ids are int64, uniform in [0, vocabulary)).
+IMDB_VOCAB, IMDB_SEQUENCE, IMDB_EMBEDDING = 20000, 100, 128
 LR, MOMENTUM, BUCKET_MB = 0.01, 0.9, 25
 JEMALLOC = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
 # Freed pages stay with the process (no purge after a decay time, large blocks in the normal
@@ -50,6 +59,126 @@ JEMALLOC_CONF = "oversize_threshold:0,dirty_decay_ms:-1,muzzy_decay_ms:-1"
 
 
 # --- The architectures, as models/*.cpp build them ------------------------------------------------
+# build_model(name) -> (module, spec). spec: "input" (per-sample shape), "vocab" (None: float32
+# features uniform in [0, 1); else int64 token ids in [0, vocab)), "classes" (of the targets) and
+# "loss" ("cross_entropy" on logits over classes, or "bce" = binary cross-entropy with logits on a
+# single output unit, targets 0/1), as models/network.cpp's Network::loss computes them.
+def _resnet56():
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+    # models/resnet_basic.cpp with cifar_resnets.cpp's resnet56 spec: widths 16/32/64, 9 basic
+    # blocks per stage, no conv bias, BatchNorm eps 1e-5 momentum 0.1 (torch's defaults), option-A
+    # shortcuts, global average pool, Linear(64, 10) with bias. Convolutions pad as Keras 'same':
+    # stride 1 is torch's symmetric padding 1; stride 2 on an even size pads only bottom/right.
+    class SameConv3x3(nn.Conv2d):
+        def __init__(self, cin, cout, stride):
+            super().__init__(cin, cout, 3, stride=stride, padding=1 if stride == 1 else 0, bias=False)
+
+        def forward(self, x):
+            if self.stride[0] != 1:
+                def pads(n):  # keras_same_padding: total so that out = ceil(n / s), the odd cell after
+                    total = max((-(-n // self.stride[0]) - 1) * self.stride[0] + 3 - n, 0)
+                    return total // 2, total - total // 2
+                top, bottom = pads(x.shape[2])
+                left, right = pads(x.shape[3])
+                x = F.pad(x, (left, right, top, bottom))
+            return super().forward(x)
+
+    class BasicBlock(nn.Module):
+        def __init__(self, cin, cout, stride):
+            super().__init__()
+            self.conv1 = SameConv3x3(cin, cout, stride)
+            self.bn1 = nn.BatchNorm2d(cout, eps=1e-5, momentum=0.1)
+            self.conv2 = SameConv3x3(cout, cout, 1)
+            self.bn2 = nn.BatchNorm2d(cout, eps=1e-5, momentum=0.1)
+            self.stride, self.pad_channels = stride, cout - cin
+
+        def forward(self, x):
+            y = self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)))))
+            if self.stride != 1 or self.pad_channels:
+                # Option A: every stride-th pixel, new channels zero (half before, half after).
+                x = x[:, :, ::self.stride, ::self.stride]
+                before = self.pad_channels // 2
+                x = F.pad(x, (0, 0, 0, 0, before, self.pad_channels - before))
+            return F.relu(y + x)
+
+    class ResNet56(nn.Module):
+        def __init__(self, widths=(16, 32, 64), blocks=9, classes=10):
+            super().__init__()
+            self.conv1 = SameConv3x3(3, widths[0], 1)
+            self.bn1 = nn.BatchNorm2d(widths[0], eps=1e-5, momentum=0.1)
+            layers, cin = [], widths[0]
+            for s, w in enumerate(widths):
+                for b in range(blocks):
+                    layers.append(BasicBlock(cin, w, 2 if b == 0 and s > 0 else 1))
+                    cin = w
+            self.stages = nn.Sequential(*layers)
+            self.fc = nn.Linear(cin, classes)
+            for m in self.modules():  # torchvision_initialize: He-normal (fan_out) convs, BN 1/0
+                if isinstance(m, nn.Conv2d):
+                    nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+
+        def forward(self, x):
+            x = self.stages(F.relu(self.bn1(self.conv1(x))))
+            return self.fc(x.mean((2, 3)))
+
+    return ResNet56()
+
+
+def _imdb_cnn_lstm():
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+    class KerasLSTM(nn.Module):
+        # models/layers.hpp KerasLSTM: Keras' parameters (kernel [4h, in], recurrent kernel [4h, h],
+        # ONE bias [4h]; nn.LSTM would have two), run through torch's fused LSTM with a zero second
+        # bias, returning the last hidden state. Keras' initialisation: glorot kernel, orthogonal
+        # recurrent kernel, zero bias with 1 on the forget gate (torch's gate order i, f, g, o).
+        def __init__(self, inputs, hidden):
+            super().__init__()
+            self.hidden = hidden
+            self.weight_ih = nn.Parameter(torch.empty(4 * hidden, inputs))
+            self.weight_hh = nn.Parameter(torch.empty(4 * hidden, hidden))
+            self.bias = nn.Parameter(torch.zeros(4 * hidden))
+            with torch.no_grad():
+                nn.init.xavier_uniform_(self.weight_ih)
+                nn.init.orthogonal_(self.weight_hh)
+                self.bias[hidden:2 * hidden] = 1.0
+
+        def forward(self, x):  # [B, T, in] -> [B, h]
+            zeros = x.new_zeros(1, x.shape[0], self.hidden)
+            _, h, _ = torch.lstm(x, (zeros, zeros), [self.weight_ih, self.weight_hh, self.bias,
+                                                     torch.zeros_like(self.bias)],
+                                 True, 1, 0.0, self.training, False, True)
+            return h.squeeze(0)
+
+    class ImdbCnnLstm(nn.Module):
+        # models/imdb_cnn_lstm.cpp: Embedding(20000, 128) -> Dropout 0.25 -> Conv1d(128, 64, 5,
+        # valid, bias) + ReLU -> MaxPool1d(4) -> LSTM(70) -> Linear(70, 1), a logit for the
+        # binary cross-entropy. Conv1d on [B, C, T]: transposed around it as scalebench does.
+        def __init__(self):
+            super().__init__()
+            self.embedding = nn.Embedding(IMDB_VOCAB, IMDB_EMBEDDING)
+            nn.init.uniform_(self.embedding.weight, -0.05, 0.05)
+            self.dropout = nn.Dropout(0.25)
+            self.conv = nn.Conv1d(IMDB_EMBEDDING, 64, 5)
+            self.lstm = KerasLSTM(64, 70)
+            self.dense = nn.Linear(70, 1)
+            for m in (self.conv, self.dense):  # keras_initialize: glorot kernels, zero biases
+                nn.init.xavier_uniform_(m.weight)
+                nn.init.zeros_(m.bias)
+
+        def forward(self, tokens):
+            x = self.dropout(self.embedding(tokens))                       # [B, T, E]
+            x = F.relu(self.conv(x.transpose(1, 2)))                       # [B, 64, T-4]
+            x = F.max_pool1d(x, 4, 4).transpose(1, 2).contiguous()         # [B, (T-4)/4, 64]
+            return self.dense(self.lstm(x))                                # [B, 1]
+
+    return ImdbCnnLstm()
+
+
 def build_model(name):
     import torch.nn as nn
     if name == "cifar10_cnn":
@@ -59,7 +188,13 @@ def build_model(name):
             nn.MaxPool2d(2), nn.Dropout(0.25),
             nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.Conv2d(64, 64, 3), nn.ReLU(),
             nn.MaxPool2d(2), nn.Dropout(0.25), nn.Flatten(),
-            nn.Linear(64 * 6 * 6, 512), nn.ReLU(), nn.Dropout(0.5), nn.Linear(512, 10)), (3, 32, 32), 10
+            nn.Linear(64 * 6 * 6, 512), nn.ReLU(), nn.Dropout(0.5), nn.Linear(512, 10)), \
+            {"input": (3, 32, 32), "vocab": None, "classes": 10, "loss": "cross_entropy"}
+    if name == "resnet56":
+        return _resnet56(), {"input": (3, 32, 32), "vocab": None, "classes": 10, "loss": "cross_entropy"}
+    if name == "imdb_cnn_lstm":
+        # One sigmoid unit: targets 0/1 (scalebench's synthetic labels over 2 classes).
+        return _imdb_cnn_lstm(), {"input": (IMDB_SEQUENCE,), "vocab": IMDB_VOCAB, "classes": 2, "loss": "bce"}
     widths = {"fcn_r": [784, 2048, 4096, 1024, 10],
               "fcn_s": [26752, 2048, 2048, 2048, 26752]}[name]
     layers = []
@@ -67,11 +202,15 @@ def build_model(name):
         layers.append(nn.Linear(widths[i], widths[i + 1]))
         if i + 2 < len(widths):
             layers.append(nn.Sigmoid())
-    return nn.Sequential(*layers), (widths[0],), widths[-1]
+    return nn.Sequential(*layers), {"input": (widths[0],), "vocab": None, "classes": widths[-1],
+                                    "loss": "cross_entropy"}
 
 
 def param_count(model):
-    return sum(p.numel() for p in model.parameters())
+    # As scalebench's params_total (models/network.cpp count_total_params, Keras' "Total params"):
+    # parameters plus buffers (BatchNorm running mean/var), not torch's num_batches_tracked.
+    return sum(p.numel() for p in model.parameters()) + sum(
+        b.numel() for n, b in model.named_buffers() if not n.endswith("num_batches_tracked"))
 
 
 # --- DDP worker (one rank, started by mpirun) -----------------------------------------------------
@@ -86,21 +225,37 @@ def worker(args):
     torch.set_num_threads(args.threads)
     dist.init_process_group("gloo", rank=rank, world_size=world)
     torch.manual_seed(1)
-    model, in_shape, classes = build_model(args.model)
+    model, spec = build_model(args.model)
     count = param_count(model)
     if count != args.expect_params:
         raise SystemExit(f"{args.model}: {count} parameters here, scalebench has {args.expect_params}")
-    ddp = DDP(model, bucket_cap_mb=BUCKET_MB)
+    # broadcast_buffers=True (DDP's default) broadcasts rank 0's buffers (BatchNorm statistics)
+    # before every forward: the counterpart of scalebench's buffer sync, so it is kept.
+    ddp = DDP(model, bucket_cap_mb=BUCKET_MB, broadcast_buffers=True)
     opt = torch.optim.SGD(ddp.parameters(), lr=LR, momentum=MOMENTUM)
     gen = torch.Generator().manual_seed(100 + rank)
-    batches = [(torch.rand((args.worker_batch,) + in_shape, generator=gen),
-                torch.randint(classes, (args.worker_batch,), generator=gen)) for _ in range(4)]
+    shape = (args.worker_batch,) + tuple(spec["input"])
+
+    def make_batch():
+        if spec["vocab"] is None:
+            x = torch.rand(shape, generator=gen)
+        else:  # token ids, int64 in [0, vocab), as datasets/synthetic.cpp makes them
+            x = torch.randint(spec["vocab"], shape, generator=gen, dtype=torch.int64)
+        y = torch.randint(spec["classes"], (args.worker_batch,), generator=gen)
+        return x, (y.float() if spec["loss"] == "bce" else y)
+
+    def loss_fn(out, y):  # models/network.cpp Network::loss
+        if spec["loss"] == "bce":
+            return F.binary_cross_entropy_with_logits(out.reshape(-1), y)
+        return F.cross_entropy(out, y)
+
+    batches = [make_batch() for _ in range(4)]
     times = []
     for step in range(args.worker_steps):
         x, y = batches[step % len(batches)]
         t0 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
-        loss = F.cross_entropy(ddp(x), y)
+        loss = loss_fn(ddp(x), y)
         loss.backward()
         opt.step()
         loss.item()
