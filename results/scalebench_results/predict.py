@@ -22,14 +22,13 @@ import json
 import math
 import os
 import sys
-import tempfile
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from . import analysis, commmodel, runfile
-from .atomic import write_text_atomic
+from .atomic import write_bytes_atomic, write_text_atomic
 
 PROG = "predict"
 EXIT_REFUSED = 2
@@ -761,28 +760,6 @@ def _figure(result: Dict[str, Any]) -> Any:
     return fig, plt
 
 
-def _write_bytes_atomic(path: str, data: bytes) -> None:
-    """The binary twin of atomic.write_text_atomic (PNG): temporary file, fsync, rename."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp",
-                               dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
 OUTPUTS = ("prediction.csv", "prediction.json", "prediction.png", "prediction.svg")
 
 
@@ -810,7 +787,7 @@ def write_outputs(result: Dict[str, Any], out_dir: str) -> List[str]:
             if name in texts:
                 write_text_atomic(path, texts[name])
             else:
-                _write_bytes_atomic(path, png.getvalue())
+                write_bytes_atomic(path, png.getvalue())
             written.append(path)
     except OSError as e:
         for path in written:
