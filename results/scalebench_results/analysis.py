@@ -1484,7 +1484,10 @@ def variant_of(run: Any) -> Dict[str, Any]:
     v: Dict[str, Any] = {
         "dataset": run.attr("dataset"),
         "backend": run.attr("backend"),
-        "overlap": run.attr("overlap"),
+        # The schedule asked for, not the one --overlap auto chose: an auto study's runs may
+        # choose differently and are still one series (files before overlap_mode: the flag).
+        "overlap": run.attr("overlap_mode") if run.attr("overlap_mode") is not None
+        else run.attr("overlap"),
         "bucket_mb": run.attr("bucket_mb"),
     }
     # The batch that stays fixed as N grows; a different one is a different series.
@@ -1785,22 +1788,31 @@ def overlap_savings(groups: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
     one (and the throughput ratio), with intervals (OVERLAP_INTERVAL_NOTE). Unlike
     comm_concurrent_share, which says how much of the bucket communication ran while compute
     did, this is the time the step actually lost without overlap."""
-    twins: Dict[Tuple, Dict[int, Dict[str, Any]]] = {}
+    twins: Dict[Tuple, Dict[int, List[Dict[str, Any]]]] = {}
     for g in groups:
-        ov = g["variant"].get("overlap")
-        if isinstance(ov, (int, np.integer)) and int(ov) in (0, 1):
-            twins.setdefault(_twin_key(g), {})[int(ov)] = g
+        side = _overlap_side(g["variant"].get("overlap"))
+        if side is not None:
+            twins.setdefault(_twin_key(g), {}).setdefault(side, []).append(g)
     out = []
     for pair in twins.values():
-        if set(pair) != {0, 1}:
-            continue
-        on, off = pair[1], pair[0]
-        off_points = {(q["nodes"], q["world_size"]): q for q in off["points"]}
-        for p in on["points"]:
-            q = off_points.get((p["nodes"], p["world_size"]))
-            if q is not None:
-                out.append(_overlap_entry(on, off, p, q))
+        for off in pair.get(0, []):
+            off_points = {(q["nodes"], q["world_size"]): q for q in off["points"]}
+            for on in pair.get(1, []):  # --overlap on and auto each against the off twin
+                for p in on["points"]:
+                    q = off_points.get((p["nodes"], p["world_size"]))
+                    if q is not None:
+                        out.append(_overlap_entry(on, off, p, q))
     return out
+
+
+def _overlap_side(value: Any) -> Optional[int]:
+    """1 for a configuration that overlaps (or may: --overlap auto), 0 for --overlap off, from
+    the variant's overlap_mode (files since 2026-12-03) or overlap flag (before)."""
+    if isinstance(value, str):
+        return {"on": 1, "auto": 1, "off": 0}.get(value)
+    if isinstance(value, (int, np.integer)) and int(value) in (0, 1):
+        return int(value)
+    return None
 
 
 def _overlap_entry(on: Dict[str, Any], off: Dict[str, Any], p: Dict[str, Any],

@@ -1145,6 +1145,27 @@ class Overlap(TempDir):
                                        attrs={"overlap": np.int64(0)}))
         return paths
 
+    def test_auto_runs_are_one_series_whatever_each_chose(self):
+        # --overlap auto picks per run; its runs (and repeats) must stay one group, and an
+        # --overlap off twin still gives what the default saved.
+        paths = []
+        for n in (1, 2, 4):
+            for r, chose in enumerate((1, 0)):
+                rng = np.random.default_rng(10 * n + r)
+                paths.append(write_run(self.path(f"auto-np{n}-r{r}.h5"),
+                                       step_s=0.1 + 0.002 * rng.random((12, n)),
+                                       attrs={"overlap": np.int64(chose), "overlap_mode": "auto"}))
+                paths.append(write_run(self.path(f"off-np{n}-r{r}.h5"),
+                                       step_s=0.13 + 0.002 * rng.random((12, n)),
+                                       attrs={"overlap": np.int64(0), "overlap_mode": "off"}))
+        groups = groups_of(paths)
+        self.assertEqual(sorted(g["variant"]["overlap"] for g in groups), ["auto", "off"])
+        for g in groups:
+            self.assertEqual([p["repeats"] for p in g["points"]], [2, 2, 2])
+        savings = analysis.overlap_savings(groups)
+        self.assertEqual([e["world_size"] for e in savings], [1, 2, 4])
+        self.assertTrue(all(0.02 < e["step_saved_s"] < 0.04 for e in savings), savings)
+
     def test_concurrent_share_renamed(self):
         s = self.summary(step_s=np.full((3, 2), 0.1), bucket_bytes=[MIB],
                          bucket_duration_s=0.05, phases={"comm_exposed_s": 0.01})
