@@ -223,7 +223,8 @@ void TrainSession::build_collective() {
   try {
     reducer_ = std::make_unique<Reducer>(models::trainable_parameters(*s_.model), *comm_,
                                          ReducerOptions{s_.run.bucket_cap_bytes, cfg_.overlap != "off"});
-    overlap_choice_ = std::make_unique<OverlapChooser>(parse_overlap_mode(cfg_.overlap), s_.run.warmup_steps);
+    overlap_choice_ = std::make_unique<OverlapChooser>(parse_overlap_mode(cfg_.overlap), s_.run.warmup_steps,
+                                                       world_.size());
   } catch (const std::exception& e) {
     if (!is_out_of_memory(e)) throw;
     oom_error = std::string("out of memory while building the model's gradient buckets on ") +
@@ -247,6 +248,8 @@ void TrainSession::build_collective() {
   const auto ranks = gather_rank_infos(world_, s_.device);
   if (io::RunFile* f = recorder_->root_file()) {
     write_metadata(*f, world_, cfg_, s_, *comm_, reducer_->plan());
+    // Rewritten when --overlap auto has chosen (until then: "still measuring").
+    f->set_attr("overlap_choice", overlap_choice_->reason());
     // Places /events on rank 0's run clock, so a timeline draws each event where it happened.
     f->set_attr("events_origin_run_clock_s",
                 std::chrono::duration<double>(recorder_->events_origin() - run_clock_origin_).count());

@@ -40,9 +40,9 @@ const char* overlap_mode_name(OverlapMode mode) {
   return "?";
 }
 
-OverlapChooser::OverlapChooser(OverlapMode mode, std::int64_t warmup_steps)
-    : mode_(mode), warmup_steps_(warmup_steps), chosen_(mode != OverlapMode::kOff) {
-  decided_ = mode_ != OverlapMode::kAuto || warmup_steps_ < kMinWarmupSteps;
+OverlapChooser::OverlapChooser(OverlapMode mode, std::int64_t warmup_steps, int world_size)
+    : mode_(mode), warmup_steps_(warmup_steps), world_size_(world_size), chosen_(mode != OverlapMode::kOff) {
+  decided_ = mode_ != OverlapMode::kAuto || warmup_steps_ < kMinWarmupSteps || world_size_ < 2;
 }
 
 bool OverlapChooser::measures(std::int64_t step) const {
@@ -71,6 +71,7 @@ double OverlapChooser::median_off_s() const { return median(off_s_); }
 std::string OverlapChooser::reason() const {
   const std::string chosen = chosen_ ? "on" : "off";
   if (mode_ != OverlapMode::kAuto) return std::string("overlap ") + chosen + " (--overlap " + overlap_mode_name(mode_) + ")";
+  if (world_size_ < 2) return "overlap on: one rank, nothing to overlap (--overlap auto measures from 2 ranks)";
   if (warmup_steps_ < kMinWarmupSteps) {
     return "overlap on: --overlap auto needs at least " + std::to_string(kMinWarmupSteps) +
            " warm-up steps to measure both modes (this run has " + std::to_string(warmup_steps_) + ")";

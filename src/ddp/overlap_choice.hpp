@@ -26,7 +26,9 @@ class OverlapChooser {
   // The fewest warm-up steps that measure both modes once (the cold step 0, then off, then on).
   static constexpr std::int64_t kMinWarmupSteps = 3;
 
-  OverlapChooser(OverlapMode mode, std::int64_t warmup_steps);
+  // world_size 1: auto keeps overlap without measuring (a rank alone reduces nothing, so both
+  // schedules are the same work and a choice would only be noise).
+  OverlapChooser(OverlapMode mode, std::int64_t warmup_steps, int world_size = 2);
 
   // Whether the step about to run overlaps its allreduces with backward.
   bool overlap_for(std::int64_t step) const;
@@ -46,6 +48,7 @@ class OverlapChooser {
  private:
   OverlapMode mode_;
   std::int64_t warmup_steps_;
+  int world_size_;
   bool chosen_;  // before the choice: the mode warm-up starts from (on, unless --overlap off)
   bool decided_ = false;
   std::vector<double> on_s_, off_s_;

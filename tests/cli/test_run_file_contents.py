@@ -81,6 +81,8 @@ class TwoRankRunFile(unittest.TestCase):
         self.assertEqual(a["intra_op_threads"], 1)  # --threads 1
         self.assertEqual(a["autocast"], "none")
         self.assertEqual(a["cpu_allocator"], "caching")  # the default
+        self.assertEqual(a["overlap_mode"], "auto")  # the default
+        self.assertIn("overlap", a["overlap_choice"])
         self.assertEqual(json.loads(a["config"])["cpu_allocator"], "caching")
         self.assertEqual(a["status"], "completed")
         self.assertEqual(a["world_size"], RANKS)

@@ -64,6 +64,15 @@ TEST(OverlapChoice, ATieKeepsOverlap) {
   EXPECT_TRUE(c.chosen_overlap());
 }
 
+TEST(OverlapChoice, OneRankKeepsOverlapWithoutMeasuring) {
+  OverlapChooser c(OverlapMode::kAuto, 10, 1);
+  for (std::int64_t step = 0; step < 12; ++step) {
+    EXPECT_FALSE(c.measures(step));
+    EXPECT_TRUE(c.overlap_for(step));
+  }
+  EXPECT_NE(c.reason().find("one rank"), std::string::npos) << c.reason();
+}
+
 TEST(OverlapChoice, TooFewWarmupStepsKeepOverlapAndSaySo) {
   for (std::int64_t warmup : {0, 1, 2}) {
     OverlapChooser c(OverlapMode::kAuto, warmup);
