@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import h5py
@@ -35,10 +35,27 @@ DTYPE_BYTES = {"float32": 4, "float64": 8}
 @dataclass(frozen=True)
 class Level:
     """One level of the machine: per-step latency alpha (s) and per-byte time beta (s/B) of
-    one link, and where the figures come from (a spec, or a fit with its quality)."""
+    one link, and where the figures come from (a spec, or a fit with its quality).
+
+    segments: from an allreduce file, (bytes, alpha, beta) fitted around each measured message
+    size (Fit.local). A message takes the parameters of the measured size nearest to it on a
+    log scale: one straight line through 1 KiB..64 MiB cannot follow both a cache-resident
+    4 MiB (9.5 GB/s here) and a 64 MiB message that streams from memory (3.7 GB/s). alpha and
+    beta are then the whole-range fit, reported for reference."""
     alpha: float
     beta: float
     source: str
+    segments: Tuple[Tuple[float, float, float], ...] = ()
+
+    def at(self, nbytes: float) -> Tuple[float, float]:
+        """(alpha, beta) for a message of `nbytes` bytes per rank."""
+        if not self.segments:
+            return self.alpha, self.beta
+        if nbytes <= 0:
+            return self.segments[0][1], self.segments[0][2]
+        x = math.log(nbytes)
+        best = min(self.segments, key=lambda seg: abs(math.log(seg[0]) - x))
+        return best[1], best[2]
 
     @property
     def bandwidth_bytes_per_s(self) -> float:
@@ -103,16 +120,12 @@ class Topology:
             out.append("inter")
         return out
 
-    def _inter_beta(self) -> float:
-        assert self.inter is not None
-        return self.inter.beta * (self.ranks_per_node if self.shared_link else 1)
-
     def latency_s(self) -> float:
         """The latency part of one allreduce call: what a tiny message (the per-step control
         agreement) costs."""
         return self.allreduce_call_s(0.0)
 
-    def allreduce_call_s(self, nbytes: float) -> float:
+    def allreduce_call_s(self, nbytes: float, size_of: Optional[float] = None) -> float:
         """One allreduce call of `nbytes` bytes per rank.
 
         One level: a ring. Two levels (p = ranks_per_node > 1 and N = nodes > 1): the
@@ -121,16 +134,22 @@ class Topology:
         allgather within the node:
             2(p-1) alpha_intra + 2(p-1)/p S beta_intra
           + 2(N-1) alpha_inter + 2(N-1)/N (S/p) beta_inter
-        (beta_inter x p where the p flows share one node link: shared_link).
+        (beta_inter x p where the p flows share one node link: shared_link). Each level's
+        parameters are those of the message it carries (S within the node, S/p across);
+        `size_of` (default nbytes) is the S they are looked up for.
         """
         p, nn = self.ranks_per_node, self.nodes
+        size = nbytes if size_of is None else size_of
         t = 0.0
         if p > 1:
             assert self.intra is not None, "topology needs the intra-node level"
-            t += ring_allreduce_s(nbytes, p, self.intra.alpha, self.intra.beta)
+            alpha, beta = self.intra.at(size)
+            t += ring_allreduce_s(nbytes, p, alpha, beta)
         if nn > 1:
             assert self.inter is not None, "topology needs the inter-node level"
-            t += ring_allreduce_s(nbytes / p, nn, self.inter.alpha, self._inter_beta())
+            alpha, beta = self.inter.at(size / p)
+            t += ring_allreduce_s(nbytes / p, nn, alpha,
+                                  beta * (p if self.shared_link else 1))
         return t
 
     def bucket_s(self, nbytes: int, chunk_bytes: int, element_bytes: int = 4) -> float:
@@ -140,7 +159,10 @@ class Topology:
         if self.world_size <= 1 or nbytes <= 0:
             return 0.0
         k = slice_count(nbytes, chunk_bytes, element_bytes)
-        return k * self.latency_s() + (self.allreduce_call_s(float(nbytes)) - self.latency_s())
+        # The parameters of the bucket's whole size: an allreduce file's time for S bytes is
+        # itself the sum over S's slices, so it already holds what slicing S costs.
+        latency = self.allreduce_call_s(0.0, size_of=float(nbytes))
+        return k * latency + (self.allreduce_call_s(float(nbytes)) - latency)
 
 
 # --- link specs -----------------------------------------------------------------------------
@@ -195,10 +217,17 @@ class Fit:
     max_rel_residual: float
     chunk_bytes: int
     notes: List[str]
+    # (bytes, a, b) fitted over each measured size and its neighbours (three sizes; two at
+    # the ends), and that local model's relative residuals at the measured sizes
+    local: List[Tuple[int, float, float]] = field(default_factory=list)
+    local_median_rel_residual: float = math.nan
+    local_max_rel_residual: float = math.nan
 
     def level(self) -> Level:
+        scale_a, scale_b = 1.0 / (2.0 * (self.group_size - 1)), self.group_size / (2.0 * (self.group_size - 1))
         return Level(self.alpha, self.beta, f"fit of {self.path} scope {self.scope} "
-                                            f"({self.group_size} ranks)")
+                                            f"({self.group_size} ranks), per size range",
+                     tuple((float(size), a * scale_a, b * scale_b) for size, a, b in self.local))
 
     def as_dict(self) -> Dict[str, Any]:
         return {"path": self.path, "scope": self.scope, "group_size": self.group_size,
@@ -209,6 +238,10 @@ class Fit:
                 "sizes": self.sizes, "min_bytes": self.min_bytes, "max_bytes": self.max_bytes,
                 "median_rel_residual": self.median_rel_residual,
                 "max_rel_residual": self.max_rel_residual, "mpi_chunk_bytes": self.chunk_bytes,
+                "per_size": [{"bytes": size, "call_latency_s": a, "call_time_per_byte_s": b}
+                             for size, a, b in self.local],
+                "per_size_median_rel_residual": self.local_median_rel_residual,
+                "per_size_max_rel_residual": self.local_max_rel_residual,
                 "notes": self.notes}
 
 
@@ -232,6 +265,24 @@ def fit_call(slices: np.ndarray, nbytes: np.ndarray, times: np.ndarray
         notes.append(f"fitted time per byte {b:.3g} s < 0: set to 0, latency refitted alone")
         a, b = float(np.sum(k / t) / np.sum((k / t) ** 2)), 0.0
     return float(a), float(b), notes
+
+
+def local_fits(slices: np.ndarray, nbytes: np.ndarray, times: np.ndarray
+               ) -> Tuple[List[Tuple[int, float, float]], np.ndarray]:
+    """fit_call over each distinct size and its neighbours on the size axis (three sizes, two
+    at the ends): [(bytes, a, b)] in ascending size, and each size's relative residual under
+    its own local model. Duplicate sizes (repeated rows) are averaged first."""
+    sizes = np.unique(np.asarray(nbytes, np.int64))
+    t = np.array([np.mean(np.asarray(times)[np.asarray(nbytes) == x]) for x in sizes])
+    k = np.array([np.asarray(slices)[np.asarray(nbytes) == x][0] for x in sizes], np.float64)
+    out: List[Tuple[int, float, float]] = []
+    resid = []
+    for i, size in enumerate(sizes):
+        lo, hi = max(0, i - 1), min(len(sizes), i + 2)
+        a, b, _ = fit_call(k[lo:hi], sizes[lo:hi], t[lo:hi])
+        out.append((int(size), a, b))
+        resid.append(abs(a * k[i] + b * size - t[i]) / t[i])
+    return out, np.asarray(resid)
 
 
 def _attr(f: h5py.File, name: str, default: Any = None) -> Any:
@@ -281,12 +332,15 @@ def fit_allreduce_file(path: str) -> List[Fit]:
         k = np.array([slice_count(int(b), chunk, elem) for b in nbytes[rows]], np.float64)
         a, b, notes = fit_call(k, nbytes[rows], time_s[rows])
         resid = np.abs((a * k + b * nbytes[rows] - time_s[rows]) / time_s[rows])
+        local, local_resid = local_fits(k, nbytes[rows], time_s[rows])
         fits.append(Fit(path=path, scope=name, group_size=n, nodes=nodes, ranks_per_node=rpn,
                         a_s=a, b_s_per_byte=b, alpha=a / (2.0 * (n - 1)),
                         beta=b * n / (2.0 * (n - 1)), sizes=int(rows.sum()),
                         min_bytes=int(nbytes[rows].min()), max_bytes=int(nbytes[rows].max()),
                         median_rel_residual=float(np.median(resid)),
-                        max_rel_residual=float(resid.max()), chunk_bytes=chunk, notes=notes))
+                        max_rel_residual=float(resid.max()), chunk_bytes=chunk, notes=notes,
+                        local=local, local_median_rel_residual=float(np.median(local_resid)),
+                        local_max_rel_residual=float(local_resid.max())))
     if not fits:
         raise ValueError(f"{path}: no scope with more than one rank to fit")
     return fits

@@ -200,6 +200,41 @@ class Fit(unittest.TestCase):
             self.assertEqual(fit.chunk_bytes, int(chunk_mb * MIB))
             self.assertEqual(commmodel.level_of_fit(fit), "intra")  # scope all, one node
 
+    def test_exact_fit_reproduces_every_size_and_beyond(self):
+        path = self.synthetic("ar-exact.h5", 3e-6, 2e-10, 4, 1.0)
+        (fit,) = commmodel.fit_allreduce_file(path)
+        topo = commmodel.Topology(1, 4, fit.level(), None)
+        for size in (8, 5000, 3 * MIB, 1 << 30):  # measured, between, beyond the largest
+            k = commmodel.slice_count(size, MIB)
+            expected = k * 2 * 3 * 3e-6 + 1.5 * size * 2e-10
+            self.assertLess(abs(topo.bucket_s(size, MIB) / expected - 1), 1e-6, size)
+        # Where the latency is visible (small messages) it is recovered exactly; where it is
+        # not (tens of MiB), a local fit may put it at 0 without changing the time.
+        self.assertLess(abs(fit.level().at(8)[0] / 3e-6 - 1), 1e-9)
+        self.assertLess(fit.local_max_rel_residual, 1e-6)
+
+    def test_each_size_range_keeps_its_own_bandwidth(self):
+        # Two regimes, as on a CPU host: messages up to 4 MiB stay in cache (fast), larger
+        # ones stream from memory at a third of the bandwidth. A bucket of 48 MiB must be
+        # costed at the large messages' bandwidth, which one fit over the whole range cannot.
+        n, alpha = 2, 5e-6
+        rows = []
+        for size in [1024 * 4 ** i for i in range(9)]:  # 1 KiB .. 64 MiB
+            beta = 1e-10 if size <= 4 * MIB else 3e-10
+            rows.append(("all", n, size, ring(size, n, alpha, beta)))
+        path = write_allreduce(os.path.join(self.tmp.name, "regimes.h5"), rows)
+        (fit,) = commmodel.fit_allreduce_file(path)
+        topo = commmodel.Topology(1, 2, fit.level(), None)
+        bucket = 48 * MIB
+        expected = ring(bucket, n, alpha, 3e-10)
+        self.assertLess(abs(topo.bucket_s(bucket, 0) / expected - 1), 0.02)
+        whole = commmodel.Topology(1, 2, commmodel.Level(fit.alpha, fit.beta, "whole"), None)
+        self.assertGreater(abs(whole.bucket_s(bucket, 0) / expected - 1), 0.2,
+                           "the whole-range fit is pulled by the fast sizes")
+        # Small messages keep the small sizes' parameters (the control agreement's latency).
+        self.assertLess(abs(topo.latency_s() / (2 * (n - 1) * alpha) - 1), 0.05)
+        self.assertEqual([size for size, _, _ in fit.local], [r[2] for r in rows])
+
     def test_quality_of_a_noisy_fit(self):
         noise = [0.05 * (-1) ** i for i in range(12)]
         path = self.synthetic("noisy.h5", 3e-6, 2e-10, 2, 0.0, noise=noise, scope="inter")
