@@ -114,3 +114,14 @@ def run_allreduce(binary, ranks, out, min_bytes, max_bytes, iters=20, warmup=5, 
         return {int(b): (float(t), float(bw)) for b, t, bw, s in
                 zip(f["sizes/bytes"][()], f["sizes/time_s"][()], f["sizes/busbw_gbps"][()], scopes)
                 if s == "all"}
+
+
+def parse_model_batches(text):
+    """`MODEL:BATCH,...` (per-rank batches) as [(model, batch)]; exits with one line otherwise."""
+    out = []
+    for item in text.split(","):
+        name, _, batch = item.partition(":")
+        if not name or not batch.isdigit() or int(batch) < 1:
+            sys.exit(f"error: --models {item!r}: expected MODEL:BATCH with a positive batch")
+        out.append((name, int(batch)))
+    return out

@@ -56,12 +56,7 @@ def main():
     args = p.parse_args()
     benchlib.ensure_modules("numpy", "h5py")
     binary = benchlib.scalebench_binary(args.bin)
-    models = []
-    for item in args.models.split(","):
-        name, _, batch = item.partition(":")
-        if not name or not batch.isdigit() or int(batch) < 1:
-            sys.exit(f"error: --models {item!r}: expected MODEL:BATCH with a positive batch")
-        models.append((name, int(batch)))
+    models = benchlib.parse_model_batches(args.models)
     if args.steps <= args.warmup or args.warmup < 3:
         sys.exit("error: --warmup must be at least 3 (auto measures both modes in it) and --steps more")
     print(f"# limit: {args.rounds} rounds, {args.steps} steps ({args.warmup} warm-up), 1 thread/rank",

@@ -47,12 +47,7 @@ def main():
     args = p.parse_args()
     benchlib.ensure_modules("numpy", "h5py", "matplotlib")
     binary = benchlib.scalebench_binary(args.bin)
-    models = []
-    for item in args.models.split(","):
-        name, _, batch = item.partition(":")
-        if not name or not batch.isdigit() or int(batch) < 1:
-            sys.exit(f"error: --models {item!r}: expected MODEL:BATCH with a positive batch")
-        models.append((name, int(batch)))
+    models = benchlib.parse_model_batches(args.models)
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         for model, batch in models:
