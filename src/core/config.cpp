@@ -4,8 +4,10 @@
 
 #include <filesystem>
 #include <sstream>
+#include <stdexcept>
 
 #include "core/errors.hpp"
+#include "ddp/overlap_choice.hpp"
 #include "models/registry.hpp"
 
 namespace scalebench {
@@ -144,8 +146,10 @@ void validate_options(const RunConfig& cfg, int world_size, int cuda_devices) {
     throw UsageError("--comm-timeout " + str(cfg.comm_timeout_s) + ": must be > 0 seconds");
   }
   if (cfg.flush_every < 1) throw UsageError("--flush-every " + str(cfg.flush_every) + ": must be at least 1");
-  if (cfg.overlap != "auto" && cfg.overlap != "on" && cfg.overlap != "off") {
-    throw UsageError("--overlap " + cfg.overlap + ": must be auto, on or off");
+  try {
+    parse_overlap_mode(cfg.overlap);
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(e.what());
   }
   if (cfg.cpu_allocator != "caching" && cfg.cpu_allocator != "system") {
     throw UsageError("--cpu-allocator " + cfg.cpu_allocator + ": must be caching or system");

@@ -1,19 +1,16 @@
 #include "ddp/overlap_choice.hpp"
 
-#include <algorithm>
-#include <cmath>
 #include <cstdio>
 #include <limits>
 #include <stdexcept>
 
+#include "metrics/summary.hpp"
+
 namespace scalebench {
 namespace {
 
-double median(std::vector<double> v) {
-  if (v.empty()) return std::numeric_limits<double>::quiet_NaN();
-  std::sort(v.begin(), v.end());
-  const std::size_t n = v.size();
-  return n % 2 == 1 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+double median_or_nan(const std::vector<double>& v) {
+  return v.empty() ? std::numeric_limits<double>::quiet_NaN() : median(v);
 }
 
 std::string ms(double s) {
@@ -65,8 +62,8 @@ bool OverlapChooser::observe(std::int64_t step, double slowest_step_s) {
   return true;
 }
 
-double OverlapChooser::median_on_s() const { return median(on_s_); }
-double OverlapChooser::median_off_s() const { return median(off_s_); }
+double OverlapChooser::median_on_s() const { return median_or_nan(on_s_); }
+double OverlapChooser::median_off_s() const { return median_or_nan(off_s_); }
 
 std::string OverlapChooser::reason() const {
   const std::string chosen = chosen_ ? "on" : "off";

@@ -12,6 +12,9 @@
 
 namespace scalebench {
 
+// The median of `values` (the mean of the middle two for an even count); 0 when empty.
+double median(std::vector<double> values);
+
 struct RunSummary {
   std::int64_t measured_steps = 0;
   double median_step_s = 0.0;         // median over steps of the slowest rank's step time
