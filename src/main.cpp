@@ -42,6 +42,10 @@ int main(int argc, char** argv) {
   } catch (const AgreedFault& e) {
     if (world->is_root()) log::error(e.what());
     code = e.exit_code();
+  } catch (const CommFailure& e) {
+    log::error(e.what());
+    if (world->size() > 1) world->abort(kExitCommTimeout);  // the peers wait in a collective
+    code = kExitCommTimeout;
   } catch (const std::exception& e) {
     log::error(e.what());
     if (world->size() > 1) world->abort(kExitFault);

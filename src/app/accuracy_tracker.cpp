@@ -81,10 +81,10 @@ bool AccuracyTracker::end_epoch(std::int64_t epoch, std::int64_t step, datasets:
   row.train_s = train_s;
   row.validation_s = val.seconds;
   row.elapsed_s = elapsed;
-  if (io::RunFile* f = recorder.root_file()) {
-    f->append_epoch(row);
-    f->flush();
-  }
+  recorder.with_file([&](io::RunFile& f) {
+    f.append_epoch(row);
+    f.flush();
+  });
   log::info("epoch " + std::to_string(epoch + 1) + ": train loss " + fixed(row.train_loss, 4) +
             ", accuracy " + fixed(row.train_accuracy, 4) +
             (validation ? ", validation loss " + fixed(val.loss, 4) + ", accuracy " + fixed(val.accuracy, 4)
@@ -101,18 +101,17 @@ bool AccuracyTracker::end_epoch(std::int64_t epoch, std::int64_t step, datasets:
   } else {
     ++wait_;
   }
-  io::RunFile* f = recorder.root_file();
-  if (f) {
-    f->set_attr("best_validation_accuracy", best_);
-    f->set_attr("best_epoch", best_epoch_);
-  }
+  recorder.with_file([&](io::RunFile& f) {
+    f.set_attr("best_validation_accuracy", best_);
+    f.set_attr("best_epoch", best_epoch_);
+  });
   if (cfg_.target_accuracy && !target_reached_ && val.accuracy >= *cfg_.target_accuracy) {
     target_reached_ = true;
-    if (f) {
-      f->set_attr("time_to_accuracy_s", elapsed);
-      f->set_attr("epochs_to_accuracy", epoch + 1);
-      f->set_attr("steps_to_accuracy", step + 1);
-    }
+    recorder.with_file([&](io::RunFile& f) {
+      f.set_attr("time_to_accuracy_s", elapsed);
+      f.set_attr("epochs_to_accuracy", epoch + 1);
+      f.set_attr("steps_to_accuracy", step + 1);
+    });
     stop_kind_ = "target_accuracy";
     stop_reason_ = "validation accuracy " + fixed(val.accuracy, 4) + " reached --target-accuracy " +
                    fixed(*cfg_.target_accuracy, 4) + " after epoch " + std::to_string(epoch + 1) + " (" +
@@ -130,20 +129,19 @@ bool AccuracyTracker::end_epoch(std::int64_t epoch, std::int64_t step, datasets:
 }
 
 void AccuracyTracker::final_test(datasets::EvalSource* test, RunRecorder& recorder) {
-  io::RunFile* f = recorder.root_file();
   const double total = world_.max_over_ranks(seconds_between(first_step_, std::chrono::steady_clock::now()));
-  if (f) {
-    f->set_attr("total_execution_s", total);  // training + validation, as the hardware study reported
-    f->set_attr("validation_total_s", validation_total_s_);
-  }
+  recorder.with_file([&](io::RunFile& f) {
+    f.set_attr("total_execution_s", total);  // training + validation, as the hardware study reported
+    f.set_attr("validation_total_s", validation_total_s_);
+  });
   if (!test) return;
   const Reduced r = evaluate_split(*test, -1);
-  if (f) {
-    f->set_attr("test_accuracy", r.accuracy);
-    f->set_attr("test_loss", r.loss);
-    f->set_attr("test_samples", static_cast<std::int64_t>(r.samples));
-    f->set_attr("test_s", r.seconds);
-  }
+  recorder.with_file([&](io::RunFile& f) {
+    f.set_attr("test_accuracy", r.accuracy);
+    f.set_attr("test_loss", r.loss);
+    f.set_attr("test_samples", static_cast<std::int64_t>(r.samples));
+    f.set_attr("test_s", r.seconds);
+  });
   log::info("test: loss " + fixed(r.loss, 4) + ", accuracy " + fixed(r.accuracy, 4) + " on " +
             std::to_string(static_cast<std::int64_t>(r.samples)) + " samples (" + fixed(r.seconds, 1) + " s)");
 }

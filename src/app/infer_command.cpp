@@ -78,7 +78,8 @@ int run_infer(World& world, RunConfig cfg) {
     const double slowest_load = world.max_over_ranks(load_s);
     const double slowest_predict = world.max_over_ranks(predict_s);
     const double accuracy = sums[2] > 0 ? sums[1] / sums[2] : 0.0;
-    if (io::RunFile* f = recorder.root_file()) {
+    recorder.with_file([&](io::RunFile& file) {
+      io::RunFile* f = &file;
       f->set_attr("mode", std::string("infer"));
       f->set_attr("tool", std::string("scalebench"));
       f->set_attr("command_line", cfg.command_line);
@@ -103,7 +104,7 @@ int run_infer(World& world, RunConfig cfg) {
       f->write_rank_values("predict_s", col[1], "s", "forward passes over the rank's shard of the test split");
       f->write_rank_values("predict_samples", col[2], "samples", "test samples the rank predicted");
       f->write_rank_values("predict_correct", col[3], "samples", "of those, predicted correctly");
-    }
+    });
     recorder.finish("completed", to_hex(state_checksum(*s.model)));
     log::info("infer: " + cfg.model + " on " + std::to_string(world.size()) + " rank(s): model loading " +
               std::to_string(slowest_load) + " s, prediction " + std::to_string(slowest_predict) + " s for " +

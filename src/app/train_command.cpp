@@ -14,6 +14,7 @@
 #include "app/run_setup.hpp"
 #include "app/step_control.hpp"
 #include "comm/communicator.hpp"
+#include "comm/hang_on_cue.hpp"
 #include "core/errors.hpp"
 #include "ddp/checksum.hpp"
 #include "ddp/overlap_choice.hpp"
@@ -22,6 +23,7 @@
 #include "metrics/process_stats.hpp"
 #include "metrics/summary.hpp"
 #include "runtime/fault_injection.hpp"
+#include "runtime/guarded_wait.hpp"
 #include "runtime/log.hpp"
 #include "runtime/memory_budget.hpp"
 #include "runtime/clock_sync.hpp"
@@ -208,6 +210,9 @@ void TrainSession::build_collective() {
     throw AgreedFault(kExitDesync, error);
   }
   comm_ = make_communicator(s_.backend, s_.device, CommOptions::from_mpi_chunk_mb(cfg_.mpi_chunk_mb));
+  if (inject_.kind == FaultInjection::Kind::kHang && inject_.mine) {
+    comm_ = hang_on_cue(std::move(comm_), [this] { return inject_.hangs_collectives(); });
+  }
   board_ = std::make_unique<ProgressBoard>(world_);
   watchdog_ = std::make_unique<Watchdog>(
       cfg_.comm_timeout_s,
@@ -246,7 +251,8 @@ void TrainSession::build_collective() {
                                             record_ranks_selection(cfg_.record_ranks, world_.size()));
   recorder_for_watchdog_.store(recorder_.get());
   const auto ranks = gather_rank_infos(world_, s_.device);
-  if (io::RunFile* f = recorder_->root_file()) {
+  recorder_->with_file([&](io::RunFile& file) {
+      io::RunFile* f = &file;
     write_metadata(*f, world_, cfg_, s_, *comm_, reducer_->plan());
     // Rewritten when --overlap auto has chosen (until then: "still measuring").
     f->set_attr("overlap_choice", overlap_choice_->reason());
@@ -273,7 +279,7 @@ void TrainSession::build_collective() {
     if (memory_limit_ > 0) f->set_attr("host_memory_limit_bytes", static_cast<std::int64_t>(memory_limit_));
     f->set_attr("cpu_allocator", std::string(cpu_block_cache_enabled() ? "caching" : "system"));
     f->flush();
-  }
+  });
   record_clock_offsets("start");
   clock_ = device::make_phase_clock(s_.device);
   control_ = std::make_unique<StepControl>(world_, *watchdog_, *board_);
@@ -301,13 +307,14 @@ void TrainSession::choose_overlap(std::int64_t step, double step_s) {
   }
   if (!overlap_choice_->observe(step, slowest)) return;
   const std::string reason = overlap_choice_->reason();
-  if (io::RunFile* f = recorder_->root_file()) {
+  recorder_->with_file([&](io::RunFile& file) {
+      io::RunFile* f = &file;
     f->set_attr("overlap", static_cast<std::int64_t>(overlap_choice_->chosen_overlap() ? 1 : 0));
     f->set_attr("overlap_auto_on_s", overlap_choice_->median_on_s());
     f->set_attr("overlap_auto_off_s", overlap_choice_->median_off_s());
     f->set_attr("overlap_choice", reason);
     log::info(reason);
-  }
+  });
 }
 
 void TrainSession::record_clock_offsets(const char* when) {
@@ -321,9 +328,10 @@ void TrainSession::record_clock_offsets(const char* when) {
   // which the tests compare the estimates with.
   const auto origins = world_.gather_to_root(
       {std::chrono::duration<double>(run_clock_origin_.time_since_epoch()).count()});
-  io::RunFile* f = recorder_->root_file();
-  if (f == nullptr) return;
+  if (!recorder_->writes_file()) return;
   const std::string w = when;
+  recorder_->with_file([&](io::RunFile& file) {
+  io::RunFile* f = &file;
   f->write_rank_values("clock_offset_" + w + "_s", offsets.offset_s, "s",
                        "this rank's run clock (start_time_s, end_time_s) minus rank 0's at the same instant, "
                        "estimated at the " + w + " of the run (best of 8 ping-pongs with rank 0); rank 0's time "
@@ -337,6 +345,7 @@ void TrainSession::record_clock_offsets(const char* when) {
                          "comparable between ranks of one host only");
   }
   f->flush();
+  });
 }
 
 std::string TrainSession::final_checksum() {
@@ -345,6 +354,10 @@ std::string TrainSession::final_checksum() {
     Watchdog::Guard guard(watchdog_.get(), -1, "broadcast of the final model buffers");
     broadcast_tensors(*comm_, buffers, 0);
   }
+  // On CUDA the broadcast was only enqueued: wait for it where the watchdog sees the wait, not in
+  // the checksum's copy to the host.
+  guarded_wait(watchdog_.get(), -1, "completion of the final model buffers' broadcast",
+               {device::enqueue_fence(s_.device), [this] { return comm_->async_error(); }});
   return to_hex(state_checksum(*s_.model));
 }
 
@@ -431,10 +444,11 @@ int TrainSession::train() {
   }
   if (accuracy) accuracy->final_test(s_.test.get(), *recorder_);
   const RunSummary summary = recorder_->summary();
-  if (io::RunFile* f = recorder_->root_file()) {
+  recorder_->with_file([&](io::RunFile& file) {
+      io::RunFile* f = &file;
     write_summary_attrs(*f, summary);
     f->set_attr("stopped_early", static_cast<std::int64_t>(!early_kind.empty()));
-  }
+  });
   record_clock_offsets("end");
   const std::string checksum = final_checksum();  // also makes rank 0's buffers everyone's
   if (!cfg_.save.empty()) save_model(world_, *s_.model, cfg_.save);
@@ -450,7 +464,6 @@ int TrainSession::end_early(const StopVerdict& stop, std::int64_t step, const st
   std::string status;
   std::string why;
   int code = kExitFault;
-  io::RunFile* file = recorder_->root_file();
   if (stop.desync()) {
     // Collectives were paired across different steps: name which rank believed what.
     const auto steps = world_.gather_to_root({static_cast<double>(step)});
@@ -479,13 +492,13 @@ int TrainSession::end_early(const StopVerdict& stop, std::int64_t step, const st
       peak_rss = std::max(peak_rss, figures[3 * r + 1]);
       device_peak = std::max(device_peak, figures[3 * r + 2]);
     }
-    if (file) {
-      file->set_attr("oom_step", step);
-      file->set_attr("oom_ranks", ranks);
-      file->set_attr("oom_batch_per_rank", s_.run.batch_per_rank);
-      file->set_attr("oom_peak_rss_bytes", static_cast<std::int64_t>(peak_rss));
-      file->set_attr("oom_device_peak_allocated_bytes", static_cast<std::int64_t>(device_peak));
-    }
+    recorder_->with_file([&](io::RunFile& file) {
+      file.set_attr("oom_step", step);
+      file.set_attr("oom_ranks", ranks);
+      file.set_attr("oom_batch_per_rank", s_.run.batch_per_rank);
+      file.set_attr("oom_peak_rss_bytes", static_cast<std::int64_t>(peak_rss));
+      file.set_attr("oom_device_peak_allocated_bytes", static_cast<std::int64_t>(device_peak));
+    });
   } else if (stop.signal) {
     status = "interrupted";
     code = kExitInterrupted;
@@ -571,12 +584,13 @@ int TrainSession::search_max_batch() {
       batch = fits + (fails - fits) / 2;
     }
   }
-  if (io::RunFile* f = recorder_->root_file()) {
+  recorder_->with_file([&](io::RunFile& file) {
+      io::RunFile* f = &file;
     f->set_attr("max_batch_per_rank", fits);
     f->set_attr("max_batch_limit", cfg_.max_batch_limit);
     f->set_attr("max_batch_limit_reached", static_cast<std::int64_t>(fits >= cfg_.max_batch_limit));
     f->set_attr("max_batch_search", tried.dump());
-  }
+  });
   const std::string result =
       fits == 0 ? "not even a batch of 1 sample per rank fits"
       : fits >= cfg_.max_batch_limit

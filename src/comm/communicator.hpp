@@ -19,12 +19,17 @@ struct CollectiveTiming {
 };
 
 // One collective in flight. wait() returns once the result may be used by later work on the
-// trainer's stream (on CPU: the data is final; on CUDA: the default stream is ordered after it).
+// trainer's stream (on CPU: the data is final; on CUDA: the default stream is ordered after it,
+// and the collective may still be running: that wait is the host's later, in guarded_wait()).
 class Work {
  public:
   virtual ~Work() = default;
   virtual void wait() = 0;
-  // Valid after wait(). On CUDA it may block until the collective's end event has completed.
+  // Never blocks: whether the collective has completed (on CUDA: its end event). A host that must
+  // wait for a collective polls this under the watchdog (runtime/guarded_wait.hpp), never a
+  // blocking driver call, so that a collective stuck on a dead peer cannot hang it unwatched.
+  virtual bool completed() = 0;
+  // Valid after wait(); does not block once completed() is true.
   virtual CollectiveTiming timing() = 0;
 };
 
@@ -49,6 +54,9 @@ class Communicator {
   // Called by the watchdog before it ends the job (NCCL: abort the communicator so no kernel waits
   // forever). Must be safe to call from another thread.
   virtual void abort() noexcept {}
+  // Never blocks: "" or what went wrong asynchronously, after the call that started it returned
+  // (NCCL: ncclCommGetAsyncError, e.g. a peer's connection lost). Polled by every guarded wait.
+  virtual std::string async_error() { return ""; }
 };
 
 enum class BackendChoice { kAuto, kMpi, kNccl };

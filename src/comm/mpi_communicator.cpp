@@ -68,6 +68,10 @@ class MpiCommunicator::MpiWork final : public Work {
     cv_.wait(lock, [this] { return done_; });
     if (error_) std::rethrow_exception(error_);
   }
+  bool completed() override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return done_;
+  }
   CollectiveTiming timing() override { return timing_; }
 
   void complete(CollectiveTiming timing, std::exception_ptr error) {
@@ -96,7 +100,9 @@ MpiCommunicator::MpiCommunicator(MPI_Comm comm, std::int64_t chunk_bytes) : chun
   if (chunk_bytes_ < 0) throw std::invalid_argument("MPI chunk size must be >= 0 bytes");
   MPI_CHECK(MPI_Comm_rank(comm_, &rank_));
   MPI_CHECK(MPI_Comm_size(comm_, &size_));
+  std::lock_guard<std::mutex> lock(mutex_);  // the thread runs nothing before it owns comm_
   thread_ = std::thread([this] { comm_thread_loop(); });
+  owner_.hand_to(thread_.get_id(), "handing the data-plane communicator to its thread");
 }
 
 MpiCommunicator::~MpiCommunicator() {
@@ -108,6 +114,7 @@ MpiCommunicator::~MpiCommunicator() {
   thread_.join();
   // A free releases the duplicate locally (no message is exchanged: safe with a peer gone);
   // after MPI_Finalize there is nothing left to free. Its return code cannot be thrown from here.
+  owner_.adopt("freeing the data-plane communicator");
   int finalized = 0;
   MPI_Finalized(&finalized);
   if (!finalized) MPI_Comm_free(&comm_);
@@ -131,6 +138,7 @@ std::shared_ptr<Work> MpiCommunicator::allreduce_mean_async(torch::Tensor tensor
       const auto start = Clock::now();
       // The sum of one rank is its mean: no division (bench_overhead's 1-rank data-parallel
       // path, docs/performance.md). The duration is the time inside MPI, as for NCCL's events.
+      owner_.check("MPI_Allreduce of a gradient bucket");
       timing.duration_s = allreduce_mean_in_place(host, comm_, elements_per_chunk, size_);
       timing.start_s = std::chrono::duration<double>(start - origin).count();
       if (tensor.is_cuda()) tensor.copy_(host);
@@ -139,23 +147,39 @@ std::shared_ptr<Work> MpiCommunicator::allreduce_mean_async(torch::Tensor tensor
     }
     work->complete(timing, error);
   };
+  enqueue(std::move(job));
+  return work;
+}
+
+void MpiCommunicator::enqueue(std::function<void()> job) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     queue_.push_back(std::move(job));
   }
   cv_.notify_one();
-  return work;
 }
 
 void MpiCommunicator::broadcast(torch::Tensor tensor, int root) {
   if (!tensor.is_contiguous()) throw std::invalid_argument("broadcast needs a contiguous tensor");
   torch::Tensor host = tensor.is_cuda() ? tensor.to(torch::kCPU) : tensor;
   const MPI_Datatype type = mpi_datatype_of(host);
-  auto* base = static_cast<char*>(host.data_ptr());
-  for (std::int64_t off = 0; off < host.numel(); off += kMaxElementsPerCall) {
-    const int count = static_cast<int>(std::min<std::int64_t>(kMaxElementsPerCall, host.numel() - off));
-    MPI_CHECK(MPI_Bcast(base + off * host.element_size(), count, type, root, comm_));
-  }
+  auto done = std::make_shared<MpiWork>();
+  // On the communicator's thread, after any collective queued before it, like every other one.
+  enqueue([this, done, host, type, root] {
+    std::exception_ptr error;
+    try {
+      owner_.check("MPI_Bcast of model tensors");
+      auto* base = static_cast<char*>(host.data_ptr());
+      for (std::int64_t off = 0; off < host.numel(); off += kMaxElementsPerCall) {
+        const int count = static_cast<int>(std::min<std::int64_t>(kMaxElementsPerCall, host.numel() - off));
+        MPI_CHECK(MPI_Bcast(base + off * host.element_size(), count, type, root, comm_));
+      }
+    } catch (...) {
+      error = std::current_exception();
+    }
+    done->complete({}, error);
+  });
+  done->wait();
   if (tensor.is_cuda()) tensor.copy_(host);
 }
 
@@ -165,7 +189,10 @@ void MpiCommunicator::comm_thread_loop() {
     {
       std::unique_lock<std::mutex> lock(mutex_);
       cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // stopping, nothing left
+      if (queue_.empty()) {  // stopping, nothing left: the destructor frees comm_
+        owner_.hand_to(std::thread::id(), "the communicator's thread ends");
+        return;
+      }
       job = std::move(queue_.front());
       queue_.pop_front();
     }

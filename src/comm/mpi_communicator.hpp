@@ -1,8 +1,10 @@
 #pragma once
 // Allreduce over MPI. Collectives run one after another on a dedicated thread, so that a bucket's
 // allreduce progresses while backward computes the next gradients on the main thread (MPI's
-// non-blocking calls would need the main thread to poll them to make progress). MPI is then
-// called from two threads, never at once: the main thread only calls MPI when no Work is pending.
+// non-blocking calls would need the main thread to poll them to make progress). That thread is the
+// only one that calls MPI on the communicator's duplicate (broadcasts too run there, the caller
+// waiting): its ThreadOwner checks every call, so a collective issued from anywhere else fails loudly
+// instead of interleaving with one in flight.
 #include <mpi.h>
 
 #include <chrono>
@@ -14,6 +16,7 @@
 #include <thread>
 
 #include "comm/communicator.hpp"
+#include "core/thread_owner.hpp"
 
 namespace scalebench {
 
@@ -39,8 +42,10 @@ class MpiCommunicator final : public Communicator {
   using Clock = std::chrono::steady_clock;
   class MpiWork;
   void comm_thread_loop();
+  void enqueue(std::function<void()> job);
 
   MPI_Comm comm_;
+  ThreadOwner owner_{"the data-plane MPI communicator"};
   std::int64_t chunk_bytes_;
   int rank_ = 0;
   int size_ = 1;

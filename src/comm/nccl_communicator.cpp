@@ -4,6 +4,7 @@
 
 #include <stdexcept>
 
+#include "core/errors.hpp"
 #include "device/cuda_check.hpp"
 #include "runtime/mpi_check.hpp"
 
@@ -53,6 +54,12 @@ class NcclCommunicator::NcclWork final : public Work {
     cudaEventDestroy(end_);
   }
   void wait() override { CUDA_CHECK(cudaStreamWaitEvent(kTorchStream, end_, 0)); }
+  bool completed() override {
+    const cudaError_t rc = cudaEventQuery(end_);
+    if (rc == cudaErrorNotReady) return false;
+    CUDA_CHECK(rc);
+    return true;
+  }
   CollectiveTiming timing() override {
     CUDA_CHECK(cudaEventSynchronize(end_));
     float from_origin_ms = 0.f;
@@ -129,6 +136,17 @@ void NcclCommunicator::broadcast(torch::Tensor tensor, int root) {
 
 void NcclCommunicator::abort() noexcept {
   if (!aborted_.exchange(true)) ncclCommAbort(comm_);
+}
+
+std::string NcclCommunicator::async_error() {
+  if (aborted_.load()) return "";  // aborted on purpose: whoever aborted it says why
+  ncclResult_t state = ncclSuccess;
+  const ncclResult_t rc = ncclCommGetAsyncError(comm_, &state);
+  if (rc != ncclSuccess) return std::string("ncclCommGetAsyncError failed: ") + ncclGetErrorString(rc);
+  if (state == ncclSuccess || state == ncclInProgress) return "";
+  std::string detail = ncclGetErrorString(state);
+  if (const char* last = ncclGetLastError(comm_); last != nullptr && *last != '\0') detail += std::string(" (") + last + ")";
+  return "NCCL reported an asynchronous error on " + error_context() + ": " + detail;
 }
 
 }  // namespace scalebench

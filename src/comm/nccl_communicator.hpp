@@ -27,6 +27,7 @@ class NcclCommunicator final : public Communicator {
   void broadcast(torch::Tensor tensor, int root) override;
   void mark_step_start(std::chrono::steady_clock::time_point host_origin) override;
   void abort() noexcept override;
+  std::string async_error() override;
 
  private:
   class NcclWork;

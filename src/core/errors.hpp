@@ -10,7 +10,7 @@ namespace scalebench {
 constexpr int kExitOk = 0;
 constexpr int kExitFault = 1;
 constexpr int kExitUsage = 2;
-constexpr int kExitCommTimeout = 3;  // the watchdog saw a collective exceed --comm-timeout
+constexpr int kExitCommTimeout = 3;  // a collective exceeded --comm-timeout, or the backend failed
 constexpr int kExitInterrupted = 4;  // a stop signal: file flushed and closed, status "interrupted"
 constexpr int kExitDiverged = 5;     // a non-finite loss: file closed, status "diverged"
 constexpr int kExitOutOfMemory = 6;  // a rank ran out of memory: all stopped, status "oom"
@@ -31,6 +31,14 @@ class AgreedFault : public std::runtime_error {
 
  private:
   int exit_code_;
+};
+
+// The communication backend failed on this rank (NCCL's asynchronous error, e.g. a lost peer):
+// the rank cannot go on and the others cannot finish their collectives without it, so the job is
+// ended (exit kExitCommTimeout) as when a collective exceeds --comm-timeout, with this message.
+class CommFailure : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
 };
 
 // "rank R on HOST", set once the MPI world is up; "rank ? on HOST" before that. Check macros of

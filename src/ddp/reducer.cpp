@@ -107,6 +107,13 @@ void Reducer::finish() {
   }
 }
 
+bool Reducer::collectives_completed() {
+  for (auto& w : works_) {
+    if (w && !w->completed()) return false;
+  }
+  return true;
+}
+
 ReducerStepStats Reducer::step_stats(std::chrono::steady_clock::time_point origin) {
   ReducerStepStats stats;
   for (std::size_t b = 0; b < works_.size(); ++b) {

@@ -48,6 +48,9 @@ class Reducer {
   void prepare_for_backward();
   // After backward: launches the remaining buckets, waits for all, installs averaged gradients.
   void finish();
+  // Never blocks: whether every collective launched this step has completed (after finish(); on
+  // CUDA finish() only orders the default stream after them).
+  bool collectives_completed();
   // Between steps only (not during backward): whether the next steps overlap (--overlap auto).
   void set_overlap(bool overlap);
   bool overlap() const { return options_.overlap; }

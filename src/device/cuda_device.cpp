@@ -5,6 +5,7 @@
 #include <cuda_runtime_api.h>
 
 #include <cstdio>
+#include <memory>
 
 #include "device/cuda_check.hpp"
 #include "device/device.hpp"
@@ -35,6 +36,13 @@ class CudaPhaseClock final : public PhaseClock {
     CUDA_CHECK(cudaEventRecord(marks_[i], kTorchStream));
     recorded_[i] = true;
     last_mark_ = static_cast<int>(i);
+  }
+  bool completed() override {
+    if (last_mark_ < 0) return true;
+    const cudaError_t rc = cudaEventQuery(marks_[static_cast<std::size_t>(last_mark_)]);
+    if (rc == cudaErrorNotReady) return false;
+    CUDA_CHECK(rc);
+    return true;
   }
   PhaseTimes resolve() override {
     PhaseTimes times;
@@ -117,6 +125,20 @@ void reset_peak_memory(const torch::Device& device) {
 std::unique_ptr<PhaseClock> make_phase_clock(const torch::Device& device) {
   if (device.is_cuda()) return std::make_unique<CudaPhaseClock>();
   return make_host_phase_clock();
+}
+
+std::function<bool()> enqueue_fence(const torch::Device& device) {
+  if (!device.is_cuda()) return [] { return true; };
+  cudaEvent_t raw = nullptr;
+  CUDA_CHECK(cudaEventCreateWithFlags(&raw, cudaEventDisableTiming));
+  std::shared_ptr<CUevent_st> event(raw, [](cudaEvent_t e) { cudaEventDestroy(e); });
+  CUDA_CHECK(cudaEventRecord(raw, kTorchStream));
+  return [event] {
+    const cudaError_t rc = cudaEventQuery(event.get());
+    if (rc == cudaErrorNotReady) return false;
+    CUDA_CHECK(rc);
+    return true;
+  };
 }
 
 std::string cuda_runtime_version() {

@@ -4,6 +4,7 @@
 #include <torch/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -36,6 +37,11 @@ DeviceMemory memory(const torch::Device& device);
 void reset_peak_memory(const torch::Device& device);
 
 std::unique_ptr<PhaseClock> make_phase_clock(const torch::Device& device);
+
+// Marks everything enqueued so far on the device's compute stream; the returned poll never blocks
+// and says whether that work has finished (CPU: always). What a host waits on, under the watchdog
+// (runtime/guarded_wait.hpp), before a call that would block on the device (a copy to the host).
+std::function<bool()> enqueue_fence(const torch::Device& device);
 
 // Library versions for `scalebench info` and the run metadata ("" when absent).
 std::string cuda_runtime_version();

@@ -154,6 +154,7 @@ std::vector<double> bucket_values_or_nan(const std::vector<StepRecord>& records,
 RunFile::RunFile(std::string path, int world_size, int n_buckets, std::int64_t bucket_every,
                  RankSelection recorded) noexcept
     : path_(std::move(path)),
+      owner_(std::make_unique<ThreadOwner>("run file " + path_)),
       world_size_(world_size),
       n_buckets_(n_buckets),
       bucket_every_(bucket_every),
@@ -241,6 +242,7 @@ void RunFile::require_open() const {
 }
 
 h5::File& RunFile::file() {
+  owner_->check("a write to the run file");
   require_open();
   return file_;
 }
@@ -435,6 +437,7 @@ void RunFile::flush() { file().flush(); }
 
 void RunFile::close() {
   if (!file_.is_open()) return;
+  owner_->check("closing the run file");
   // The checked flush writes every cached chunk, so closing the datasets below has nothing left
   // to write (their own close errors would go unreported).
   file_.flush();

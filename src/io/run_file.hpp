@@ -3,10 +3,12 @@
 // writes it; this class knows nothing of MPI or torch. Steps arrive in batches and are appended
 // as rows of [step, rank] datasets; after flush() the file on disk holds every appended step.
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <type_traits>
 #include <vector>
 
+#include "core/thread_owner.hpp"
 #include "io/h5.hpp"
 #include "metrics/rank_selection.hpp"
 #include "metrics/step_record.hpp"
@@ -107,6 +109,9 @@ class RunFile {
   void close();
 
   const std::string& path() const { return path_; }
+  // The one thread that may call into this file (its creator until handed on): every writing call
+  // and close() check it (core/thread_owner.hpp).
+  ThreadOwner& owner() { return *owner_; }
   int world_size() const { return world_size_; }
   int n_buckets() const { return n_buckets_; }
   const RankSelection& recorded_ranks() const { return recorded_; }
@@ -125,6 +130,7 @@ class RunFile {
   void check_length(const std::string& what, std::size_t size, std::size_t expected) const;
 
   std::string path_;
+  std::unique_ptr<ThreadOwner> owner_;  // a pointer: RunFile moves, an owner does not
   int world_size_;
   int n_buckets_;
   std::int64_t bucket_every_;

@@ -24,7 +24,11 @@ class PhaseClock {
   virtual void begin_step() = 0;
   // The phase `ended` ends now; the next one starts now. Marks come in Phase order.
   virtual void mark(Phase ended) = 0;
-  // Waits for the step's work where the clock needs it (CUDA) and returns the durations.
+  // Never blocks: whether the work before the last mark has finished (CPU: always). The trainer
+  // waits for this under the watchdog (runtime/guarded_wait.hpp) before resolve().
+  virtual bool completed() = 0;
+  // Waits for the step's work where the clock needs it (CUDA; at once after completed()) and
+  // returns the durations.
   virtual PhaseTimes resolve() = 0;
 };
 

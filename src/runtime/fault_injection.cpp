@@ -12,7 +12,7 @@ namespace scalebench {
 namespace {
 
 constexpr const char* kAllowed =
-    "stall:RANK:STEP, oom:RANK:STEP[:forward|backward], skip:RANK:STEP, mismatch:RANK "
+    "stall:RANK:STEP, oom:RANK:STEP[:forward|backward], skip:RANK:STEP, hang:RANK:STEP, mismatch:RANK "
     "(test-only faults)";
 
 }  // namespace
@@ -39,6 +39,10 @@ FaultInjection fault_injection_from_env(int my_rank) {
         f.kind = FaultInjection::Kind::kStall;
         return f;
       }
+      if (kind == "hang" && parts.size() == 3) {
+        f.kind = FaultInjection::Kind::kHang;
+        return f;
+      }
       if (kind == "skip" && parts.size() == 3) {
         f.kind = FaultInjection::Kind::kSkipStep;
         return f;
@@ -55,6 +59,7 @@ FaultInjection fault_injection_from_env(int my_rank) {
 }
 
 void FaultInjection::before_step(std::int64_t current_step) const {
+  reached_->store(current_step);
   if (!mine || current_step != step) return;
   if (kind == Kind::kStall) {
     // Alive but never again entering a collective: only the others' watchdogs can end this.
@@ -68,6 +73,10 @@ bool FaultInjection::fails_allocation(std::int64_t current_step, const std::stri
 
 std::int64_t FaultInjection::step_skew(std::int64_t current_step) const {
   return kind == Kind::kSkipStep && mine && current_step == step ? 1 : 0;
+}
+
+bool FaultInjection::hangs_collectives() const {
+  return kind == Kind::kHang && mine && reached_->load() >= step;
 }
 
 std::int64_t FaultInjection::extra_steps() const { return kind == Kind::kMismatch && mine ? 1 : 0; }

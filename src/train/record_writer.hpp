@@ -3,9 +3,13 @@
 // records to rank 0 (a collective, on the main thread); unpacking them, appending them to the run
 // file, flushing it and adding them to the summary then run on this writer's own thread, so that
 // no rank's step (and no rank waiting for rank 0 in the next collective) contains the file write.
-// While the writer runs, it is the only thread that calls into the run file: the main thread
-// touches the file only after drain(), which RunRecorder does before handing the file out.
+// The writer's thread is the only thread that calls into the run file while the writer exists
+// (the file's ThreadOwner is handed to it, and every RunFile call checks it): metadata, events and
+// the final status reach the file as jobs it runs (run(), run_then_stop_within()), also when the
+// watchdog marks a stuck run from its own thread while the main thread may still be writing.
 #include <chrono>
+#include <functional>
+#include <future>
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
@@ -32,16 +36,22 @@ class RecordWriter {
   void post(std::vector<double> gathered, std::size_t steps);
   // Waits until everything posted is in the file and flushed; rethrows the first write error.
   void drain();
-  // From any thread (the watchdog's): waits at most `timeout` for the queue to be written, then
-  // stops the writer. True if everything was written; false if a write was still running (then
-  // the caller must not touch the file: that write owns it).
-  bool stop_within(std::chrono::milliseconds timeout) noexcept;
+  // Runs `job` on the writer's thread after everything posted before it (so on the file as of
+  // those steps) and waits for it; rethrows its exception or an earlier write error.
+  void run(std::function<void()> job);
+  // From any thread (the watchdog's): queues `job` after what is queued, waits at most `timeout`
+  // for it, and stops the writer. True if the job ran; false if it did not within the time (it may
+  // still run later: it must own whatever it uses) or the writer had failed.
+  bool run_then_stop_within(std::function<void()> job, std::chrono::milliseconds timeout) noexcept;
 
  private:
   struct Batch {
     std::vector<double> gathered;
     std::size_t steps = 0;
+    std::function<void()> job;                   // instead of records, when set
+    std::shared_ptr<std::promise<void>> done;    // the job's outcome
   };
+  void enqueue_locked(std::unique_lock<std::mutex>& lock, Batch batch);
   void loop();
   void rethrow_locked();
 

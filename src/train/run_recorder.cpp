@@ -48,10 +48,9 @@ RunRecorder::~RunRecorder() {
   if (!finished_) abandon("failed", "run ended without finishing its record");
 }
 
-io::RunFile* RunRecorder::root_file() {
-  if (!sink_) return nullptr;
-  writer_->drain();
-  return &sink_->file();
+void RunRecorder::with_file(const std::function<void(io::RunFile&)>& write) {
+  if (!sink_) return;
+  writer_->run([this, &write] { write(sink_->file()); });
 }
 
 RunSummary RunRecorder::summary() {
@@ -86,16 +85,18 @@ bool RunRecorder::finish(const std::string& status, const std::string& checksum)
   for (const auto& c : checksums) agree = agree && c == checksums.front();
   finished_ = true;
   if (!sink_) return true;
-  io::RunFile& file = *root_file();
-  file.write_rank_column("param_checksum", checksums);
-  file.set_attr("param_checksums_agree", static_cast<std::int64_t>(agree ? 1 : 0));
-  if (!agree) {
-    file.add_event(seconds_since_start(), 0, last_step_, "checksum_mismatch",
-                     "parameters differ across ranks at the end of the run");
-  }
-  file.set_attr("status", status);
-  file.set_attr("end_time", utc_timestamp_iso());
-  file.close();
+  const double now = seconds_since_start();
+  with_file([&](io::RunFile& file) {
+    file.write_rank_column("param_checksum", checksums);
+    file.set_attr("param_checksums_agree", static_cast<std::int64_t>(agree ? 1 : 0));
+    if (!agree) {
+      file.add_event(now, 0, last_step_, "checksum_mismatch", "parameters differ across ranks at the end of the run");
+    }
+    file.set_attr("status", status);
+    file.set_attr("end_time", utc_timestamp_iso());
+    file.close();
+  });
+  writer_.reset();  // joined: nothing touches the file any more
   if (status == "completed") {
     std::filesystem::rename(partial_path(output_path_), output_path_);  // replaces (--overwrite)
   }
@@ -103,29 +104,34 @@ bool RunRecorder::finish(const std::string& status, const std::string& checksum)
 }
 
 void RunRecorder::add_event(const std::string& kind, const std::string& message) {
-  if (io::RunFile* file = root_file()) file->add_event(seconds_since_start(), world_.rank(), last_step_, kind, message);
+  const double now = seconds_since_start();
+  with_file([&](io::RunFile& file) { file.add_event(now, world_.rank(), last_step_, kind, message); });
 }
 
 void RunRecorder::abandon(const std::string& status, const std::string& message) noexcept {
-  finished_ = true;
-  if (!sink_) return;
-  // What was gathered is written first (faults lose no recorded step), within a bound: this may
-  // run on the watchdog's thread while the job must end.
-  if (!writer_->stop_within(std::chrono::seconds(10))) {
-    log::error("could not mark the run file " + status + ": a write to it did not return within 10 s");
-    return;  // the write in progress owns the file; it stays .partial with what it holds
+  if (finished_.exchange(true)) return;
+  if (!writer_) return;
+  // What was gathered is written first (faults lose no recorded step), then the status, by the
+  // writer's thread (the file's only caller), within a bound: this may run on the watchdog's
+  // thread while the job must end. The job owns copies of what it writes: if the bound passes,
+  // it may still run after this returns.
+  const double now = seconds_since_start();
+  const std::int64_t step = last_step_;
+  const int rank = world_.rank();
+  RecordSink* sink = sink_.get();
+  const bool marked = writer_->run_then_stop_within(
+      [sink, now, step, rank, status, message] {
+        io::RunFile& file = sink->file();
+        file.add_event(now, rank, step, status, message);
+        file.set_attr("status", status);
+        file.set_attr("end_time", utc_timestamp_iso());
+        file.close();
+      },
+      std::chrono::seconds(10));
+  if (!marked) {
+    log::error("could not mark the run file " + status + " within 10 s (a write to it was still running); "
+               "it stays .partial with the steps it holds");
   }
-  try {
-    io::RunFile& file = sink_->file();
-    file.add_event(seconds_since_start(), world_.rank(), last_step_, status, message);
-    file.set_attr("status", status);
-    file.set_attr("end_time", utc_timestamp_iso());
-    file.close();
-  } catch (const std::exception& e) {
-    log::error(std::string("could not mark the run file ") + status + ": " + e.what());
-  }
-  writer_.reset();
-  sink_.reset();
 }
 
 }  // namespace scalebench

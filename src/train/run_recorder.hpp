@@ -5,7 +5,9 @@
 // loses at most that many steps, the file stays readable, and no step contains the file write.
 // The file is written as <output>.partial and renamed to <output> only when the run completed: a
 // half-written file is never passed off as a result.
+#include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -32,9 +34,12 @@ class RunRecorder {
 
   static std::string partial_path(const std::string& output_path) { return output_path + ".partial"; }
 
-  // The open file on rank 0 (for metadata), nullptr on other ranks. Waits until the writer has
-  // written everything gathered so far: the caller then owns the file until the next record().
-  io::RunFile* root_file();
+  // Rank 0: runs `write` on the open run file (metadata, attributes), on the writer's thread, after
+  // everything recorded so far, and waits for it; its exception comes back here. A no-op on other
+  // ranks. Only the writer's thread calls into the file (RunFile::owner() checks it), so `write`
+  // must do nothing but write: no collective, nothing that waits for another rank.
+  void with_file(const std::function<void(io::RunFile&)>& write);
+  bool writes_file() const { return sink_ != nullptr; }
 
   // Every rank calls this for every step, in step order.
   void record(StepRecord record);
@@ -70,7 +75,7 @@ class RunRecorder {
   std::unique_ptr<RecordSink> sink_;  // rank 0 only
   std::unique_ptr<RecordWriter> writer_;  // rank 0 only; destroyed before sink_ (declared after)
   std::vector<StepRecord> pending_;
-  bool finished_ = false;
+  std::atomic<bool> finished_{false};  // abandon() may run on the watchdog's thread
 };
 
 std::string utc_timestamp_iso();  // 2026-11-22T13:45:05Z

@@ -4,6 +4,7 @@
 
 #include "device/device.hpp"
 #include "metrics/process_stats.hpp"
+#include "runtime/guarded_wait.hpp"
 #include "runtime/memory_budget.hpp"
 #include "train/evaluator.hpp"
 #include "train/out_of_memory.hpp"
@@ -124,6 +125,12 @@ StepRecord Trainer::step(std::int64_t step, bool warmup, std::int64_t epoch) {
     phase = "optimizer";
     p_.optimizer->step(step);
     p_.clock->mark(Phase::kOptimizer);
+    // The host's only wait for the step's device work and collectives (on CUDA everything so far
+    // was enqueued), guarded: after it nothing below blocks (loss.item(), the clock's events, the
+    // buckets' timing), so a collective stuck on a dead peer ends the job within --comm-timeout.
+    guarded_wait(p_.watchdog, step, "completion of the step's device work and gradient collectives",
+                 {[this] { return p_.clock->completed() && (!p_.reducer || p_.reducer->collectives_completed()); },
+                  [this] { return p_.comm ? p_.comm->async_error() : std::string(); }});
     loss_value = loss.item<double>();
     last_correct_ = correct.defined() ? correct.item<std::int64_t>() : 0;
   } catch (const std::exception& e) {

@@ -203,11 +203,32 @@ class Faults(unittest.TestCase):
         self.assertEqual(info["status"], "stuck")
         self.assertTrue(any("rank 1" in m for m in info["messages"]), info["messages"])
 
+    def test_collective_that_never_completes_is_caught_by_the_guarded_wait(self):
+        # As an NCCL collective whose kernel waits for a lost peer: rank 0's gradient allreduces
+        # from step 6 on are started and ordered, but never report completion. The host's wait for
+        # them (and for the step's device work) is the guarded one, so the watchdog ends the job.
+        timeout = 5
+        proc = start(LONG_RUN + ["--comm-timeout", str(timeout), "--output", self.out],
+                     env={"SCALEBENCH_TEST_INJECT": "hang:0:6"})
+        self.wait_for_steps(proc, at_least=6)
+        self.fault_time = time.monotonic()
+        code, text = self.finish(proc, within_s=timeout + 40)
+        record("rank 0's collectives never complete from step 6 (--comm-timeout 5)", self.ended_after,
+               code, self.partial)
+        self.assertEqual(code, 3, text)
+        self.assertIn("completion of the step's device work and gradient collectives' at step 6", text)
+        self.assertIn("--comm-timeout=5", text)
+        info = read_file(self.partial)
+        self.assertEqual(info["status"], "stuck")
+        self.assertGreaterEqual(info["steps"], 6, "flushed steps survive")
+        self.assertEqual(list(info["step_numbers"][:6, 0]), list(range(6)))
+
     def test_malformed_injection_is_refused(self):
         code, text = self.finish(start(LONG_RUN + ["--output", self.out],
                                        env={"SCALEBENCH_TEST_INJECT": "explode"}), within_s=60)
         self.assertEqual(code, 2, text)
         self.assertIn("allowed: stall:RANK:STEP, oom:RANK:STEP", text)
+        self.assertIn("hang:RANK:STEP", text)
 
     def test_killed_rank_does_not_hang_the_others(self):
         timeout = 10

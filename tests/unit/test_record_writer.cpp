@@ -7,8 +7,10 @@
 #include <filesystem>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "core/thread_owner.hpp"
 #include "train/record_sink.hpp"
 #include "train/record_writer.hpp"
 
@@ -83,9 +85,60 @@ TEST_F(RecordWriterTest, AFailedWriteReachesTheMainThread) {
 TEST_F(RecordWriterTest, StoppingWritesWhatIsQueuedFirst) {
   RecordWriter writer(*sink_, 4);
   for (int batch = 0; batch < 3; ++batch) writer.post(gathered(2 * batch, 2), 2);
-  EXPECT_TRUE(writer.stop_within(std::chrono::seconds(30)));
-  EXPECT_EQ(sink_->file().steps_written(), 6);
+  std::int64_t seen = -1;
+  std::thread::id ran_on;
+  // As the watchdog marks a stuck run: from another thread, the job last, on the writer's thread.
+  std::thread watchdog([&] {
+    EXPECT_TRUE(writer.run_then_stop_within(
+        [&] {
+          seen = sink_->file().steps_written();
+          ran_on = std::this_thread::get_id();
+          sink_->file().set_attr("status", std::string("stuck"));
+        },
+        std::chrono::seconds(30)));
+  });
+  watchdog.join();
+  EXPECT_EQ(seen, 6);
+  EXPECT_NE(ran_on, std::this_thread::get_id());
+  EXPECT_NE(ran_on, std::thread::id());
   EXPECT_THROW(writer.post(gathered(6, 1), 1), std::logic_error);
+}
+
+TEST_F(RecordWriterTest, JobsRunOnTheWriterThreadAfterWhatWasPosted) {
+  RecordWriter writer(*sink_, 2);
+  for (int batch = 0; batch < 4; ++batch) writer.post(gathered(2 * batch, 2), 2);
+  std::int64_t seen = -1;
+  writer.run([&] {
+    seen = sink_->file().steps_written();
+    sink_->file().set_attr("model", std::string("fcn_r"));
+  });
+  EXPECT_EQ(seen, 8);
+  // A job's exception comes back to its caller; the file stays writable.
+  EXPECT_THROW(writer.run([] { throw std::runtime_error("job failed"); }), std::runtime_error);
+  writer.post(gathered(8, 1), 1);
+  writer.drain();
+  EXPECT_EQ(sink_->file().steps_written(), 9);
+}
+
+// The rule "only the writer's thread calls into the run file while the writer exists" is checked
+// on every call: a write from the main thread (what the watchdog's direct write used to be) is
+// caught before it reaches HDF5.
+TEST_F(RecordWriterTest, AWriteFromAnotherThreadBreaksTheRule) {
+  ThreadOwner::set_violation_handler([](const std::string& message) { throw std::logic_error(message); });
+  {
+    RecordWriter writer(*sink_, 2);
+    try {
+      sink_->file().set_attr("status", std::string("stuck"));
+      ADD_FAILURE() << "a write from a thread that does not own the file was not caught";
+    } catch (const std::logic_error& e) {
+      EXPECT_NE(std::string(e.what()).find("threading rule broken"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("run file"), std::string::npos) << e.what();
+    }
+  }
+  // The writer is gone: its thread released the file, which the main thread adopts.
+  sink_->file().owner().adopt("test: after the writer");
+  sink_->file().set_attr("status", std::string("completed"));
+  ThreadOwner::set_violation_handler(nullptr);
 }
 
 TEST_F(RecordWriterTest, ATinyQueueStillTakesEveryBatch) {
