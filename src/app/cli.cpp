@@ -76,6 +76,12 @@ void add_train_options(CLI::App& cmd, RunConfig& c, TrainArgs& a) {
   cmd.add_option("--seed", c.seed, "Seed of initialisation and synthetic data")->capture_default_str();
   cmd.add_option("--threads", c.threads, "Intra-op CPU threads per rank (0: LibTorch's default)")->capture_default_str();
   cmd.add_option("--bucket-mb", c.bucket_mb, "Gradient bucket cap in MiB")->capture_default_str();
+  cmd.add_option("--first-bucket-mb", c.first_bucket_mb,
+                 "Cap of the first gradient bucket in MiB (as DDP's first_bucket_bytes: the first allreduce "
+                 "starts early in backward)")->capture_default_str();
+  cmd.add_option("--bucket-order", c.bucket_order,
+                 "observed (buckets filled in the order backward produces gradients, seen in one pass before "
+                 "the first step) or registration (reverse registration order)")->capture_default_str();
   cmd.add_option("--mpi-chunk-mb", c.mpi_chunk_mb, "MPI backend: reduce each bucket in slices of this many MiB (0: one call per bucket)")->capture_default_str();
   auto* o_overlap = cmd.add_option(
       "--overlap", c.overlap,

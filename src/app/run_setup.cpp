@@ -313,6 +313,7 @@ void write_metadata(io::RunFile& f, const World& world, const RunConfig& cfg, co
   f.set_attr("overlap", static_cast<std::int64_t>(cfg.overlap != "off" ? 1 : 0));
   f.set_attr("overlap_mode", cfg.overlap);
   f.set_attr("bucket_mb", cfg.bucket_mb);
+  f.set_attr("first_bucket_mb", cfg.first_bucket_mb);
   f.set_attr("mpi_chunk_mb", cfg.mpi_chunk_mb);
   f.set_attr("n_buckets", static_cast<std::int64_t>(plan.buckets.size()));
   f.set_attr("warmup_steps", s.run.warmup_steps);

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <optional>
+#include <sstream>
 
 #include "app/accuracy_tracker.hpp"
 #include "app/progress.hpp"
@@ -127,6 +128,9 @@ class TrainSession {
   // --overlap auto: reports a measured warm-up step's time (the slowest rank's, a collective) and,
   // after the last one, records the mode kept.
   void choose_overlap(std::int64_t step, double step_s);
+  // --bucket-order observed: the order one backward pass on 2 synthetic samples produces the
+  // gradients in (local, no collective; the run's data and random streams are untouched).
+  std::vector<std::size_t> observe_bucket_order();
   double run_clock_s() const {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - run_clock_origin_).count();
   }
@@ -149,6 +153,7 @@ class TrainSession {
   std::atomic<RunRecorder*> recorder_for_watchdog_{nullptr};
   std::unique_ptr<Watchdog> watchdog_;
   std::unique_ptr<Reducer> reducer_;
+  std::vector<std::vector<std::size_t>> initial_bucket_params_;  // the plan before it was rebuilt
   std::unique_ptr<OverlapChooser> overlap_choice_;  // the training loop's; the batch search keeps the start mode
   std::unique_ptr<RunRecorder> recorder_;
   std::unique_ptr<PhaseClock> clock_;
@@ -203,6 +208,17 @@ void TrainSession::check_output() {
   if (!error.empty()) throw UsageError(error);
 }
 
+std::vector<std::size_t> TrainSession::observe_bucket_order() {
+  datasets::SourceSpec spec = source_spec(world_, cfg_, s_, 2);
+  spec.dataset = "synthetic";  // whatever the run reads: only the graph's shape matters here
+  spec.rank = 0;
+  spec.world_size = 1;
+  spec.synthetic_batches = 1;
+  spec.prefetch = 0;
+  const datasets::Batch probe = datasets::make_batch_source(spec)->batch(0);
+  return observe_gradient_order(*s_.model, *reducer_, probe);
+}
+
 void TrainSession::build_collective() {
   // Before any communicator: the NCCL one broadcasts its id, the MPI one duplicates the world,
   // and ranks that would build different ones would pair those collectives and hang.
@@ -225,11 +241,15 @@ void TrainSession::build_collective() {
   // The bucket buffers are the last large allocation of setup: running out of memory here is
   // agreed like while building the model (exit 6, one message), not a fault of one rank.
   std::string oom_error;
+  std::vector<std::size_t> order;
   try {
-    reducer_ = std::make_unique<Reducer>(models::trainable_parameters(*s_.model), *comm_,
-                                         ReducerOptions{s_.run.bucket_cap_bytes, cfg_.overlap != "off"});
+    reducer_ = std::make_unique<Reducer>(
+        models::trainable_parameters(*s_.model), *comm_,
+        ReducerOptions{s_.run.bucket_cap_bytes, cfg_.overlap != "off", s_.run.first_bucket_cap_bytes});
     overlap_choice_ = std::make_unique<OverlapChooser>(parse_overlap_mode(cfg_.overlap), s_.run.warmup_steps,
                                                        world_.size());
+    initial_bucket_params_ = bucket_params(reducer_->plan());
+    if (cfg_.bucket_order == "observed") order = observe_bucket_order();
   } catch (const std::exception& e) {
     if (!is_out_of_memory(e)) throw;
     oom_error = std::string("out of memory while building the model's gradient buckets on ") +
@@ -237,6 +257,24 @@ void TrainSession::build_collective() {
   }
   oom_error = world_.agree_on_error(oom_error);
   if (!oom_error.empty()) throw AgreedFault(kExitOutOfMemory, oom_error);
+  if (cfg_.bucket_order == "observed") {
+    // Rank 0's order on every rank (as DDP rebuilds from rank 0's): the plan is the same
+    // everywhere even where autograd's threads could order two gradients differently.
+    std::string mine;
+    for (std::size_t k : order) mine += (mine.empty() ? "" : ",") + std::to_string(k);
+    const std::string agreed = world_.broadcast_string(mine);
+    order.clear();
+    std::stringstream in(agreed);
+    for (std::string item; std::getline(in, item, ',');) order.push_back(static_cast<std::size_t>(std::stoull(item)));
+    try {
+      reducer_->rebuild(order);
+    } catch (const std::exception& e) {
+      if (!is_out_of_memory(e)) throw;
+      oom_error = std::string("out of memory while rebuilding the gradient buckets on ") + error_context() + ": " + e.what();
+    }
+    oom_error = world_.agree_on_error(oom_error);
+    if (!oom_error.empty()) throw AgreedFault(kExitOutOfMemory, oom_error);
+  }
   // Before the first collective on model tensors: ranks that built different models, buckets or
   // step counts would pair mismatched collectives (a hang) or average garbage.
   const std::string error = check_run_identity(world_, run_identity(cfg_, s_, reducer_->plan()));
@@ -256,6 +294,9 @@ void TrainSession::build_collective() {
     write_metadata(*f, world_, cfg_, s_, *comm_, reducer_->plan());
     // Rewritten when --overlap auto has chosen (until then: "still measuring").
     f->set_attr("overlap_choice", overlap_choice_->reason());
+    f->set_attr("bucket_order", cfg_.bucket_order);
+    f->set_attr("bucket_plan_initial", nlohmann::json(initial_bucket_params_).dump());
+    f->set_attr("bucket_plan", nlohmann::json(bucket_params(reducer_->plan())).dump());
     // Places /events on rank 0's run clock, so a timeline draws each event where it happened.
     f->set_attr("events_origin_run_clock_s",
                 std::chrono::duration<double>(recorder_->events_origin() - run_clock_origin_).count());

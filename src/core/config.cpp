@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <sstream>
 #include <stdexcept>
@@ -139,6 +140,12 @@ void validate_options(const RunConfig& cfg, int world_size, int cuda_devices) {
   if (!(cfg.bucket_mb > 0.0) || cfg.bucket_mb > 4096.0) {
     throw UsageError("--bucket-mb " + str(cfg.bucket_mb) + ": allowed: > 0 and <= 4096");
   }
+  if (!(cfg.first_bucket_mb > 0.0) || cfg.first_bucket_mb > 4096.0) {
+    throw UsageError("--first-bucket-mb " + str(cfg.first_bucket_mb) + ": allowed: > 0 and <= 4096");
+  }
+  if (cfg.bucket_order != "observed" && cfg.bucket_order != "registration") {
+    throw UsageError("--bucket-order " + cfg.bucket_order + ": allowed: observed, registration");
+  }
   if (!(cfg.mpi_chunk_mb >= 0.0) || cfg.mpi_chunk_mb > 4096.0) {
     throw UsageError("--mpi-chunk-mb " + str(cfg.mpi_chunk_mb) + ": allowed: 0 (one call per bucket) to 4096");
   }
@@ -201,6 +208,7 @@ ResolvedRun resolve_run(const RunConfig& cfg, int world_size, std::int64_t steps
   run.momentum = cfg.momentum.value_or(model->default_momentum);
   run.bucket_cap_bytes = static_cast<std::int64_t>(cfg.bucket_mb * 1024.0 * 1024.0);
   if (run.bucket_cap_bytes < 1) run.bucket_cap_bytes = 1;
+  run.first_bucket_cap_bytes = std::max<std::int64_t>(1, static_cast<std::int64_t>(cfg.first_bucket_mb * 1024.0 * 1024.0));
   return run;
 }
 
@@ -244,6 +252,8 @@ nlohmann::json to_json(const RunConfig& cfg) {
   j["seed"] = cfg.seed;
   j["threads"] = cfg.threads;
   j["bucket_mb"] = cfg.bucket_mb;
+  j["first_bucket_mb"] = cfg.first_bucket_mb;
+  j["bucket_order"] = cfg.bucket_order;
   j["mpi_chunk_mb"] = cfg.mpi_chunk_mb;
   j["overlap"] = cfg.overlap;
   j["output"] = cfg.output;

@@ -32,6 +32,11 @@ struct RunConfig {
   std::uint64_t seed = 42;
   int threads = 0;                // intra-op threads per rank; 0 = LibTorch's default
   double bucket_mb = 25.0;
+  double first_bucket_mb = 1.0;   // DDP's first_bucket_bytes: communication starts early in backward
+  // The order parameters fill buckets: "observed" (the order backward produced their gradients, in
+  // one pass before the first step, as DDP rebuilds after its first), or "registration" (reverse
+  // registration order, DDP's initial plan).
+  std::string bucket_order = "observed";
   double mpi_chunk_mb = kDefaultMpiChunkMb;  // CommOptions::mpi_chunk_bytes, in MiB
   // --overlap auto|on|off (--no-overlap = off): bucket allreduces during backward; auto measures
   // both in warm-up and keeps the faster (ddp/overlap_choice.hpp).
@@ -87,6 +92,7 @@ struct ResolvedRun {
   double lr_decay = 0.0;
   double momentum = 0.0;
   std::int64_t bucket_cap_bytes = 0;
+  std::int64_t first_bucket_cap_bytes = 0;
 };
 
 constexpr const char* kAllowedOptimizers = "sgd, adam, rmsprop";

@@ -17,17 +17,64 @@ Reducer::Reducer(std::vector<torch::Tensor> params, Communicator& comm, ReducerO
     }
     numels.push_back(p.numel());
   }
-  plan_ = make_bucket_plan(numels, params_.front().element_size(), options_.bucket_cap_bytes);
+  plan_ = make_bucket_plan(numels, params_.front().element_size(), options_.bucket_cap_bytes,
+                           options_.first_bucket_cap_bytes, {});
+  allocate_buckets();
+  param_done_.assign(params_.size(), false);
+  for (std::size_t i = 0; i < params_.size(); ++i) {
+    hooks_.push_back(params_[i].register_hook([this, i](const torch::Tensor& grad) { on_gradient(i, grad); }));
+  }
+}
+
+void Reducer::allocate_buckets() {
+  flat_.clear();  // the old buffers go first: the peak is one set, not two
   for (const auto& b : plan_.buckets) {
     flat_.push_back(torch::zeros({b.numel}, params_.front().options().requires_grad(false)));
   }
   pending_.assign(plan_.buckets.size(), 0);
   ready_at_.assign(plan_.buckets.size(), {});
-  param_done_.assign(params_.size(), false);
   works_.assign(plan_.buckets.size(), nullptr);
-  for (std::size_t i = 0; i < params_.size(); ++i) {
-    hooks_.push_back(params_[i].register_hook([this, i](const torch::Tensor& grad) { on_gradient(i, grad); }));
+  next_to_launch_ = 0;
+}
+
+std::vector<std::size_t> Reducer::observe_gradient_order(const std::function<void()>& forward_and_backward) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (in_backward_) throw std::logic_error("Reducer::observe_gradient_order during a step");
+    observing_ = true;
+    observed_order_.clear();
   }
+  for (auto& p : params_) p.mutable_grad() = torch::Tensor();
+  try {
+    forward_and_backward();
+  } catch (...) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    observing_ = false;
+    throw;
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  observing_ = false;
+  std::vector<std::size_t> order;
+  std::vector<bool> seen(params_.size(), false);
+  for (std::size_t k : observed_order_) {
+    if (!seen[k]) order.push_back(k);
+    seen[k] = true;
+  }
+  for (std::size_t k = params_.size(); k-- > 0;) {
+    if (!seen[k]) order.push_back(k);
+  }
+  for (auto& p : params_) p.mutable_grad() = torch::Tensor();
+  return order;
+}
+
+void Reducer::rebuild(const std::vector<std::size_t>& order) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (in_backward_) throw std::logic_error("Reducer::rebuild during a step");
+  std::vector<std::int64_t> numels;
+  for (const auto& p : params_) numels.push_back(p.numel());
+  plan_ = make_bucket_plan(numels, params_.front().element_size(), options_.bucket_cap_bytes,
+                           options_.first_bucket_cap_bytes, order);
+  allocate_buckets();
 }
 
 Reducer::~Reducer() {
@@ -52,6 +99,10 @@ void Reducer::prepare_for_backward() {
 
 void Reducer::on_gradient(std::size_t param, const torch::Tensor& grad) {
   std::lock_guard<std::mutex> lock(mutex_);
+  if (observing_) {
+    observed_order_.push_back(param);  // once per parameter: no accumulation within one backward
+    return;
+  }
   if (!in_backward_) {
     throw std::logic_error("gradient produced outside a step (call prepare_for_backward first)");
   }

@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <memory>
+#include <functional>
 #include <mutex>
 #include <vector>
 
@@ -23,6 +24,8 @@ namespace scalebench {
 struct ReducerOptions {
   std::int64_t bucket_cap_bytes = 25LL * 1024 * 1024;
   bool overlap = true;
+  // The first bucket's cap (DDP's first_bucket_bytes, 1 MiB there); <= 0: the same as the others.
+  std::int64_t first_bucket_cap_bytes = 0;
 };
 
 struct ReducerStepStats {
@@ -44,6 +47,15 @@ class Reducer {
 
   const BucketPlan& plan() const { return plan_; }
 
+  // Runs `forward_and_backward` (one pass the caller makes, before any step) with the hooks only
+  // noting the order in which gradients arrive: no bucket is filled, no collective started.
+  // Returns the parameters in that order; any that got no gradient follow in reverse registration
+  // order. Leaves no gradient behind.
+  std::vector<std::size_t> observe_gradient_order(const std::function<void()>& forward_and_backward);
+  // Replaces the plan with one in `order` (every rank must pass the same: the plan is part of the
+  // run identity) and the same caps. Not during a step.
+  void rebuild(const std::vector<std::size_t>& order);
+
   // Before forward: forgets last step's gradients and bucket state.
   void prepare_for_backward();
   // After backward: launches the remaining buckets, waits for all, installs averaged gradients.
@@ -60,6 +72,7 @@ class Reducer {
 
  private:
   void on_gradient(std::size_t param, const torch::Tensor& grad);
+  void allocate_buckets();  // flat buffers and per-bucket state for plan_
   void launch_ready_buckets_in_order();
 
   std::vector<torch::Tensor> params_;
@@ -79,6 +92,8 @@ class Reducer {
   std::size_t next_to_launch_ = 0;
   std::vector<std::shared_ptr<Work>> works_;
   bool in_backward_ = false;
+  bool observing_ = false;                  // observe_gradient_order() is running
+  std::vector<std::size_t> observed_order_;
 };
 
 // The module's floating-point buffers (BatchNorm running statistics): what rank 0 broadcasts before

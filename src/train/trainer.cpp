@@ -1,5 +1,7 @@
 #include "train/trainer.hpp"
 
+#include <ATen/CPUGeneratorImpl.h>
+
 #include <new>
 
 #include "device/device.hpp"
@@ -181,6 +183,36 @@ StepRecord Trainer::step(std::int64_t step, bool warmup, std::int64_t epoch) {
   r[StepField::kEndTimeS] =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - p_.run_clock_origin).count();
   return r;
+}
+
+std::vector<std::size_t> observe_gradient_order(models::Network& model, Reducer& reducer,
+                                                const datasets::Batch& batch) {
+  std::vector<torch::Tensor> buffers;
+  std::vector<torch::Tensor> saved;
+  for (auto& b : model.buffers()) {
+    buffers.push_back(b);
+    saved.push_back(b.clone());
+  }
+  at::Generator cpu_rng = at::detail::getDefaultCPUGenerator();
+  const torch::Tensor rng_state = cpu_rng.get_state();  // dropout draws from it
+  const auto restore = [&] {
+    torch::NoGradGuard no_grad;
+    for (std::size_t i = 0; i < buffers.size(); ++i) buffers[i].copy_(saved[i]);
+    cpu_rng.set_state(rng_state);
+  };
+  try {
+    std::vector<std::size_t> order = reducer.observe_gradient_order([&] {
+      const torch::Tensor logits = model.forward(batch.inputs);
+      torch::Tensor loss = model.loss(logits, batch.targets);
+      if (const torch::Tensor penalty = model.regularization_loss(); penalty.defined()) loss = loss + penalty;
+      loss.backward();
+    });
+    restore();
+    return order;
+  } catch (...) {
+    restore();
+    throw;
+  }
 }
 
 void broadcast_initial_state(Communicator& comm, torch::nn::Module& model) {

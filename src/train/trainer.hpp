@@ -60,6 +60,13 @@ class Trainer {
   std::int64_t last_correct_ = 0;
 };
 
+// The order in which one backward pass of `model` on `batch` (a few samples) produces the
+// gradients of the Reducer's parameters (Reducer::observe_gradient_order), with the loss a step
+// uses. No collective; the model's buffers (BatchNorm statistics) and the CPU random stream are as
+// before afterwards, so the run's steps are the same as without it.
+std::vector<std::size_t> observe_gradient_order(models::Network& model, Reducer& reducer,
+                                                const datasets::Batch& batch);
+
 // Broadcasts rank 0's parameters and buffers so that every replica starts identical.
 void broadcast_initial_state(Communicator& comm, torch::nn::Module& model);
 

@@ -15,6 +15,7 @@ without buffers (cifar10_cnn).
   same test: this checks units and definitions, not speed.
 
 Needs h5py: CTest runs this with Debian's /usr/bin/python3."""
+import json
 import os
 import tempfile
 import unittest
@@ -227,3 +228,53 @@ class OverlapAuto(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+@require_binary
+@unittest.skipIf(h5py is None, "h5py missing: run with Debian's /usr/bin/python3")
+class BucketOrder(unittest.TestCase):
+    """--bucket-order observed (the default) fills buckets in the order one backward pass produced
+    the gradients, as DDP's rebuilt buckets; both plans are in the file, every rank used the same,
+    and the pass before the first step changes nothing the run computes: the final parameters
+    equal those of --bucket-order registration, bit for bit (BatchNorm statistics and the dropout
+    random stream are restored after it)."""
+
+    def run_one(self, model, order, path):
+        res = run_scalebench(["--model", model, "--device", "cpu", "--steps", "4", "--warmup-steps", "1",
+                              "--batch-size", "4", "--bucket-mb", "0.5", "--first-bucket-mb", "0.25",
+                              "--bucket-order", order, "--threads", "1", "--quiet", "--output", path],
+                             ranks=RANKS, timeout=600)
+        self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
+        with h5py.File(path, "r") as f:
+            a = f.attrs
+            return {"order": a["bucket_order"], "initial": json.loads(a["bucket_plan_initial"]),
+                    "plan": json.loads(a["bucket_plan"]), "num_params": f["buckets/num_params"][:],
+                    "bytes": f["buckets/bytes"][:], "checksums": [c.decode() if isinstance(c, bytes) else c
+                                                               for c in f["ranks/param_checksum"][:]],
+                    "n_buckets": int(a["n_buckets"]), "first_bucket_mb": float(a["first_bucket_mb"])}
+
+    def test_observed_order_changes_the_plan_not_the_result(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            for model in ("resnet56", "cifar10_cnn"):  # BatchNorm; dropout
+                observed = self.run_one(model, "observed", os.path.join(tmp, model + "-obs.h5"))
+                registration = self.run_one(model, "registration", os.path.join(tmp, model + "-reg.h5"))
+                self.assertEqual(observed["order"], "observed")
+                self.assertEqual(registration["order"], "registration")
+                # The initial plan is reverse registration order, with the small first bucket.
+                self.assertEqual(observed["initial"], registration["plan"])
+                self.assertEqual(registration["initial"], registration["plan"])
+                flat = [p for b in registration["plan"] for p in b]
+                self.assertEqual(flat, sorted(flat, reverse=True))
+                self.assertEqual(observed["first_bucket_mb"], 0.25)
+                # The recorded layout is the plan the run used.
+                for r in (observed, registration):
+                    self.assertEqual(list(r["num_params"]), [len(b) for b in r["plan"]])
+                    self.assertEqual(r["n_buckets"], len(r["plan"]))
+                    self.assertEqual(sorted(p for b in r["plan"] for p in b), sorted(flat))
+                # Every rank ended with the same parameters, and the same as without the pass.
+                self.assertEqual(len(set(observed["checksums"])), 1, observed["checksums"])
+                self.assertEqual(observed["checksums"], registration["checksums"], model)
+                if model == "resnet56":
+                    # BatchNorm's backward yields the bias's gradient before the weight's: the
+                    # observed order is not reverse registration order.
+                    self.assertNotEqual(observed["plan"], observed["initial"])

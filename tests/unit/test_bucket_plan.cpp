@@ -64,6 +64,36 @@ TEST(BucketPlan, FingerprintSeesAnyDifference) {
   EXPECT_NE(a, make_bucket_plan({20, 10, 30}, 4, 64).fingerprint());
 }
 
+TEST(BucketPlan, FollowsTheObservedOrder) {
+  // Gradients arrived as 2, 0, 3, 1 (a shortcut branch finishing early): buckets fill in that
+  // order, so the first bucket holds the first gradients to arrive.
+  const BucketPlan plan = make_bucket_plan({10, 10, 10, 10}, 4, 80, 0, {2, 0, 3, 1});
+  ASSERT_EQ(plan.buckets.size(), 2u);
+  EXPECT_EQ(bucket_params(plan), (std::vector<std::vector<std::size_t>>{{2, 0}, {3, 1}}));
+  EXPECT_EQ(plan.bucket_of_param, (std::vector<std::size_t>{0, 1, 0, 1}));
+  EXPECT_EQ(plan.slot_of_param, (std::vector<std::size_t>{1, 1, 0, 0}));
+  EXPECT_EQ(plan.buckets[1].slots[1].offset, 10);
+  // No order: reverse registration, the plan of the three-argument call.
+  EXPECT_EQ(make_bucket_plan({10, 10, 10, 10}, 4, 80, 0, {}).fingerprint(),
+            make_bucket_plan({10, 10, 10, 10}, 4, 80).fingerprint());
+  EXPECT_NE(plan.fingerprint(), make_bucket_plan({10, 10, 10, 10}, 4, 80).fingerprint());
+}
+
+TEST(BucketPlan, ASmallFirstBucket) {
+  // 6 parameters of 40 bytes, first cap 40, others 120: [p5] [p4 p3 p2] [p1 p0].
+  const BucketPlan plan = make_bucket_plan({10, 10, 10, 10, 10, 10}, 4, 120, 40, {});
+  EXPECT_EQ(bucket_params(plan), (std::vector<std::vector<std::size_t>>{{5}, {4, 3, 2}, {1, 0}}));
+  // A first cap at or above the cap changes nothing.
+  EXPECT_EQ(make_bucket_plan({10, 10, 10, 10, 10, 10}, 4, 120, 500, {}).fingerprint(),
+            make_bucket_plan({10, 10, 10, 10, 10, 10}, 4, 120).fingerprint());
+}
+
+TEST(BucketPlan, AnOrderMustListEveryParameterOnce) {
+  EXPECT_THROW(make_bucket_plan({1, 2, 3}, 4, 16, 0, {0, 1}), std::invalid_argument);
+  EXPECT_THROW(make_bucket_plan({1, 2, 3}, 4, 16, 0, {0, 1, 1}), std::invalid_argument);
+  EXPECT_THROW(make_bucket_plan({1, 2, 3}, 4, 16, 0, {0, 1, 3}), std::invalid_argument);
+}
+
 TEST(BucketPlan, RejectsNonsense) {
   EXPECT_THROW(make_bucket_plan({1, 2}, 4, 0), std::invalid_argument);
   EXPECT_THROW(make_bucket_plan({1, 0}, 4, 16), std::invalid_argument);
