@@ -9,9 +9,16 @@ reduce-scatter, n-1 of allgather), each moving S/n bytes over every link at once
 
     ring(S, n) = 2(n-1) alpha + 2(n-1)/n S beta        (0 for n = 1)
 
-Why ring: it is what Open MPI's tuned allreduce and NCCL pick for the gradient-sized messages
-that dominate a step (tree and recursive doubling win only for small messages, where the
-latency term, which the fit measures directly, dominates anyway).
+The log-latency algorithms (docs/prediction.md, "Algorithm per message size"):
+
+    NCCL double binary tree:        tree(S, n) = 2 ceil(log2 n) alpha + 2 S beta
+    Open MPI recursive doubling:    rd(S, n)   = L(n) (alpha + S beta),
+                                    L(n) = log2 n (n a power of two), floor(log2 n) + 2 else
+
+`--algorithm auto` chooses per call as the library does: Open MPI's tuned fixed decision
+(recursive doubling below 10000 bytes, ring above), NCCL's tuner (the algorithm of least
+modelled time: tree below the crossover size, ring above; across nodes only, a node's own level
+is a ring); `ring` or `tree` force one (tree = the backend's log-latency algorithm).
 """
 
 from __future__ import annotations
@@ -46,6 +53,11 @@ class Level:
     beta: float
     source: str
     segments: Tuple[Tuple[float, float, float], ...] = ()
+    # True for a level fitted from an allreduce file: its times already hold the algorithm the
+    # library chose at each measured size, so `auto` keeps the form it was inverted with
+    # (fitted_as) instead of choosing again
+    fitted: bool = False
+    fitted_as: str = "ring"
 
     def at(self, nbytes: float) -> Tuple[float, float]:
         """(alpha, beta) for a message of `nbytes` bytes per rank."""
@@ -73,6 +85,113 @@ def ring_allreduce_s(nbytes: float, n: int, alpha: float, beta: float) -> float:
     if n <= 1:
         return 0.0
     return 2.0 * (n - 1) * alpha + 2.0 * (n - 1) / n * nbytes * beta
+
+
+# --- the algorithms, and which one a library picks ------------------------------------------
+
+ALGORITHMS = ("auto", "ring", "tree")
+BACKENDS = ("mpi", "nccl")
+# Open MPI's tuned fixed decision for MPI_Allreduce (ompi_coll_tuned_allreduce_intra_dec_fixed,
+# ompi/mca/coll/tuned/coll_tuned_decision_fixed.c, Open MPI 1.x-3.1): recursive doubling for
+# messages below this many bytes, (segmented) ring above.
+OMPI_RECURSIVE_DOUBLING_BELOW = 10000
+
+
+def ceil_log2(n: int) -> int:
+    """ceil(log2 n) for n >= 1: the depth of a binary tree of n ranks."""
+    return max(int(n) - 1, 0).bit_length()
+
+
+def recursive_doubling_steps(n: int) -> int:
+    """Exchange steps of Open MPI's recursive doubling among n ranks: log2 n for a power of two;
+    otherwise floor(log2 n) among the largest power of two, plus one step before (the extra
+    ranks hand their data in) and one after (they get the result)."""
+    if n <= 1:
+        return 0
+    k = int(n).bit_length() - 1
+    return k if (1 << k) == n else k + 2
+
+
+def tree_allreduce_s(nbytes: float, n: int, alpha: float, beta: float) -> float:
+    """NCCL's double binary tree allreduce: a reduce up and a broadcast down a tree of depth
+    ceil(log2 n), pipelined, two trees each carrying half the data. Latency 2 ceil(log2 n)
+    alpha; bandwidth 2 S beta, as NCCL's tuner costs it (tuning.cc: a tree's algorithm
+    bandwidth is half the bus bandwidth, ratio .5)."""
+    if n <= 1:
+        return 0.0
+    return 2.0 * ceil_log2(n) * alpha + 2.0 * nbytes * beta
+
+
+def recursive_doubling_allreduce_s(nbytes: float, n: int, alpha: float, beta: float) -> float:
+    """Open MPI's recursive doubling allreduce: L(n) steps, each exchanging the whole message
+    with one partner: L(n) (alpha + S beta), L = recursive_doubling_steps."""
+    if n <= 1:
+        return 0.0
+    return recursive_doubling_steps(n) * (alpha + nbytes * beta)
+
+
+def coefficients(name: str, backend: str, n: int) -> Tuple[float, float]:
+    """(latency steps, bytes moved per byte of message) of an algorithm among n ranks: its time
+    is c_alpha alpha + c_beta S beta. name: "ring" or "tree" (the backend's log-latency
+    algorithm: NCCL's double binary tree, Open MPI's recursive doubling)."""
+    if n <= 1:
+        return 0.0, 0.0
+    if name == "ring":
+        return 2.0 * (n - 1), 2.0 * (n - 1) / n
+    if name != "tree":
+        raise ValueError(f"algorithm {name!r}: expected ring or tree")
+    if backend == "nccl":
+        return 2.0 * ceil_log2(n), 2.0
+    steps = float(recursive_doubling_steps(n))
+    return steps, steps
+
+
+def algorithm_label(name: str, backend: str) -> str:
+    """What a name means for a backend: ring, double binary tree, recursive doubling."""
+    if name == "tree":
+        return "double binary tree" if backend == "nccl" else "recursive doubling"
+    return name
+
+
+def choose_algorithm(algorithm: str, backend: str, nbytes: float, n: int, alpha: float,
+                     beta: float, across_nodes: bool) -> str:
+    """The algorithm ("ring" or "tree") of one allreduce call of nbytes bytes among n ranks.
+
+    Forced (`ring`, `tree`): that one. `auto`, as the library picks:
+    - mpi (Open MPI tuned, fixed decision): tree (recursive doubling) below
+      OMPI_RECURSIVE_DOUBLING_BELOW bytes, ring from there on;
+    - nccl: within one node a ring (NCCL's tree within a node is a chain: no log latency);
+      across nodes the one of least modelled time, as NCCL's tuner picks (ties: ring). With
+      the costs above that is tree below the crossover size
+          S* = n alpha (n - 1 - ceil(log2 n)) / beta        (0 for n <= 2: always ring)
+      and ring above it."""
+    if algorithm in ("ring", "tree"):
+        return algorithm
+    if algorithm != "auto":
+        raise ValueError(f"algorithm {algorithm!r}: expected one of {', '.join(ALGORITHMS)}")
+    if n <= 1:
+        return "ring"
+    if backend == "nccl":
+        if not across_nodes:
+            return "ring"
+        ring = ring_allreduce_s(nbytes, n, alpha, beta)
+        tree = tree_allreduce_s(nbytes, n, alpha, beta)
+        return "tree" if tree < ring else "ring"
+    return "tree" if nbytes < OMPI_RECURSIVE_DOUBLING_BELOW else "ring"
+
+
+def nccl_tree_crossover_bytes(n: int, alpha: float, beta: float) -> float:
+    """S* of choose_algorithm: below it NCCL's tree is modelled faster than the ring."""
+    if n <= 2 or beta <= 0:
+        return 0.0 if beta > 0 else math.inf
+    return n * alpha * (n - 1 - ceil_log2(n)) / beta
+
+
+def allreduce_s(name: str, backend: str, nbytes: float, n: int, alpha: float,
+                beta: float) -> float:
+    """One call of the named algorithm (coefficients)."""
+    ca, cb = coefficients(name, backend, n)
+    return ca * alpha + cb * nbytes * beta
 
 
 def slice_count(nbytes: int, chunk_bytes: int, element_bytes: int = 4) -> int:
@@ -106,6 +225,9 @@ class Topology:
     # link (one NIC per node), so each gets 1/p of its bandwidth; False: each rank has a link
     # of its own (one NIC per GPU, as DGX nodes have).
     shared_link: bool = False
+    # the allreduce algorithm per call (ALGORITHMS; auto: as `backend` would pick it)
+    algorithm: str = "auto"
+    backend: str = "mpi"
 
     @property
     def world_size(self) -> int:
@@ -125,44 +247,84 @@ class Topology:
         agreement) costs."""
         return self.allreduce_call_s(0.0)
 
-    def allreduce_call_s(self, nbytes: float, size_of: Optional[float] = None) -> float:
-        """One allreduce call of `nbytes` bytes per rank.
-
-        One level: a ring. Two levels (p = ranks_per_node > 1 and N = nodes > 1): the
-        hierarchical allreduce, reduce-scatter within the node, a ring allreduce across nodes
-        of the S/p bytes each rank then holds (the p ranks of a node in p rings side by side),
-        allgather within the node:
-            2(p-1) alpha_intra + 2(p-1)/p S beta_intra
-          + 2(N-1) alpha_inter + 2(N-1)/N (S/p) beta_inter
-        (beta_inter x p where the p flows share one node link: shared_link). Each level's
-        parameters are those of the message it carries (S within the node, S/p across);
-        `size_of` (default nbytes) is the S they are looked up for.
-        """
+    def _phases(self, nbytes: float, size: float) -> List[Tuple[str, Level, float, int, float,
+                                                            float, bool]]:
+        """(level name, level, bytes it carries, ranks, alpha, beta, across nodes) per level
+        the call crosses."""
         p, nn = self.ranks_per_node, self.nodes
-        size = nbytes if size_of is None else size_of
-        t = 0.0
+        out = []
         if p > 1:
             assert self.intra is not None, "topology needs the intra-node level"
             alpha, beta = self.intra.at(size)
-            t += ring_allreduce_s(nbytes, p, alpha, beta)
+            out.append(("intra", self.intra, nbytes, p, alpha, beta, False))
         if nn > 1:
             assert self.inter is not None, "topology needs the inter-node level"
             alpha, beta = self.inter.at(size / p)
-            t += ring_allreduce_s(nbytes / p, nn, alpha,
-                                  beta * (p if self.shared_link else 1))
+            out.append(("inter", self.inter, nbytes / p, nn, alpha,
+                        beta * (p if self.shared_link else 1), True))
+        return out
+
+    def _algorithm(self, level: Level, nbytes: float, n: int, alpha: float, beta: float,
+                   across: bool) -> str:
+        if level.fitted and self.algorithm == "auto":
+            return level.fitted_as  # the file's times hold the library's own choice
+        return choose_algorithm(self.algorithm, self.backend, nbytes, n, alpha, beta, across)
+
+    def algorithms_of(self, nbytes: float) -> Dict[str, str]:
+        """{level: algorithm label} an allreduce call of nbytes bytes per rank uses."""
+        return {name: algorithm_label(self._algorithm(lv, b, n, a, be, across), self.backend)
+                for name, lv, b, n, a, be, across in self._phases(nbytes, nbytes)}
+
+    def allreduce_call_s(self, nbytes: float, size_of: Optional[float] = None,
+                         choose_by: Optional[float] = None) -> float:
+        """One allreduce call of `nbytes` bytes per rank.
+
+        One level: one allreduce among its ranks, of the algorithm chosen for the call
+        (ring: 2(n-1) alpha + 2(n-1)/n S beta; tree: see coefficients). Two levels
+        (p = ranks_per_node > 1 and N = nodes > 1): the hierarchical allreduce,
+        reduce-scatter within the node, an allreduce across nodes of the S/p bytes each rank
+        then holds (the p ranks of a node in p allreduces side by side), allgather within
+        the node; with rings throughout:
+            2(p-1) alpha_intra + 2(p-1)/p S beta_intra
+          + 2(N-1) alpha_inter + 2(N-1)/N (S/p) beta_inter
+        (beta_inter x p where the p flows share one node link: shared_link). The cross-node
+        part takes the algorithm chosen for its S/p bytes; the in-node reduce-scatter and
+        allgather are a ring's halves. Each level's parameters are those of the message it
+        carries (S within the node, S/p across); `size_of` (default nbytes) is the S they are
+        looked up for, `choose_by` (default nbytes) the S the algorithm is chosen for.
+        """
+        size = nbytes if size_of is None else size_of
+        pick = nbytes if choose_by is None else choose_by
+        phases = self._phases(nbytes, size)
+        t = 0.0
+        for name, lv, b, n, alpha, beta, across in phases:
+            if name == "intra" and len(phases) == 2:
+                algo = "ring"  # reduce-scatter + allgather halves of a ring
+            else:
+                share = pick / self.ranks_per_node if across and name == "inter" else pick
+                algo = self._algorithm(lv, share, n, alpha, beta, across)
+            t += allreduce_s(algo, self.backend, b, n, alpha, beta)
         return t
 
     def bucket_s(self, nbytes: int, chunk_bytes: int, element_bytes: int = 4) -> float:
-        """A bucket's allreduce: the sum over the MPI backend's slices, each one call. The
-        bandwidth terms are linear in the bytes, so the slices add only latency: k calls of
-        the latency plus the bandwidth part of the whole bucket."""
+        """A bucket's allreduce: the sum over the MPI backend's slices, each one call (k - 1
+        full slices and the rest), each call's algorithm chosen for the slice's size. With
+        one algorithm for every slice (the bandwidth terms linear in the bytes) this is k
+        calls' latency plus the bandwidth part of the whole bucket."""
         if self.world_size <= 1 or nbytes <= 0:
             return 0.0
         k = slice_count(nbytes, chunk_bytes, element_bytes)
         # The parameters of the bucket's whole size: an allreduce file's time for S bytes is
         # itself the sum over S's slices, so it already holds what slicing S costs.
-        latency = self.allreduce_call_s(0.0, size_of=float(nbytes))
-        return k * latency + (self.allreduce_call_s(float(nbytes)) - latency)
+        whole = float(nbytes)
+        if k <= 1:
+            return self.allreduce_call_s(whole, size_of=whole)
+        per_call = (MAX_ELEMENTS_PER_CALL if chunk_bytes <= 0
+                    else min(max(int(chunk_bytes) // element_bytes, 1), MAX_ELEMENTS_PER_CALL))
+        full = float(per_call * element_bytes)
+        last = whole - (k - 1) * full
+        return ((k - 1) * self.allreduce_call_s(full, size_of=whole)
+                + self.allreduce_call_s(last, size_of=whole))
 
 
 # --- link specs -----------------------------------------------------------------------------
@@ -222,12 +384,20 @@ class Fit:
     local: List[Tuple[int, float, float]] = field(default_factory=list)
     local_median_rel_residual: float = math.nan
     local_max_rel_residual: float = math.nan
+    backend: str = "mpi"       # the file's backend attribute: which library's algorithms
 
-    def level(self) -> Level:
-        scale_a, scale_b = 1.0 / (2.0 * (self.group_size - 1)), self.group_size / (2.0 * (self.group_size - 1))
-        return Level(self.alpha, self.beta, f"fit of {self.path} scope {self.scope} "
-                                            f"({self.group_size} ranks), per size range",
-                     tuple((float(size), a * scale_a, b * scale_b) for size, a, b in self.local))
+    def level(self, algorithm: str = "ring", backend: str = "mpi") -> Level:
+        """The level: each per-size fit (a, b) turned into (alpha, beta) with the coefficients
+        of `algorithm` ("ring" by default, or "tree": the backend's log-latency algorithm)
+        among the file's group size, so that at that size the level gives back the measured
+        times whichever algorithm is assumed; they differ in how they scale with n."""
+        ca, cb = coefficients(algorithm, backend, self.group_size)
+        how = "" if algorithm == "ring" else f", inverted as {algorithm_label(algorithm, backend)}"
+        return Level(self.a_s / ca, self.b_s_per_byte / cb,
+                     f"fit of {self.path} scope {self.scope} ({self.group_size} ranks), per "
+                     f"size range{how}",
+                     tuple((float(size), a / ca, b / cb) for size, a, b in self.local),
+                     fitted=True, fitted_as=algorithm)
 
     def as_dict(self) -> Dict[str, Any]:
         return {"path": self.path, "scope": self.scope, "group_size": self.group_size,
@@ -242,7 +412,7 @@ class Fit:
                              for size, a, b in self.local],
                 "per_size_median_rel_residual": self.local_median_rel_residual,
                 "per_size_max_rel_residual": self.local_max_rel_residual,
-                "notes": self.notes}
+                "backend": self.backend, "notes": self.notes}
 
 
 def fit_call(slices: np.ndarray, nbytes: np.ndarray, times: np.ndarray
@@ -316,7 +486,8 @@ def fit_allreduce_file(path: str) -> List[Fit]:
         group = np.asarray(sizes["group_size"][()], np.int64)
         nbytes = np.asarray(sizes["bytes"][()], np.int64)
         time_s = np.asarray(sizes["time_s"][()], np.float64)
-        chunk = chunk_bytes_of(_attr(f, "mpi_chunk_mb", 0.0), str(_attr(f, "backend", "mpi")))
+        backend = str(_attr(f, "backend", "mpi"))
+        chunk = chunk_bytes_of(_attr(f, "mpi_chunk_mb", 0.0), backend)
         elem = DTYPE_BYTES.get(str(_attr(f, "dtype", "float32")), 4)
         nodes = int(_attr(f, "nodes", 1))
         rpn = int(_attr(f, "ranks_per_node", 1))
@@ -340,7 +511,8 @@ def fit_allreduce_file(path: str) -> List[Fit]:
                         median_rel_residual=float(np.median(resid)),
                         max_rel_residual=float(resid.max()), chunk_bytes=chunk, notes=notes,
                         local=local, local_median_rel_residual=float(np.median(local_resid)),
-                        local_max_rel_residual=float(local_resid.max())))
+                        local_max_rel_residual=float(local_resid.max()),
+                        backend=backend if backend in BACKENDS else "mpi"))
     if not fits:
         raise ValueError(f"{path}: no scope with more than one rank to fit")
     return fits

@@ -22,6 +22,7 @@ import urllib.parse
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from . import analysis
+from . import reportpredict
 from .atomic import write_text_atomic
 from . import warnings as report_warnings
 
@@ -34,8 +35,10 @@ TRACE_SUFFIX = ".trace.json"
 TIMELINE_MAX_RANK_STEPS = 1 << 20
 
 PLOT_CAPTIONS = {
-    "throughput_speedup": "Throughput (95% interval) and speedup against the ideal line",
-    "efficiency": "Parallel efficiency (and, for weak scaling, step time over the baseline's)",
+    "throughput_speedup": "Throughput (95% interval) and speedup against the ideal line; "
+                          "dashed: results/predict's predicted curve where a group has one",
+    "efficiency": "Parallel efficiency (and, for weak scaling, step time over the baseline's); "
+                  "dashed: the predicted curve with its 10-90 % band",
     "breakdown": "Where a step's time goes: compute, exposed communication, data, optimizer, "
                  "buffer broadcast; after the step the control agreement and the rest",
     "comm": "Exposed communication share; in-training allreduce bus bandwidth and the ranks' "
@@ -251,6 +254,9 @@ def group_table(g: Mapping[str, Any], warned: Mapping[str, List[str]]) -> str:
         "N", "repeats", "median step ms [95% CI]", "wall ms", "samples/s [95% CI]",
         "speedup [CI]", "efficiency % [CI]", "exposed comm %", "peak RSS MiB", "imbalance",
         "files", "warnings"]
+    curve = reportpredict.has_curve(g)
+    if curve:
+        head += ["predicted step ms [p10, p90]", "error %"]
     rows = []
     for p in g["points"]:
         kinds = sorted({k for f in p.get("files", []) for k in warned.get(f, [])})
@@ -277,13 +283,19 @@ def group_table(g: Mapping[str, Any], warned: Mapping[str, List[str]]) -> str:
             _lines_cell(p.get("files", [])),
             _cell(", ".join(kinds) if kinds else ""),
         ]
+        if curve:
+            cells += [_cell(_interval(p.get("predicted_step_s"), p.get("predicted_step_s_p10"),
+                                      p.get("predicted_step_s_p90"), ".2f", 1e3), True),
+                      _cell(reportpredict.error_cell(p), True)]
         cls = " class=\"warned\"" if kinds else ""
         rows.append(f"<tr{cls}>" + "".join(cells) + "</tr>")
     heading = (f"{g['group']} (against nodes; speedup over {g.get('baseline_nodes')} node(s), "
                f"N={g.get('baseline_world_size')})" if g.get("x_axis") == "nodes"
                else f"{g['group']} (speedup over N={g.get('baseline_world_size')})")
+    reasons = reportpredict.reason_lines([g])
+    note = (f"\n<p class=\"note prediction\">{esc(reasons[0])}</p>" if reasons else "")
     return (f"<h3>{esc(heading)}</h3>\n"
-            + _table(head, rows, "summary"))
+            + _table(head, rows, "summary") + note)
 
 
 def comparison_tables(comparisons: Sequence[Mapping[str, Any]]) -> str:

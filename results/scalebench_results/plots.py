@@ -206,6 +206,25 @@ def _bars(values: List[Any], scale: float = 1.0) -> List[List[float]]:
     return [below, above]
 
 
+def _predicted(ax: Any, g: Dict[str, Any], i: int, key: str, scale: float = 1.0,
+               band: Optional[Tuple[str, str]] = None) -> None:
+    """The group's predicted curve (reportpredict: results/predict's points) on ax: dashed in
+    the group's colour, its band shaded where given; nothing where the group has none."""
+    if (g.get("prediction") or {}).get("status") != "predicted":
+        return
+    pts = [p for p in g["points"] if p.get(key) is not None]
+    if not pts:
+        return
+    xs = [_x(g, p) for p in pts]
+    colour = _style(i)["color"]
+    ax.plot(xs, [p[key] * scale for p in pts], linestyle="--", marker="x", color=colour,
+            linewidth=1.4, markersize=6, label=f"{g['group']}: predicted")
+    if band and all(p.get(band[0]) is not None and p.get(band[1]) is not None for p in pts):
+        ax.fill_between(xs, [p[band[0]] * scale for p in pts],
+                        [p[band[1]] * scale for p in pts], color=colour, alpha=0.12,
+                        label=f"{g['group']}: predicted 10-90 %")
+
+
 def throughput_speedup_figure(groups: List[Dict[str, Any]]) -> Any:
     """The throughput and speedup figure, unsaved (tests read its axes)."""
     fig, rows = _row_figure(groups, 2, 13)
@@ -218,6 +237,9 @@ def throughput_speedup_figure(groups: List[Dict[str, Any]]) -> Any:
             ax1.errorbar(_xs(g), x, yerr=err, capsize=3, label=g["group"], **_style(i))
             ax2.errorbar(_xs(g), _col(pts, "speedup"), yerr=_yerr(pts, "speedup"), capsize=3,
                          label=g["group"], **_style(i))
+            _predicted(ax1, g, i, "predicted_throughput_samples_per_s")
+            _predicted(ax2, g, i, "predicted_speedup",
+                       band=("predicted_speedup_p10", "predicted_speedup_p90"))
         _ideal_speedup(ax2, kind, gs)
         ax1.set_title("Throughput (median wall time per step, 95% CI)"
                       + ("\n(step time where a file has no wall_s)"
@@ -254,12 +276,16 @@ def efficiency_figure(groups: List[Dict[str, Any]]) -> Any:
             err = _bars([(p["median_step_s"], p["step_ci_low_s"], p["step_ci_high_s"])
                          for p in pts], 1e3)
             ax2.errorbar(_xs(g), t, yerr=err, capsize=3, label=g["group"], **_style(i))
+            _predicted(ax1, g, i, "predicted_efficiency", 100.0)
+            _predicted(ax2, g, i, "predicted_step_s", 1e3,
+                       band=("predicted_step_s_p10", "predicted_step_s_p90"))
         ax1.axhline(100.0, color="k", linestyle="--", linewidth=1.2, label="ideal")
         ax1.set_title("Parallel efficiency E(N) = S(N) N_min / N" if kind == "ranks"
                       else "Parallel efficiency E = S N(nodes_min) / N (per rank)")
         ax1.set_ylabel("efficiency [%]")
-        top = max([p["efficiency"] * 100 for g in gs for p in g["points"]
-                   if p.get("efficiency") is not None] + [100.0])
+        top = max([p[k] * 100 for g in gs for p in g["points"]
+                   for k in ("efficiency", "predicted_efficiency")
+                   if p.get(k) is not None] + [100.0])
         ax1.set_ylim(0, top * 1.08)
         ax2.set_title("Median step time (slowest rank, 95% CI)")
         ax2.set_ylabel("step time [ms]")

@@ -358,6 +358,10 @@ def _layouts(args: argparse.Namespace, levels: Dict[str, commmodel.Level],
 
 def _levels(args: argparse.Namespace, notes: List[str]
             ) -> Tuple[Dict[str, commmodel.Level], List[Dict[str, Any]]]:
+    algorithm = getattr(args, "algorithm", None) or "auto"
+    # a fitted level is inverted with the forced algorithm's coefficients; under auto with the
+    # ring's (its times already hold what the library chose at each measured size)
+    inverted_as = algorithm if algorithm in ("ring", "tree") else "ring"
     levels: Dict[str, commmodel.Level] = {}
     fits: List[Dict[str, Any]] = []
     for path in args.allreduce or []:
@@ -377,7 +381,7 @@ def _levels(args: argparse.Namespace, notes: List[str]
             if name in levels:
                 raise PredictError(f"two sources of the {name} level: {levels[name].source} "
                                    f"and {fit.level().source}; give one")
-            levels[name] = fit.level()
+            levels[name] = fit.level(inverted_as, fit.backend)
             for n in fit.notes:
                 notes.append(f"{path} scope {fit.scope}: {n}")
     for name, spec, option in (("inter", args.link, "--link"), ("intra", args.intra, "--intra")):
@@ -539,9 +543,23 @@ def predict(args: argparse.Namespace) -> Dict[str, Any]:
         notes.append(scale_note)
     asked = _layouts(args, levels, [m for _, _, m in read])
 
+    algorithm = getattr(args, "algorithm", None) or "auto"
+    backend = getattr(args, "backend", None) or str(runs[0].attr("backend", "mpi"))
+    if backend not in commmodel.BACKENDS:
+        notes.append(f"backend {backend!r} of the profile is neither mpi nor nccl: the "
+                     f"algorithms are chosen as Open MPI would (give --backend)")
+        backend = "mpi"
+    if backend == "nccl" and base.chunk_bytes:
+        notes.append(f"--backend nccl: NCCL does not slice buckets; the profile's "
+                     f"{base.chunk_bytes} B MPI slices are not modelled")
+        base.chunk_bytes = 0
+        for p in profiles:
+            p.chunk_bytes = 0
+
     def topology(layout: Tuple[int, int]) -> commmodel.Topology:
         return commmodel.Topology(layout[0], layout[1], levels.get("intra"), levels.get("inter"),
-                                  shared_link=args.shared_link)
+                                  shared_link=args.shared_link, algorithm=algorithm,
+                                  backend=backend)
 
     base_topo = topology(base.measured_layout)
     if any(lv not in levels for lv in base_topo.needed_levels()):
@@ -585,6 +603,8 @@ def predict(args: argparse.Namespace) -> Dict[str, Any]:
                              f"whole number per rank ({batch:g})")
         point = predict_point(prof, topo, settings)
         point["extrapolated"] = extrapolated
+        point["algorithms"] = sorted({f"{lv}: {name}" for b in prof.bucket_bytes
+                                      for lv, name in topo.algorithms_of(float(b)).items()})
         points.append(point)
 
     first = points[0]
@@ -627,10 +647,11 @@ def predict(args: argparse.Namespace) -> Dict[str, Any]:
                        "scaling_mode": r.mode,
                        "role": "profile" if m.world_size == smallest else "measured"})
 
-    assumptions = _assumptions(base, levels, mode, args.shared_link)
+    assumptions = _assumptions(base, levels, mode, args.shared_link, algorithm, backend)
     return {
         "tool": "scalebench predict", "model": runs[0].model, "device": device,
-        "mode": mode, "global_batch": global_batch,
+        "mode": mode, "global_batch": global_batch, "algorithm": algorithm,
+        "backend": backend,
         "profile": base.source, "profile_world_size": smallest,
         "overlap": base.overlap, "mpi_chunk_bytes": base.chunk_bytes,
         "buckets": int(len(base.bucket_bytes)),
@@ -642,16 +663,34 @@ def predict(args: argparse.Namespace) -> Dict[str, Any]:
     }
 
 
+def _algorithm_note(algorithm: str, backend: str) -> str:
+    if algorithm == "ring":
+        return "bucket allreduce: ring, 2(n-1) alpha + 2(n-1)/n S beta per call (--algorithm ring)"
+    tree = ("double binary tree, 2 ceil(log2 n) alpha + 2 S beta" if backend == "nccl" else
+            "recursive doubling, L(n) (alpha + S beta), L(n) = log2 n or floor(log2 n) + 2")
+    if algorithm == "tree":
+        return f"bucket allreduce: {tree} per call (--algorithm tree, backend {backend})"
+    rule = ("NCCL: ring within a node, across nodes the one of least modelled time (tree "
+            "below the crossover size n alpha (n-1-ceil(log2 n)) / beta)" if backend == "nccl"
+            else f"Open MPI tuned: recursive doubling below "
+                 f"{commmodel.OMPI_RECURSIVE_DOUBLING_BELOW} B per call, ring above")
+    return (f"bucket allreduce: per call as {backend} picks it (--algorithm auto; {rule}): "
+            f"ring 2(n-1) alpha + 2(n-1)/n S beta or {tree}; levels fitted from allreduce "
+            f"files keep the ring form they were inverted with (their times hold the "
+            f"library's own choice at each size)")
+
+
 def _assumptions(base: Profile, levels: Dict[str, commmodel.Level], mode: str,
-                 shared_link: bool) -> List[str]:
+                 shared_link: bool, algorithm: str = "auto", backend: str = "mpi"
+                 ) -> List[str]:
     """The model's assumptions, as notes of every prediction (docs/prediction.md)."""
     out = [
         f"compute from {base.source}: each measured step of each recorded rank replayed; "
         f"the band is the {BAND[0]:g}-{BAND[1]:g} % range over those steps (per step the "
         f"slowest rank)",
-        "bucket allreduce: ring, 2(n-1) alpha + 2(n-1)/n S beta per call; hierarchical "
-        "(reduce-scatter in the node, ring across nodes of S/p, allgather in the node) where "
-        "a point has several nodes of several ranks",
+        _algorithm_note(algorithm, backend),
+        "hierarchical (reduce-scatter in the node, an allreduce across nodes of S/p, "
+        "allgather in the node) where a point has several nodes of several ranks",
         f"MPI slicing: {base.chunk_bytes} B slices (0: one call per bucket), each paying the "
         f"latency once",
         "schedule: buckets in plan order, one collective at a time, each at max(ready, end of "
@@ -858,6 +897,14 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     p.add_argument("--ranks-per-node", type=int, metavar="P")
     p.add_argument("--shared-link", action="store_true",
                    help="the ranks of a node share one network link (default: one each)")
+    p.add_argument("--algorithm", choices=commmodel.ALGORITHMS, default="auto",
+                   help="allreduce algorithm per call: auto (as the backend picks per message "
+                        "size: Open MPI recursive doubling below 10000 B, NCCL tree below "
+                        "its crossover across nodes), ring, or tree (NCCL double binary "
+                        "tree, Open MPI recursive doubling); default auto")
+    p.add_argument("--backend", choices=commmodel.BACKENDS,
+                   help="the collective library whose algorithms are modelled (default: the "
+                        "profile's backend attribute)")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--samples-per-s", type=_positive(float), metavar="X",
                    help="one rank's throughput on a device not measured")

@@ -13,6 +13,7 @@ import urllib.parse
 from typing import Any, Dict, List, Optional, Sequence
 
 from . import analysis
+from . import reportpredict
 from . import warnings as report_warnings
 from .runfile import MATH_ATTRS, IncompleteRun, RunFileError, find_run_files, load_run
 
@@ -122,6 +123,9 @@ def _parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
                       help="do not write report.html (nor the timelines)")
     p.add_argument("--no-timelines", action="store_true",
                    help="report.html without the runs' timeline files")
+    p.add_argument("--no-predict", action="store_true",
+                   help="no predicted curve (results/predict from each group's smallest run "
+                        "and the study's `scalebench allreduce` files; docs/prediction.md)")
     return p.parse_args(argv)
 
 
@@ -164,7 +168,9 @@ CSV_COLUMNS = (
     "median_rank_spread", "busbw_factor", "busbw_peak_bytes_per_s",
     "busbw_peak_message_bytes", "epoch_samples", "baseline_label", "speedup_vs_baseline",
     "price_usd_per_hour", "price_basis", "cost_per_epoch_usd", "cost_per_1e6_samples_usd",
-    *MATH_ATTRS, "files",
+    *MATH_ATTRS, "files", "predicted_step_s", "predicted_step_s_p10", "predicted_step_s_p90",
+    "predicted_step_error", "predicted_throughput_samples_per_s", "predicted_speedup",
+    "predicted_efficiency",
 )
 
 
@@ -304,6 +310,10 @@ def overlap_lines(savings: List[Dict[str, Any]]) -> List[str]:
     return lines + [""]
 
 
+def _ms(v: Optional[float]) -> Optional[float]:
+    return None if v is None else v * 1e3
+
+
 def text_table(groups: List[Dict[str, Any]], comparisons: List[Dict[str, Any]],
                savings: Optional[List[Dict[str, Any]]] = None) -> str:
     lines: List[str] = []
@@ -311,10 +321,12 @@ def text_table(groups: List[Dict[str, Any]], comparisons: List[Dict[str, Any]],
             f"{'speedup':>8} {'effic.':>7} {'exp.comm':>8} {'peak RSS MiB':>13} "
             f"{'imbalance':>15}")
     node_head = f"{'nodes':>5} {'r/node':>6} {'x-node':>6} "
+    pred_head = f"  {'predicted ms':>12} {'error':>8}"
     for g in groups:
         nodes = _shows_nodes(g)
+        curve = reportpredict.has_curve(g)
         lines.append(_group_heading(g))
-        lines.append((node_head if nodes else "") + head)
+        lines.append((node_head if nodes else "") + head + (pred_head if curve else ""))
         for p in g["points"]:
             step = (f"{p['median_step_s'] * 1e3:.2f} [{p['step_ci_low_s'] * 1e3:.2f}, "
                     f"{p['step_ci_high_s'] * 1e3:.2f}]")
@@ -325,7 +337,17 @@ def text_table(groups: List[Dict[str, Any]], comparisons: List[Dict[str, Any]],
                 f"{p['world_size']:>4}  {step:<27} {_wall_cell(p)} {_throughput_cell(p)} "
                 f"{_fmt(p['speedup'], '8.2f')} {_fmt(p['efficiency'] * 100, '6.1f')}% "
                 f"{_fmt(p['exposed_comm_share'] * 100, '7.1f')}% "
-                f"{p['peak_rss_bytes'] / analysis.MIB:13.1f} {imb:>15}{reps}")
+                f"{p['peak_rss_bytes'] / analysis.MIB:13.1f} {imb:>15}"
+                + (f"  {_fmt(_ms(p.get('predicted_step_s')), '12.2f')} "
+                   f"{reportpredict.error_cell(p):>8}" if curve else "") + reps)
+        lines.append("")
+    reasons = reportpredict.reason_lines(groups)
+    if reasons:
+        lines += reasons
+        if any(reportpredict.has_curve(g) for g in groups):
+            lines.append("predicted ms: results/predict's median step time at the point; "
+                         "error: predicted / measured median step time - 1 (the profile "
+                         "point is the prediction's own input)")
         lines.append("")
     points = [p for g in groups for p in g["points"]]
     lines.append("step: max over ranks of step_s (the phases' span); wall: of wall_s (step "
@@ -389,7 +411,11 @@ def run_report(args: argparse.Namespace) -> int:
                          f"{', '.join(args.paths)}")
 
     runs, summaries, skipped, out_of_memory = [], {}, [], []
+    allreduce_files: List[str] = []
     for path in files:
+        if reportpredict.is_allreduce_file(path):
+            allreduce_files.append(path)  # a bandwidth sweep: the prediction's levels
+            continue
         try:
             run = load_run(path)
             mode = str(run.attr("mode", "train"))
@@ -408,6 +434,10 @@ def run_report(args: argparse.Namespace) -> int:
             skipped.append({"path": path, "reason": f"{path}: {e}"})
     for s in skipped:
         print(f"{PROG}: skipped {s['reason']}", file=sys.stderr)
+    if allreduce_files:
+        print(f"{PROG}: {len(allreduce_files)} `scalebench allreduce` file(s) in the inputs: "
+              f"not scaling points" + ("" if args.no_predict else ", levels of the predicted "
+                                       "curve"), file=sys.stderr)
     for o in out_of_memory:
         # The hardware studies counted a batch that does not fit as a result: say so, per run.
         print(f"out of memory: {o['model']} on {o['world_size']} rank(s), batch {o['batch_per_rank']}/rank, "
@@ -423,6 +453,8 @@ def run_report(args: argparse.Namespace) -> int:
         row["group"], row["label"] = labels[run.path]
         run_rows.append(row)
     group_rows = analysis.analyze_groups(groups)
+    if not args.no_predict:
+        reportpredict.predict_groups(group_rows, groups, allreduce_files)
     comparisons = analysis.compare_hardware(group_rows, args.baseline, prices)
     savings = analysis.overlap_savings(group_rows)
 
@@ -498,6 +530,16 @@ def run_report(args: argparse.Namespace) -> int:
                     "(schema 3: blas, lapack and their libraries, onednn, thread counts, TF32 "
                     "and cuDNN flags, autocast); informational, also summary.csv columns",
             "units": "seconds, bytes, samples, bytes/s; shares and ratios as fractions",
+            "prediction": "per group (unless --no-predict): results/predict's prediction "
+                          "(scalebench_results/predict.py, run in the report) from the "
+                          "group's runs and the study's scalebench allreduce file of most "
+                          "ranks on the group's device; status predicted or not predicted "
+                          "with a one-line reason. Per point predicted_step_s (median, p10, "
+                          "p90 over the profile's replayed steps), predicted_wall_s, "
+                          "predicted_throughput_samples_per_s (global batch / predicted "
+                          "wall), predicted_speedup and _efficiency over the group's "
+                          "baseline point as the measured ones, predicted_step_error = "
+                          "predicted / measured median step time - 1 (docs/prediction.md)",
             "record_ranks": "--record-ranks all|stats|sample:K of the run(s). In stats and "
                             "sample:K files /steps and /buckets hold the recorded ranks' "
                             "columns only (recorded_ranks: world rank ids) and /rank_stats the "
@@ -528,6 +570,7 @@ def run_report(args: argparse.Namespace) -> int:
         "overlap_savings": savings,
         "skipped": skipped,
         "out_of_memory": out_of_memory,
+        "allreduce_files": allreduce_files,
     }
     with open(os.path.join(out, "summary.json"), "w", encoding="utf-8") as f:
         json.dump(_clean(doc), f, indent=2, allow_nan=False)

@@ -14,7 +14,13 @@ From hand cases and fake files (fake_runs.write_run, and write_allreduce below):
   from one allreduce file and the hierarchical cost across nodes; CPU oversubscription; a
   device not measured (--step-time); strong scaling
   interpolated between per-rank batches, and extrapolation only with --extrapolate (marked);
-- refusals: exit 2, one line `predict: error: ...`, no output directory.
+- refusals: exit 2, one line `predict: error: ...`, no output directory;
+- the tree (NCCL double binary tree) and recursive doubling (Open MPI) costs and the choice per
+  message size (Open MPI below 10000 B, NCCL's crossover across nodes) on hand-computed values;
+  a fitted level gives back its file's times under any algorithm;
+- results/report's predicted curve: with an allreduce file in the study its values are
+  predict.predict's for the same files (table columns, report.html, the plots' lines); without,
+  one line says why and nothing is drawn; --no-predict; a refused prediction never fails it.
 
 From real runs (skipped without the binary: set SCALEBENCH_BIN): cifar10_cnn at 1 and 2 ranks
 and `scalebench allreduce` at 2 ranks; the 2-rank prediction from the 1-rank run and the
@@ -167,6 +173,94 @@ class CommunicationModel(unittest.TestCase):
                 commmodel.parse_link(bad)
             self.assertIn(repr(bad), str(cm.exception))
             self.assertIn("100Gbit,5us", str(cm.exception))
+
+
+@unittest.skipIf(h5py is None, "h5py missing: run with Debian's /usr/bin/python3")
+class Algorithms(unittest.TestCase):
+    """Tree and recursive doubling, and the choice per message size, against hand values."""
+    A, B = 5e-6, 1e-10  # 5 us per step, 10 GB/s
+
+    def test_tree_and_recursive_doubling_formulas(self):
+        a, b = self.A, self.B
+        # NCCL double binary tree, 8 ranks: 2 * 3 steps, 2 S beta: 30 us + 2 * 1e6 * 1e-10 s
+        self.assertAlmostEqual(commmodel.tree_allreduce_s(1e6, 8, a, b), 30e-6 + 200e-6,
+                               delta=1e-15)
+        # 5 ranks: ceil(log2 5) = 3, the same latency as 8
+        self.assertAlmostEqual(commmodel.tree_allreduce_s(0, 5, a, b), 30e-6, delta=1e-15)
+        # Open MPI recursive doubling, 8 ranks: 3 steps of (alpha + S beta)
+        self.assertAlmostEqual(commmodel.recursive_doubling_allreduce_s(1e6, 8, a, b),
+                               3 * (5e-6 + 100e-6), delta=1e-15)
+        # 6 ranks (not a power of two): 2 steps among 4, plus one before and one after
+        self.assertEqual(commmodel.recursive_doubling_steps(6), 4)
+        self.assertAlmostEqual(commmodel.recursive_doubling_allreduce_s(1000, 6, a, b),
+                               4 * (5e-6 + 1e-7), delta=1e-15)
+        for f in (commmodel.tree_allreduce_s, commmodel.recursive_doubling_allreduce_s):
+            self.assertEqual(f(1e6, 1, a, b), 0.0)
+        self.assertEqual([commmodel.ceil_log2(n) for n in (1, 2, 3, 4, 5, 8, 9)],
+                         [0, 1, 2, 2, 3, 3, 4])
+
+    def test_open_mpi_chooses_recursive_doubling_below_10000_bytes(self):
+        a, b = self.A, self.B
+        for n in (2, 4, 16):
+            self.assertEqual(commmodel.choose_algorithm("auto", "mpi", 9999, n, a, b, True),
+                             "tree")
+            self.assertEqual(commmodel.choose_algorithm("auto", "mpi", 10000, n, a, b, False),
+                             "ring")
+        topo = commmodel.Topology(1, 4, commmodel.Level(a, b, "spec"), None)
+        # 8 KiB: 2 recursive doubling steps; 1 MiB: a ring of 4
+        self.assertAlmostEqual(topo.allreduce_call_s(8192), 2 * (a + 8192 * b), delta=1e-15)
+        self.assertAlmostEqual(topo.allreduce_call_s(MIB), 6 * a + 1.5 * MIB * b, delta=1e-15)
+        self.assertEqual(topo.algorithms_of(8192), {"intra": "recursive doubling"})
+        forced = commmodel.Topology(1, 4, commmodel.Level(a, b, "spec"), None, algorithm="ring")
+        self.assertAlmostEqual(forced.allreduce_call_s(8192), 6 * a + 1.5 * 8192 * b,
+                               delta=1e-15)
+
+    def test_nccl_tree_below_its_crossover_across_nodes_ring_above(self):
+        a, b, n = self.A, self.B, 16
+        # S* = n alpha (n - 1 - ceil(log2 n)) / beta = 16 * 5e-6 * 11 / 1e-10 = 8.8 MB
+        cross = commmodel.nccl_tree_crossover_bytes(n, a, b)
+        self.assertAlmostEqual(cross, 8.8e6, delta=1e-3)
+        lv = commmodel.Level(a, b, "spec")
+        topo = commmodel.Topology(n, 1, None, lv, backend="nccl")
+        small, large = 1e6, 64e6
+        self.assertEqual(topo.algorithms_of(small), {"inter": "double binary tree"})
+        self.assertEqual(topo.algorithms_of(large), {"inter": "ring"})
+        self.assertAlmostEqual(topo.allreduce_call_s(small), 8 * a + 2 * small * b, delta=1e-15)
+        self.assertAlmostEqual(topo.allreduce_call_s(large), 30 * a + 30 / 16 * large * b,
+                               delta=1e-12)
+        # at the crossover the two cost the same (within rounding)
+        t, r = (commmodel.tree_allreduce_s(cross, n, a, b),
+                commmodel.ring_allreduce_s(cross, n, a, b))
+        self.assertLess(abs(t / r - 1), 1e-12)
+        # within one node NCCL's tree is a chain: a ring, whatever the size; 2 ranks: a ring
+        self.assertEqual(commmodel.Topology(1, 8, lv, None, backend="nccl").algorithms_of(8),
+                         {"intra": "ring"})
+        self.assertEqual(commmodel.nccl_tree_crossover_bytes(2, a, b), 0.0)
+        forced = commmodel.Topology(n, 1, None, lv, backend="nccl", algorithm="tree")
+        self.assertAlmostEqual(forced.allreduce_call_s(large), 8 * a + 2 * large * b,
+                               delta=1e-12)
+
+    def test_sliced_bucket_chooses_per_slice(self):
+        # 20000 B in 8192 B slices (MPI): two full slices and 3616 B, each below 10000 B:
+        # three recursive doubling calls
+        a, b = self.A, self.B
+        topo = commmodel.Topology(1, 4, commmodel.Level(a, b, "spec"), None)
+        got = topo.bucket_s(20000, 8192)
+        self.assertAlmostEqual(got, 2 * 2 * (a + 8192 * b) + 2 * (a + 3616 * b), delta=1e-15)
+
+    def test_a_fitted_level_gives_back_its_times_under_any_algorithm(self):
+        # a file measured at 4 ranks: at 4 ranks every algorithm reproduces it; at 16 they part
+        with tempfile.TemporaryDirectory() as d:
+            rows = [("all", 4, s, 6 * 7e-6 + 1.5 * s * 3e-10) for s in (8, 1024, 65536, MIB)]
+            (fit,) = commmodel.fit_allreduce_file(write_allreduce(os.path.join(d, "a.h5"), rows))
+        for algo in ("ring", "tree"):
+            lv = fit.level(algo, "mpi")
+            topo = commmodel.Topology(1, 4, lv, None, algorithm=algo)
+            for _, _, size, t in rows:
+                self.assertLess(abs(topo.allreduce_call_s(size) / t - 1), 1e-6, (algo, size))
+        auto = commmodel.Topology(1, 16, fit.level(), None)
+        ring16 = commmodel.ring_allreduce_s(MIB, 16, 7e-6, 3e-10)
+        self.assertLess(abs(auto.allreduce_call_s(MIB) / ring16 - 1), 1e-6)
 
 
 @unittest.skipIf(h5py is None, "h5py missing: run with Debian's /usr/bin/python3")
@@ -324,9 +418,11 @@ class PredictFromFakeRuns(unittest.TestCase):
             self.assertAlmostEqual(p["exposed_comm_s"]["median"], exposed, delta=1e-12)
             self.assertAlmostEqual(p["step_s"]["median"], STEP + exposed, delta=1e-12)
             self.assertAlmostEqual(p["step_s"]["p10"], STEP + exposed, delta=1e-12)
-            # control: the measured 1-rank agreement plus one allreduce's latency; no buffers
+            # control: the measured 1-rank agreement plus one tiny allreduce's latency, which
+            # Open MPI runs as recursive doubling (below 10000 B): log2 n steps; no buffers
+            rd_steps = {2: 1, 4: 2}[n]
             self.assertAlmostEqual(p["wall_s"]["median"],
-                                   STEP + exposed + CONTROL + 2 * (n - 1) * alpha, delta=1e-12)
+                                   STEP + exposed + CONTROL + rd_steps * alpha, delta=1e-12)
             self.assertAlmostEqual(p["comm_busy_s"], sum(durations), delta=1e-12)
             self.assertAlmostEqual(p["throughput_samples_per_s"], 32 * n / p["wall_s"]["median"],
                                    delta=1e-9)
@@ -378,7 +474,8 @@ class PredictFromFakeRuns(unittest.TestCase):
         self.assertAlmostEqual(c["measured_wall_s"], STEP + 0.004 + CONTROL, delta=1e-12)
         p2 = self.point(result, 2)
         self.assertTrue(p2["comm_measured"] is False)  # predicted from the 1-rank profile
-        self.assertAlmostEqual(p2["wall_s"]["median"], STEP + exposed + CONTROL + 2 * alpha,
+        # the control agreement: one recursive doubling step at 2 ranks (Open MPI, < 10000 B)
+        self.assertAlmostEqual(p2["wall_s"]["median"], STEP + exposed + CONTROL + alpha,
                                delta=1e-12)
         self.assertEqual(p2["measured"]["path"], self.path("r2.h5"))
         self.assertIn("2 ranks: measured step", res.stdout)
@@ -537,6 +634,122 @@ class PredictFromFakeRuns(unittest.TestCase):
         self.assertEqual(res.returncode, 0, res.stderr)
         with open(os.path.join(self.out, "prediction.json")) as f:
             self.assertEqual([p["world_size"] for p in json.load(f)["points"]], [1, 2, 4])
+
+
+REPORT = os.path.join(RESULTS, "report")
+
+
+@unittest.skipIf(h5py is None, "h5py missing: run with Debian's /usr/bin/python3")
+class PredictedCurveInTheReport(unittest.TestCase):
+    """results/report draws results/predict's curve beside the measured points where the
+    study has an allreduce file, and says in one line why not where it has none."""
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.study = os.path.join(self.tmp.name, "study")
+        os.mkdir(self.study)
+        self.runs = [fake_run(os.path.join(self.study, "r1.h5")),
+                     fake_run(os.path.join(self.study, "r2.h5"), world=2, step_extra=0.004),
+                     fake_run(os.path.join(self.study, "r4.h5"), world=4, step_extra=0.01)]
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def report(self, *extra):
+        out = os.path.join(self.tmp.name, "out")
+        res = subprocess.run([REPORT, self.study, "--out", out, *extra], capture_output=True,
+                             text=True, timeout=300)
+        self.assertEqual(res.returncode, 0, res.stderr)
+        with open(os.path.join(out, "summary.json"), encoding="utf-8") as f:
+            doc = json.load(f)
+        with open(os.path.join(out, "report.html"), encoding="utf-8") as f:
+            page = f.read()
+        return doc, res.stdout, page
+
+    def test_predicted_values_are_results_predicts(self):
+        rows = [("all", 4, s, 6 * 7e-6 + 1.5 * s * 3e-10) for s in (8, 1024, 65536, MIB, 4 * MIB)]
+        ar = write_allreduce(os.path.join(self.study, "ar-np4.h5"), rows)
+        doc, stdout, page = self.report()
+        # what results/predict computes for the same input, in this process
+        ref = predict.predict(predict.parse_args(self.runs + ["--allreduce", ar, "--out", "x"]))
+        by_n = {p["world_size"]: p for p in ref["points"]}
+        (g,) = doc["groups"]
+        self.assertEqual(g["prediction"]["status"], "predicted")
+        self.assertEqual(g["prediction"]["allreduce_file"], ar)
+        self.assertEqual(doc["allreduce_files"], [ar])
+        self.assertEqual([p["world_size"] for p in g["points"]], [1, 2, 4])
+        base = by_n[1]
+        for p in g["points"]:
+            r = by_n[p["world_size"]]
+            self.assertAlmostEqual(p["predicted_step_s"], r["step_s"]["median"], delta=1e-12)
+            self.assertAlmostEqual(p["predicted_step_s_p10"], r["step_s"]["p10"], delta=1e-12)
+            self.assertAlmostEqual(p["predicted_step_s_p90"], r["step_s"]["p90"], delta=1e-12)
+            self.assertAlmostEqual(p["predicted_speedup"], r["speedup"], delta=1e-12)
+            self.assertAlmostEqual(p["predicted_efficiency"], r["efficiency"], delta=1e-12)
+            self.assertAlmostEqual(p["predicted_throughput_samples_per_s"],
+                                   r["throughput_samples_per_s"], delta=1e-9)
+            self.assertAlmostEqual(p["predicted_step_error"],
+                                   r["step_s"]["median"] / p["median_step_s"] - 1, delta=1e-12)
+            if p["world_size"] > 1:  # the measured comparison predict itself makes
+                self.assertAlmostEqual(p["predicted_step_error"],
+                                       r["measured"]["step_rel_error"], delta=1e-12)
+        self.assertAlmostEqual(base["speedup"], 1.0, delta=0)
+        # the table: a predicted column and the error beside each measured point
+        lines = stdout.splitlines()
+        head = next(line for line in lines if line.startswith("   N  median step ms"))
+        self.assertTrue(head.rstrip().endswith("predicted ms    error"), head)
+        row4 = next(line for line in lines if line.startswith("   4  "))
+        p4 = g["points"][2]
+        self.assertEqual(row4.split()[-2:], [f"{p4['predicted_step_s'] * 1e3:.2f}",
+                                             f"{p4['predicted_step_error'] * 100:+.1f}%"], row4)
+        self.assertIn("predicted step ms [p10, p90]", page)
+        self.assertIn(f"{p4['predicted_step_error'] * 100:+.1f}%", page)
+        # the curve on the measured points' axes
+        from scalebench_results import plots
+        fig = plots.efficiency_figure(doc["groups"])
+        ax_eff, ax_step = fig.axes[:2]
+        (line,) = [ln for ln in ax_step.get_lines() if ln.get_label().endswith(": predicted")]
+        self.assertEqual(list(line.get_ydata()),
+                         [p["predicted_step_s"] * 1e3 for p in g["points"]])
+        (line,) = [ln for ln in ax_eff.get_lines() if ln.get_label().endswith(": predicted")]
+        self.assertEqual(list(line.get_ydata()),
+                         [p["predicted_efficiency"] * 100 for p in g["points"]])
+        import matplotlib.pyplot as plt
+        plt.close(fig)
+
+    def test_without_an_allreduce_file_one_line_why_and_no_curve(self):
+        doc, stdout, page = self.report()
+        (g,) = doc["groups"]
+        self.assertEqual(g["prediction"]["status"], "not predicted")
+        self.assertIn("no `scalebench allreduce` file", g["prediction"]["reason"])
+        why = [line for line in stdout.splitlines() if line.startswith("predicted scaling:")]
+        self.assertEqual(why, [f"predicted scaling: {g['group']}: not predicted: "
+                               f"{g['prediction']['reason']}"])
+        self.assertNotIn("predicted ms", stdout)
+        self.assertFalse(any("predicted_step_s" in p for p in g["points"]))
+        self.assertIn("not predicted: no `scalebench allreduce` file", page)
+        self.assertNotIn("predicted step ms", page)
+        from scalebench_results import plots
+        fig = plots.efficiency_figure(doc["groups"])
+        self.assertFalse([ln for ax in fig.axes for ln in ax.get_lines()
+                          if "predicted" in ln.get_label()])
+        import matplotlib.pyplot as plt
+        plt.close(fig)
+
+    def test_no_predict_and_a_refused_prediction_never_fail_the_report(self):
+        rows = [("all", 4, s, 6 * 7e-6 + 1.5 * s * 3e-10) for s in (8, 1024, 65536, MIB)]
+        write_allreduce(os.path.join(self.study, "ar.h5"), rows)
+        doc, stdout, _ = self.report("--no-predict")
+        self.assertNotIn("prediction", doc["groups"][0])
+        self.assertNotIn("predicted scaling:", stdout)
+        # a profile without bucket ready times: predict refuses, the report says so and goes on
+        with h5py.File(self.runs[0], "a") as f:
+            del f["buckets/ready_s"]
+        doc, stdout, _ = self.report()
+        (g,) = doc["groups"]
+        self.assertEqual(g["prediction"]["status"], "not predicted")
+        self.assertIn("results/predict refused", g["prediction"]["reason"])
+        self.assertIn("ready_s", g["prediction"]["reason"])
 
 
 @unittest.skipIf(h5py is None, "h5py missing: run with Debian's /usr/bin/python3")
