@@ -402,9 +402,9 @@ Dataset Location::open_dataset(const std::string& child) const {
 }
 
 Dataset Location::create_dataset(const std::string& child, hid_t type, hid_t space,
-                                 hid_t create_props) {
+                                 hid_t create_props, hid_t access_props) {
   return Dataset(Handle(H5_CHECK_ON(
-      H5Dcreate2(id(), child.c_str(), type, space, H5P_DEFAULT, create_props, H5P_DEFAULT),
+      H5Dcreate2(id(), child.c_str(), type, space, H5P_DEFAULT, create_props, access_props),
       name() + " dataset " + child)));
 }
 
@@ -424,7 +424,19 @@ Dataset Location::create_appendable(const std::string& child, Type type,
     H5_CHECK(H5Pset_shuffle(props.id()));
     H5_CHECK(H5Pset_deflate(props.id(), 1));
   }
-  return create_dataset(child, stored.id(), space.id(), props.id());
+  // Rows are only ever appended: the chunks of the row band being filled are all a writer needs in
+  // its raw-data chunk cache. HDF5's default (1 MiB and 521 slots per dataset) keeps hundreds of
+  // written chunks of each of the run file's ~40 datasets, which is rank 0's memory growing with
+  // the steps for tens of thousands of steps (bench/soak.py, docs/faults.md).
+  std::size_t band_chunks = 1;
+  for (std::size_t d = 1; d < chunk.size(); ++d) band_chunks *= static_cast<std::size_t>((dims[d] + chunk[d] - 1) / chunk[d]);
+  const std::size_t chunk_bytes = static_cast<std::size_t>(product(chunk.begin(), chunk.end())) * H5Tget_size(stored.id());
+  const Handle access(H5_CHECK(H5Pcreate(H5P_DATASET_ACCESS)));
+  // Slots: a prime well above the band's chunks (fewer collisions); w0 = 1: a fully written chunk
+  // is evicted first.
+  const std::size_t slots = band_chunks < 8 ? 13 : band_chunks < 64 ? 257 : 4099;
+  H5_CHECK(H5Pset_chunk_cache(access.id(), slots, band_chunks * chunk_bytes, 1.0));
+  return create_dataset(child, stored.id(), space.id(), props.id(), access.id());
 }
 
 Dataset Location::write_1d(const std::string& child, Type type, std::size_t n, hid_t mem_type,
@@ -453,6 +465,8 @@ Dataset Location::write_dataset(const std::string& child, const std::vector<std:
 
 namespace {
 
+constexpr std::size_t kMetadataCacheBytes = 256 * 1024;
+
 // Without this, HDF5 >= 1.10 refuses to open files on file systems without flock support (some
 // Lustre and NFS mounts); with it, locking is still used wherever it works.
 Handle file_access_props() {
@@ -460,6 +474,21 @@ Handle file_access_props() {
 #if SCALEBENCH_H5_HAS_FILE_LOCKING
   H5_CHECK(H5Pset_file_locking(props.id(), true, true));
 #endif
+  // A fixed, small metadata cache. HDF5's adaptive one grows with the chunk indexes of the run
+  // file's ~40 append-only datasets (to 1 MiB of entries by ~50,000 steps, and rank 0's RSS about
+  // 4x that, bench_record_sim): rank 0's memory then grows with the steps although nothing is
+  // kept. An appender only touches the last index nodes; 256 KiB holds them for every dataset.
+  H5AC_cache_config_t mdc;
+  mdc.version = H5AC__CURR_CACHE_CONFIG_VERSION;
+  H5_CHECK(H5Pget_mdc_config(props.id(), &mdc));
+  mdc.set_initial_size = true;
+  mdc.initial_size = kMetadataCacheBytes;
+  mdc.min_size = kMetadataCacheBytes;
+  mdc.max_size = kMetadataCacheBytes;
+  mdc.incr_mode = H5C_incr__off;
+  mdc.flash_incr_mode = H5C_flash_incr__off;
+  mdc.decr_mode = H5C_decr__off;
+  H5_CHECK(H5Pset_mdc_config(props.id(), &mdc));
   return props;
 }
 

@@ -154,7 +154,8 @@ class Location : public Object {
   explicit Location(Handle handle) : Object(std::move(handle)) {}
 
  private:
-  Dataset create_dataset(const std::string& name, hid_t type, hid_t space, hid_t create_props);
+  Dataset create_dataset(const std::string& name, hid_t type, hid_t space, hid_t create_props,
+                         hid_t access_props = H5P_DEFAULT);
   Dataset write_1d(const std::string& name, Type type, std::size_t n, hid_t mem_type,
                    const void* values);
 };
