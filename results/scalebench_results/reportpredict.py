@@ -25,6 +25,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import h5py
 
 from . import commmodel, predict
+from . import warnings as report_warnings
 
 ALLREDUCE_SUFFIXES = (".h5", ".hdf5")
 
@@ -81,6 +82,26 @@ def _no_level_reason(files: Sequence[str]) -> str:
             "from the run files' own bucket times)")
 
 
+def study_cores_per_node(runs: Sequence[Any]) -> Optional[int]:
+    """CPU runs: the most CPUs any host of the study's runs let its ranks run on (the union of
+    their /ranks/cpu_affinity), or None when no run says. The report predicts the study's own
+    points, so the study's hosts are the target nodes; a launcher that binds a 1-rank run to one
+    core narrows its set, which is why the largest over the runs is taken (still a lower bound of
+    the node's cores)."""
+    best = None
+    for run in runs:
+        if getattr(run, "device", None) != "cpu":
+            return None
+        try:
+            loads = report_warnings.host_loads(run)
+        except (KeyError, ValueError, TypeError, AttributeError):
+            continue
+        for h in loads:
+            if h.cpus:
+                best = h.cpus if best is None else max(best, h.cpus)
+    return best
+
+
 def predict_group(row: Dict[str, Any], runs: Sequence[Any], allreduce: Sequence[str]
                   ) -> Dict[str, Any]:
     """The prediction of one group row (analysis.analyze_groups) from its runs: the
@@ -96,8 +117,12 @@ def predict_group(row: Dict[str, Any], runs: Sequence[Any], allreduce: Sequence[
     chosen, why = choose_allreduce(allreduce, row["device"])
     if chosen is None:
         return {"status": "not predicted", "reason": why or _no_level_reason(allreduce)}
-    args = predict.parse_args([r.path for r in runs] + ["--allreduce", chosen,
-                                                        "--out", os.devnull])
+    argv = [r.path for r in runs] + ["--allreduce", chosen, "--out", os.devnull]
+    cores = study_cores_per_node(runs)
+    if cores:
+        # Ranks that share cores compute slower (the contention term of the prediction).
+        argv += ["--cores-per-node", str(cores)]
+    args = predict.parse_args(argv)
     try:
         result = predict.predict(args)
     except predict.PredictError as e:
@@ -141,7 +166,10 @@ def predict_group(row: Dict[str, Any], runs: Sequence[Any], allreduce: Sequence[
            "profile_world_size": result["profile_world_size"], "allreduce_file": chosen,
            "allreduce_files_in_study": list(allreduce), "algorithm": result["algorithm"],
            "backend": result["backend"], "levels": result["levels"],
-           "notes": result["notes"], "not_predicted_points": missing}
+           "notes": result["notes"] + ([f"cores per node {cores}: the most CPUs the study's "
+                                        f"ranks of one host could run on (/ranks/cpu_affinity)"]
+                                       if cores else []),
+           "cores_per_node": cores, "not_predicted_points": missing}
     if len(allreduce) > 1:
         out["notes"] = out["notes"] + [f"levels from {chosen}, the sweep of most ranks of "
                                        f"the {len(allreduce)} in the study"]

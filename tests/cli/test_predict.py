@@ -98,7 +98,7 @@ STEP = DATA + FWD + BWD + OPT
 
 
 def fake_run(path, world=1, n_steps=6, step_extra=0.0, batch=32, mode="weak", nodes=1,
-             load=0.5, scale=1.0):
+             load=0.5, scale=1.0, cpu_affinity="0-1"):
     """A run whose every step has the phases above (compute x scale), rank-for-rank."""
     fwd, bwd, opt = FWD * scale, BWD * scale, OPT * scale
     start = DATA + fwd
@@ -109,6 +109,7 @@ def fake_run(path, world=1, n_steps=6, step_extra=0.0, batch=32, mode="weak", no
         world_size=world, nodes=nodes, bucket_bytes=BUCKETS, bucket_ready_s=ready,
         phases={"data_s": DATA, "forward_s": fwd, "backward_s": bwd, "optimizer_s": opt,
                 "comm_exposed_s": step_extra, "control_s": CONTROL},
+        cpu_affinity=cpu_affinity,
         attrs={"mpi_chunk_mb": np.float64(0.0), "cpu_threads_per_cpu_max": np.float64(load),
                "intra_op_threads": np.int64(1)})
 
@@ -666,15 +667,31 @@ class PredictedCurveInTheReport(unittest.TestCase):
             page = f.read()
         return doc, res.stdout, page
 
+    def test_cores_per_node_come_from_the_study(self):
+        from scalebench_results import reportpredict
+        from scalebench_results.runfile import load_run
+        bound = fake_run(os.path.join(self.tmp.name, "bound.h5"), cpu_affinity="3")
+        wide = fake_run(os.path.join(self.tmp.name, "wide.h5"), world=2, cpu_affinity=["0-1", "2-3"])
+        unknown = fake_run(os.path.join(self.tmp.name, "unknown.h5"), cpu_affinity="")
+        runs = [load_run(p) for p in (bound, wide)]
+        self.assertEqual(reportpredict.study_cores_per_node(runs), 4)  # the largest host set
+        self.assertEqual(reportpredict.study_cores_per_node(runs[:1]), 1)
+        self.assertIsNone(reportpredict.study_cores_per_node([load_run(unknown)]))
+
     def test_predicted_values_are_results_predicts(self):
         rows = [("all", 4, s, 6 * 7e-6 + 1.5 * s * 3e-10) for s in (8, 1024, 65536, MIB, 4 * MIB)]
         ar = write_allreduce(os.path.join(self.study, "ar-np4.h5"), rows)
         doc, stdout, page = self.report()
-        # what results/predict computes for the same input, in this process
-        ref = predict.predict(predict.parse_args(self.runs + ["--allreduce", ar, "--out", "x"]))
+        # what results/predict computes for the same input, in this process; the fakes' ranks
+        # may run on CPUs 0-1, so the report gives predict 2 cores per node (4 ranks then share
+        # them: the contention term)
+        ref = predict.predict(predict.parse_args(self.runs + ["--allreduce", ar, "--out", "x",
+                                                              "--cores-per-node", "2"]))
         by_n = {p["world_size"]: p for p in ref["points"]}
         (g,) = doc["groups"]
         self.assertEqual(g["prediction"]["status"], "predicted")
+        self.assertEqual(g["prediction"]["cores_per_node"], 2)
+        self.assertTrue(any("cores per node 2" in n for n in g["prediction"]["notes"]))
         self.assertEqual(g["prediction"]["allreduce_file"], ar)
         self.assertEqual(doc["allreduce_files"], [ar])
         self.assertEqual([p["world_size"] for p in g["points"]], [1, 2, 4])
