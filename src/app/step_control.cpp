@@ -8,6 +8,7 @@
 namespace scalebench {
 
 StopVerdict StepControl::agree(std::int64_t step, double loss, bool out_of_memory, StepRecord* record) {
+  board_.finish_step(step);  // the step's own work is done: what is missing now is in the agreement
   const auto start = std::chrono::steady_clock::now();
   std::vector<double> v;
   {

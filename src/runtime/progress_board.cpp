@@ -38,7 +38,7 @@ void ProgressBoard::respond_loop() {
     int done = 0;
     if (MPI_Test(&req, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS) return;
     if (done) {
-      long long answer = step_.load();
+      long long answer = position_.load();
       // Blocking is fine here: rank 0 has posted the receive before it asked.
       MPI_Send(&answer, 1, MPI_LONG_LONG, 0, kAnswerTag, comm_);
       return;
@@ -66,7 +66,7 @@ std::string ProgressBoard::laggards(const std::vector<std::string>& hostnames, d
   std::vector<MPI_Request> answers(static_cast<std::size_t>(n), MPI_REQUEST_NULL);
   std::vector<MPI_Request> questions(static_cast<std::size_t>(n), MPI_REQUEST_NULL);
   std::vector<bool> answered(static_cast<std::size_t>(n), false);
-  steps[0] = step_.load();
+  steps[0] = position_.load();
   answered[0] = true;
   long long ask = 1;
   // No MPI_CHECK here: this runs on the watchdog thread just before the job is ended, and a rank
@@ -111,7 +111,13 @@ std::string ProgressBoard::laggards(const std::vector<std::string>& hostnames, d
       out << " did not answer within " << answer_within_s << " s (process gone, or its MPI blocked)";
     } else if (steps[r] < front) {
       name(r);
-      out << " last began step " << steps[r] << " and has not begun step " << front;
+      const long long step = steps[r] < 0 ? -1 : steps[r] / 2;
+      if (steps[r] >= 0 && steps[r] % 2 == 0) {
+        out << " began step " << step << " and has not finished its work (its gradient collectives or "
+            << "device work did not complete)";
+      } else {
+        out << " last began step " << step << " and has not begun step " << step + 1;
+      }
     }
   }
   return out.str();

@@ -223,6 +223,25 @@ class Faults(unittest.TestCase):
         self.assertGreaterEqual(info["steps"], 6, "flushed steps survive")
         self.assertEqual(list(info["step_numbers"][:6, 0]), list(range(6)))
 
+    def test_rank_stuck_inside_a_step_is_named(self):
+        # Rank 1's collectives never complete from step 6: rank 0 finishes step 6's work and
+        # waits in the agreement after it; the board names rank 1 as stuck inside step 6.
+        timeout = 5
+        proc = start(LONG_RUN + ["--comm-timeout", str(timeout), "--output", self.out],
+                     env={"SCALEBENCH_TEST_INJECT": "hang:1:6"})
+        self.wait_for_steps(proc, at_least=6)
+        self.fault_time = time.monotonic()
+        code, text = self.finish(proc, within_s=timeout + 40)
+        record("rank 1's collectives never complete from step 6 (--comm-timeout 5)", self.ended_after,
+               code, self.partial)
+        self.assertEqual(code, 3, text)
+        self.assertIn("rank 1 on ", text)
+        self.assertIn("began step 6 and has not finished its work", text)
+        info = read_file(self.partial)
+        self.assertEqual(info["status"], "stuck")
+        self.assertTrue(any("began step 6 and has not finished its work" in m for m in info["messages"]),
+                        info["messages"])
+
     def test_malformed_injection_is_refused(self):
         code, text = self.finish(start(LONG_RUN + ["--output", self.out],
                                        env={"SCALEBENCH_TEST_INJECT": "explode"}), within_s=60)
