@@ -1,5 +1,9 @@
 #include "train/record_writer.hpp"
 
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <string>
 
 #include "runtime/log.hpp"
@@ -95,6 +99,13 @@ void RecordWriter::drain() {
 }
 
 void RecordWriter::loop() {
+  // The lowest priority (nice 19; on Linux a thread's nice value is its own): where a core is
+  // free (a GPU node) the write runs at once beside the steps; where every core computes (a CPU
+  // run with a rank per core) it gets ~1.5 % of one, the queue fills, and post() waits between
+  // steps until it is written, so the write lands in the time between steps (other_s, wall_s)
+  // instead of slowing the next step's compute (bench/flush_cost.py, docs/measurements.md). A
+  // failure to lower it costs nothing but that.
+  setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 19);
   std::unique_lock<std::mutex> lock(mutex_);
   while (true) {
     changed_.wait(lock, [this] { return !queue_.empty() || stopping_; });
