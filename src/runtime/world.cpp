@@ -3,9 +3,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <climits>
 #include <cstdlib>
 #include <stdexcept>
+#include <thread>
 
 #include "core/errors.hpp"
 #include "runtime/mpi_check.hpp"
@@ -13,6 +15,11 @@
 namespace scalebench {
 namespace {
 World* g_world = nullptr;
+
+// How long World::abort lets MPI_Abort end the process before the process ends itself. MPI_Abort
+// returns or exits within milliseconds when the local daemon answers (measured: the rank was gone
+// at once even with its host cut off from mpirun), so this only bounds the case where it does not.
+constexpr std::chrono::seconds kAbortGrace(10);
 
 std::string read_hostname() {
   char buf[256] = {0};
@@ -200,6 +207,27 @@ std::vector<double> World::sum_over_ranks(std::vector<double> values) const {
 void World::barrier() const { MPI_CHECK(MPI_Barrier(MPI_COMM_WORLD)); }
 
 void World::abort(int exit_code) const {
+  // MPI_Abort hands the abort to this rank's local launcher daemon (Open MPI's orted, over PMIx)
+  // and waits for its answer; the daemon then tells mpirun, which ends the other ranks. The
+  // network is not needed for the rank itself, but the daemon is: one that does not answer
+  // (stopped, hung) leaves MPI_Abort waiting forever (measured on the emulated cluster with the
+  // daemon SIGSTOPped: the rank stayed in PMPI_Abort after mpirun itself had ended; see
+  // docs/faults.md). A rank that cannot hand its abort on must still end: after a bounded
+  // wait it exits on its own, with the same code.
+  const std::string note = "scalebench: rank " + std::to_string(rank_) + " on " + hostname_ +
+                           ": MPI_Abort did not end this process within " +
+                           std::to_string(kAbortGrace.count()) + " s; exiting with code " +
+                           std::to_string(exit_code) + "\n";
+  try {
+    std::thread([note, exit_code] {
+      std::this_thread::sleep_for(kAbortGrace);
+      // write(2), not the logger or stdio: another thread may hold their locks.
+      [[maybe_unused]] const ssize_t n = ::write(STDERR_FILENO, note.data(), note.size());
+      std::_Exit(exit_code);
+    }).detach();
+  } catch (const std::exception&) {
+    // No thread to spare: MPI_Abort alone has to do.
+  }
   MPI_Abort(MPI_COMM_WORLD, exit_code);
   std::_Exit(exit_code);  // MPI_Abort should not return; if it does, still do not hang
 }

@@ -106,6 +106,41 @@ class Cluster:
             capture_output=True, text=True, check=True).stdout.split()
         return int(out[0]), int(out[1])
 
+    def start(self, *args, env=None, stdout=None, cwd=ROOT):
+        """scripts/cluster ARGS... in the background (its own session); returns the Popen. Output
+        goes to the file object stdout (stderr with it)."""
+        e = dict(os.environ)
+        e.update(env or {})
+        return subprocess.Popen(self.cmd(*args), stdin=subprocess.DEVNULL, stdout=stdout,
+                                stderr=subprocess.STDOUT, env=e, cwd=cwd, start_new_session=True)
+
+    def address(self, host):
+        return f"{cluster_state(self.name)['subnet']}.{int(host[1:])}"
+
+    def job_processes(self):
+        """{host: [(pid, comm)]} of every process inside the cluster's namespaces (head and hosts)
+        except the daemons scripts/cluster started (munged, slurmctld, slurmd) and the helpers of
+        munged and slurmctld (slurmscriptd); a slurmd's children are job steps and do count."""
+        state = cluster_state(self.name)
+        daemons = {d["pid"] for d in state.get("daemons", [])}
+        helpers_of = {d["pid"] for d in state.get("daemons", []) if not d["label"].startswith("slurmd")}
+        left = {}
+        for host in ["head"] + [f"h{k}" for k in range(1, state["hosts"] + 1)]:
+            for pid in netns_pids(self.netns(host)):
+                comm = proc_comm(pid)
+                if pid not in daemons and comm is not None and proc_ppid(pid) not in helpers_of:
+                    left.setdefault(host, []).append((pid, comm))
+        return left
+
+    def end_job_processes(self):
+        """SIGKILLs, by pid, what job_processes lists (a failed test's leftovers)."""
+        for procs in self.job_processes().values():
+            for pid, _ in procs:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+
 
 class WithTempDir(unittest.TestCase):
     """A suite's run files in one temporary folder, removed when the suite ends."""
@@ -211,3 +246,72 @@ def saved_parameters(path):
                 walk(v, f"{name}[{i}]", depth + 1)
     walk(root, "")
     return found
+
+
+# --- for the fault suites: runs in the background, processes by namespace, live run files ---------
+def cluster_state(name):
+    """The cluster's state.json (scripts/cluster): subnet, hosts, the daemons it started."""
+    import json
+    base = os.environ.get("SCALEBENCH_CLUSTER_DIR", "/run/scalebench-cluster")
+    with open(os.path.join(base, name, "state.json")) as f:
+        return json.load(f)
+
+
+def netns_pids(ns):
+    """Pids in network namespace ns (`ip netns pids`, which lists by pid)."""
+    p = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True)
+    return [int(x) for x in p.stdout.split()]
+
+
+def proc_ppid(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def proc_comm(pid):
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
+
+
+def read_steps(path):
+    """A consistent view of a run file, or None: {"steps", "status", "events"}. Consistent: it
+    opens, every /steps dataset has the same rows, and those are steps 0..n-1 on every rank (as
+    tests/cli/test_durability.py reads a live .partial file through a copy)."""
+    import h5py
+    import numpy as np
+    try:
+        with h5py.File(path, "r", locking=False) as f:
+            rows = {name: ds.shape[0] for name, ds in f["steps"].items()}
+            step = f["steps/step"][()]
+            status = f.attrs["status"]
+            events = []
+            if "events" in f and "kind" in f["events"]:
+                kinds = f["events/kind"].asstr()[()]
+                messages = f["events/message"].asstr()[()]
+                events = list(zip(kinds, messages))
+            info = {"steps": int(step.shape[0]), "rows": rows, "step": step, "events": events,
+                    "status": status.decode() if isinstance(status, bytes) else str(status)}
+    except Exception:  # noqa: BLE001 - a copy caught mid-write fails in many ways
+        return None
+    if len(set(info["rows"].values())) != 1:
+        return None
+    if info["steps"] and not (info["step"] == np.arange(info["steps"])[:, None]).all():
+        return None
+    return info
+
+
+def snapshot_steps(path, copy):
+    """read_steps of a copy of the live file path (None: absent, or caught mid-write)."""
+    try:
+        shutil.copyfile(path, copy)
+    except OSError:
+        return None
+    return read_steps(copy)
