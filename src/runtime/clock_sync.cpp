@@ -14,6 +14,7 @@ constexpr int kPongTag = 7302;
 
 ClockOffsets estimate_clock_offsets(const World& world, const std::function<double()>& now, int rounds) {
   ClockOffsets out;
+  world.check_control_plane("the clock offset estimate (ping-pongs on MPI_COMM_WORLD)");
   const MPI_Comm comm = world.comm();
   if (!world.is_root()) {
     for (int i = 0; i < rounds; ++i) {

@@ -120,6 +120,24 @@ std::string ProgressBoard::laggards(const std::vector<std::string>& hostnames, d
       }
     }
   }
+  // Every rank of rank 0's host answered and none of any other host did: from here the others
+  // look silent, but it may as well be this host that is cut off (with two hosts, each side sees
+  // the other one silent).
+  if (hostnames.size() == static_cast<std::size_t>(n) && n > 1) {
+    bool own_all = true, others_any = false, others_exist = false;
+    for (int r = 0; r < n; ++r) {
+      const bool own = hostnames[static_cast<std::size_t>(r)] == hostnames[0];
+      if (own) own_all = own_all && answered[static_cast<std::size_t>(r)];
+      if (!own) {
+        others_exist = true;
+        others_any = others_any || answered[static_cast<std::size_t>(r)];
+      }
+    }
+    if (own_all && others_exist && !others_any) {
+      out << "; no rank on another host answered: " << hostnames[0]
+          << " (rank 0's host) may be the one cut off";
+    }
+  }
   return out.str();
 }
 

@@ -92,6 +92,7 @@ std::string World::mpi_library_version() const {
 }
 
 std::string World::agree_on_error(const std::string& local_error) const {
+  control_.check("World::agree_on_error");
   int mine = local_error.empty() ? size_ : rank_;
   int first = size_;
   MPI_CHECK(MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD));
@@ -104,6 +105,7 @@ std::string World::agree_on_error(const std::string& local_error) const {
 }
 
 std::string World::broadcast_string(const std::string& value) const {
+  control_.check("World::broadcast_string");
   int len = static_cast<int>(value.size());
   MPI_CHECK(MPI_Bcast(&len, 1, MPI_INT, 0, MPI_COMM_WORLD));
   std::string out = is_root() ? value : std::string(static_cast<std::size_t>(len), ' ');
@@ -112,6 +114,7 @@ std::string World::broadcast_string(const std::string& value) const {
 }
 
 bool World::all_equal(std::uint64_t value) const {
+  control_.check("World::all_equal");
   std::uint64_t lo = 0;
   std::uint64_t hi = 0;
   MPI_CHECK(MPI_Allreduce(&value, &lo, 1, MPI_UINT64_T, MPI_MIN, MPI_COMM_WORLD));
@@ -120,6 +123,7 @@ bool World::all_equal(std::uint64_t value) const {
 }
 
 std::vector<double> World::gather_to_root(const std::vector<double>& values) const {
+  control_.check("World::gather_to_root");
   if (values.size() > static_cast<std::size_t>(INT_MAX)) {
     throw std::length_error("gather_to_root: too many values for one MPI_Gather");
   }
@@ -130,6 +134,7 @@ std::vector<double> World::gather_to_root(const std::vector<double>& values) con
 }
 
 std::vector<std::string> World::gather_strings_to_root(const std::string& value) const {
+  control_.check("World::gather_strings_to_root");
   int len = static_cast<int>(value.size());
   std::vector<int> lens(static_cast<std::size_t>(size_));
   MPI_CHECK(MPI_Gather(&len, 1, MPI_INT, lens.data(), 1, MPI_INT, 0, MPI_COMM_WORLD));
@@ -152,6 +157,7 @@ std::vector<std::string> World::gather_strings_to_root(const std::string& value)
 }
 
 std::vector<std::string> World::allgather_strings_in_node(const std::string& value) const {
+  control_.check("World::allgather_strings_in_node");
   int len = static_cast<int>(value.size());
   std::vector<int> lens(static_cast<std::size_t>(local_size_));
   MPI_CHECK(MPI_Allgather(&len, 1, MPI_INT, lens.data(), 1, MPI_INT, node_comm_));
@@ -172,6 +178,7 @@ std::vector<std::string> World::allgather_strings_in_node(const std::string& val
 }
 
 std::string World::broadcast_string_in_node(const std::string& value) const {
+  control_.check("World::broadcast_string_in_node");
   int len = static_cast<int>(value.size());
   MPI_CHECK(MPI_Bcast(&len, 1, MPI_INT, 0, node_comm_));
   std::string out = local_rank_ == 0 ? value : std::string(static_cast<std::size_t>(len), ' ');
@@ -180,6 +187,7 @@ std::string World::broadcast_string_in_node(const std::string& value) const {
 }
 
 bool World::all_in_node(bool value) const {
+  control_.check("World::all_in_node");
   int mine = value ? 1 : 0;
   int all = 0;
   MPI_CHECK(MPI_Allreduce(&mine, &all, 1, MPI_INT, MPI_MIN, node_comm_));
@@ -187,24 +195,30 @@ bool World::all_in_node(bool value) const {
 }
 
 double World::max_over_ranks(double value) const {
+  control_.check("World::max_over_ranks");
   double out = value;
   MPI_CHECK(MPI_Allreduce(&value, &out, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD));
   return out;
 }
 
 std::vector<double> World::max_over_ranks(std::vector<double> values) const {
+  control_.check("World::max_over_ranks");
   MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, values.data(), static_cast<int>(values.size()), MPI_DOUBLE,
                           MPI_MAX, MPI_COMM_WORLD));
   return values;
 }
 
 std::vector<double> World::sum_over_ranks(std::vector<double> values) const {
+  control_.check("World::sum_over_ranks");
   MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, values.data(), static_cast<int>(values.size()), MPI_DOUBLE,
                           MPI_SUM, MPI_COMM_WORLD));
   return values;
 }
 
-void World::barrier() const { MPI_CHECK(MPI_Barrier(MPI_COMM_WORLD)); }
+void World::barrier() const {
+  control_.check("World::barrier");
+  MPI_CHECK(MPI_Barrier(MPI_COMM_WORLD));
+}
 
 void World::abort(int exit_code) const {
   // MPI_Abort hands the abort to this rank's local launcher daemon (Open MPI's orted, over PMIx)

@@ -8,12 +8,17 @@
 #include <string>
 #include <vector>
 
+#include "core/thread_owner.hpp"
+
 namespace scalebench {
 
 class World {
  public:
-  // MPI_Init_thread asking for MPI_THREAD_MULTIPLE, needing at least MPI_THREAD_SERIALIZED (see
-  // world.cpp): the MPI communicator's thread and the main thread both call MPI.
+  // MPI_Init_thread asking for MPI_THREAD_MULTIPLE, needing at least MPI_THREAD_SERIALIZED. Who
+  // calls MPI: the thread that called init (the main thread) owns the control plane, every
+  // collective of this class on MPI_COMM_WORLD and the node communicators, checked on every call
+  // (core/thread_owner.hpp); the data-plane communicator's thread its own duplicate; the progress
+  // board's responder (MULTIPLE) its own; any thread may call abort().
   static World& init(int* argc, char*** argv);
   static World& get();
 
@@ -63,6 +68,9 @@ class World {
   // Element-wise sum over ranks, on every rank (evaluation counts and losses).
   std::vector<double> sum_over_ranks(std::vector<double> values) const;
   void barrier() const;
+  // For code that calls MPI on comm() itself (clock pings): the same check as every collective
+  // here, that the caller is the control plane's thread.
+  void check_control_plane(const char* call) const { control_.check(call); }
 
   // Ends the whole job from any rank (a fault that would otherwise leave others hanging). This
   // rank ends within a bound (world.cpp: 10 s) even when MPI_Abort cannot reach its launcher.
@@ -83,6 +91,7 @@ class World {
   int thread_level_ = 0;
   std::string hostname_;
   bool finalized_ = false;
+  ThreadOwner control_{"the MPI control plane (MPI_COMM_WORLD)"};  // the thread that called init
 };
 
 }  // namespace scalebench

@@ -194,6 +194,10 @@ class ClusterFaults(cu.WithTempDir):
         self.assertEqual(len(stuck), 1, final["events"])
         # From rank 0's side the other host is unreachable either way: it names rank 1 on h2.
         self.assertIn("rank 1 on h2 did not answer", stuck[0])
+        # ...and, since every rank of its own host answered and none of the other, says that its
+        # own host may be the one cut off (with 2 hosts rank 0 cannot tell which side it is).
+        self.assertIn("no rank on another host answered: h1 (rank 0's host) may be the one cut off",
+                      stuck[0])
         print(f"link of {cut} down: exit {rc} {elapsed:.1f} s after the cut (--comm-timeout "
               f"{COMM_TIMEOUT}); file '{final['status']}' with {final['steps']} steps "
               f"({seen['steps']} seen before); event: {stuck[0]}")

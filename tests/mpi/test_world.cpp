@@ -7,9 +7,13 @@
 
 #include <algorithm>
 #include <set>
+#include <stdexcept>
+#include <string>
+#include <thread>
 
 #include "comm/communicator.hpp"
 #include "comm/mpi_communicator.hpp"
+#include "core/thread_owner.hpp"
 #include "runtime/world.hpp"
 
 namespace scalebench {
@@ -101,6 +105,28 @@ TEST(World, TheDataPlaneHasItsOwnCommunicator) {
   ASSERT_EQ(MPI_Send(&token, 1, MPI_INT, peer, 0, w.comm()), MPI_SUCCESS);
   ASSERT_EQ(MPI_Wait(&recv, MPI_STATUS_IGNORE), MPI_SUCCESS);
   EXPECT_EQ(got, from);
+}
+
+// The threading rule, checked: the control plane is the main thread's. A collective of World
+// called from another thread is caught before it reaches MPI (where it could pair with another
+// rank's main-thread collective), naming the resource and the call.
+TEST(World, AControlPlaneCollectiveFromAnotherThreadIsCaught) {
+  const World& w = World::get();
+  ThreadOwner::set_violation_handler([](const std::string& message) { throw std::logic_error(message); });
+  std::string caught;
+  std::thread other([&] {
+    try {
+      w.barrier();
+    } catch (const std::logic_error& e) {
+      caught = e.what();
+    }
+  });
+  other.join();
+  ThreadOwner::set_violation_handler(nullptr);
+  EXPECT_NE(caught.find("World::barrier on the MPI control plane"), std::string::npos) << caught;
+  // The main thread still may, and every rank is still in step.
+  EXPECT_NO_THROW(w.barrier());
+  EXPECT_TRUE(w.all_equal(42));
 }
 
 }  // namespace
