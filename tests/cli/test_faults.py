@@ -203,42 +203,37 @@ class Faults(unittest.TestCase):
         self.assertEqual(info["status"], "stuck")
         self.assertTrue(any("rank 1" in m for m in info["messages"]), info["messages"])
 
-    def test_collective_that_never_completes_is_caught_by_the_guarded_wait(self):
-        # As an NCCL collective whose kernel waits for a lost peer: rank 0's gradient allreduces
-        # from step 6 on are started and ordered, but never report completion. The host's wait for
-        # them (and for the step's device work) is the guarded one, so the watchdog ends the job.
-        timeout = 5
+    def run_hang(self, rank, timeout=5):
+        """rank's gradient collectives from step 6 on are started and ordered but never report
+        completion (hang:RANK:6), as an NCCL collective whose kernel waits for a lost peer. The
+        job must end as stuck (exit 3) with steps 0-5 kept. Returns (output, file info)."""
         proc = start(LONG_RUN + ["--comm-timeout", str(timeout), "--output", self.out],
-                     env={"SCALEBENCH_TEST_INJECT": "hang:0:6"})
+                     env={"SCALEBENCH_TEST_INJECT": f"hang:{rank}:6"})
         self.wait_for_steps(proc, at_least=6)
         self.fault_time = time.monotonic()
         code, text = self.finish(proc, within_s=timeout + 40)
-        record("rank 0's collectives never complete from step 6 (--comm-timeout 5)", self.ended_after,
-               code, self.partial)
+        record(f"rank {rank}'s collectives never complete from step 6 (--comm-timeout {timeout})",
+               self.ended_after, code, self.partial)
         self.assertEqual(code, 3, text)
-        self.assertIn("completion of the step's device work and gradient collectives' at step 6", text)
-        self.assertIn("--comm-timeout=5", text)
+        self.assertIn(f"--comm-timeout={timeout}", text)
         info = read_file(self.partial)
         self.assertEqual(info["status"], "stuck")
         self.assertGreaterEqual(info["steps"], 6, "flushed steps survive")
         self.assertEqual(list(info["step_numbers"][:6, 0]), list(range(6)))
+        return text, info
+
+    def test_collective_that_never_completes_is_caught_by_the_guarded_wait(self):
+        # Rank 0's own host wait for them (and for the step's device work) is the guarded one,
+        # so its watchdog ends the job and names that wait.
+        text, _ = self.run_hang(0)
+        self.assertIn("completion of the step's device work and gradient collectives' at step 6", text)
 
     def test_rank_stuck_inside_a_step_is_named(self):
-        # Rank 1's collectives never complete from step 6: rank 0 finishes step 6's work and
-        # waits in the agreement after it; the board names rank 1 as stuck inside step 6.
-        timeout = 5
-        proc = start(LONG_RUN + ["--comm-timeout", str(timeout), "--output", self.out],
-                     env={"SCALEBENCH_TEST_INJECT": "hang:1:6"})
-        self.wait_for_steps(proc, at_least=6)
-        self.fault_time = time.monotonic()
-        code, text = self.finish(proc, within_s=timeout + 40)
-        record("rank 1's collectives never complete from step 6 (--comm-timeout 5)", self.ended_after,
-               code, self.partial)
-        self.assertEqual(code, 3, text)
+        # Rank 0 finishes step 6's work and waits in the agreement after it; the board names
+        # rank 1 as stuck inside step 6.
+        text, info = self.run_hang(1)
         self.assertIn("rank 1 on ", text)
         self.assertIn("began step 6 and has not finished its work", text)
-        info = read_file(self.partial)
-        self.assertEqual(info["status"], "stuck")
         self.assertTrue(any("began step 6 and has not finished its work" in m for m in info["messages"]),
                         info["messages"])
 
