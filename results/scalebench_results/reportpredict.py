@@ -76,10 +76,9 @@ def choose_allreduce(files: Sequence[str], device: str) -> Tuple[Optional[str], 
     return max(usable)[1], None
 
 
-def _no_level_reason(files: Sequence[str]) -> str:
-    return ("no `scalebench allreduce` file in the study to fit the allreduce from (results/"
-            "predict fits its levels from those files or takes --link/--intra; it makes no fit "
-            "from the run files' own bucket times)")
+NO_LEVEL_REASON = ("no `scalebench allreduce` file in the study to fit the allreduce from "
+                   "(results/predict fits its levels from those files or takes --link/--intra; "
+                   "it makes no fit from the run files' own bucket times)")
 
 
 def study_cores_per_node(runs: Sequence[Any]) -> Optional[int]:
@@ -116,7 +115,7 @@ def predict_group(row: Dict[str, Any], runs: Sequence[Any], allreduce: Sequence[
                           "predict needs version 3"}
     chosen, why = choose_allreduce(allreduce, row["device"])
     if chosen is None:
-        return {"status": "not predicted", "reason": why or _no_level_reason(allreduce)}
+        return {"status": "not predicted", "reason": why or NO_LEVEL_REASON}
     argv = [r.path for r in runs] + ["--allreduce", chosen, "--out", os.devnull]
     cores = study_cores_per_node(runs)
     if cores:

@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <atomic>
 #include <optional>
-#include <sstream>
 
 #include "app/accuracy_tracker.hpp"
 #include "app/progress.hpp"
@@ -260,12 +259,7 @@ void TrainSession::build_collective() {
   if (cfg_.bucket_order == "observed") {
     // Rank 0's order on every rank (as DDP rebuilds from rank 0's): the plan is the same
     // everywhere even where autograd's threads could order two gradients differently.
-    std::string mine;
-    for (std::size_t k : order) mine += (mine.empty() ? "" : ",") + std::to_string(k);
-    const std::string agreed = world_.broadcast_string(mine);
-    order.clear();
-    std::stringstream in(agreed);
-    for (std::string item; std::getline(in, item, ',');) order.push_back(static_cast<std::size_t>(std::stoull(item)));
+    order = nlohmann::json::parse(world_.broadcast_string(nlohmann::json(order).dump())).get<std::vector<std::size_t>>();
     try {
       reducer_->rebuild(order);
     } catch (const std::exception& e) {
@@ -289,37 +283,41 @@ void TrainSession::build_collective() {
                                             record_ranks_selection(cfg_.record_ranks, world_.size()));
   recorder_for_watchdog_.store(recorder_.get());
   const auto ranks = gather_rank_infos(world_, s_.device);
-  recorder_->with_file([&](io::RunFile& file) {
-      io::RunFile* f = &file;
-    write_metadata(*f, world_, cfg_, s_, *comm_, reducer_->plan());
-    // Rewritten when --overlap auto has chosen (until then: "still measuring").
-    f->set_attr("overlap_choice", overlap_choice_->reason());
-    f->set_attr("bucket_order", cfg_.bucket_order);
-    f->set_attr("bucket_plan_initial", nlohmann::json(initial_bucket_params_).dump());
-    f->set_attr("bucket_plan", nlohmann::json(bucket_params(reducer_->plan())).dump());
-    // Places /events on rank 0's run clock, so a timeline draws each event where it happened.
-    f->set_attr("events_origin_run_clock_s",
-                std::chrono::duration<double>(recorder_->events_origin() - run_clock_origin_).count());
+  // Rank 0 (which writes the file) judges the ranks' CPUs and the BLAS; the job below only writes.
+  double cpu_threads_per_cpu_max = 0.0;
+  if (recorder_->writes_file()) {
     for (const auto& r : ranks) hostnames_.push_back(r.hostname);
-    f->write_ranks(ranks);
     if (!s_.device.is_cuda()) {
       // Ranks' compute threads against the CPUs of their hosts: a CPU run's figures are only the
       // machine's when no two compute threads share a core.
       std::vector<std::string> affinities;
       for (const auto& r : ranks) affinities.push_back(r.cpu_affinity);
       const auto loads = host_loads(hostnames_, affinities, torch::get_num_threads());
-      f->set_attr("cpu_threads_per_cpu_max", max_host_load(loads));
+      cpu_threads_per_cpu_max = max_host_load(loads);
       if (std::string w = oversubscription_warning(loads); !w.empty()) run_warnings_.push_back(std::move(w));
       if (std::string w = reference_blas_warning(detect_math_libraries()); !w.empty()) {
         run_warnings_.push_back(std::move(w));
       }
     }
-    std::string joined;
-    for (const auto& w : run_warnings_) joined += (joined.empty() ? "" : "\n") + w;
-    f->set_attr("run_warnings", joined);
-    if (memory_limit_ > 0) f->set_attr("host_memory_limit_bytes", static_cast<std::int64_t>(memory_limit_));
-    f->set_attr("cpu_allocator", std::string(cpu_block_cache_enabled() ? "caching" : "system"));
-    f->flush();
+  }
+  std::string joined_warnings;
+  for (const auto& w : run_warnings_) joined_warnings += (joined_warnings.empty() ? "" : "\n") + w;
+  recorder_->with_file([&](io::RunFile& f) {
+    write_metadata(f, world_, cfg_, s_, *comm_, reducer_->plan());
+    // Rewritten when --overlap auto has chosen (until then: "still measuring").
+    f.set_attr("overlap_choice", overlap_choice_->reason());
+    f.set_attr("bucket_order", cfg_.bucket_order);
+    f.set_attr("bucket_plan_initial", nlohmann::json(initial_bucket_params_).dump());
+    f.set_attr("bucket_plan", nlohmann::json(bucket_params(reducer_->plan())).dump());
+    // Places /events on rank 0's run clock, so a timeline draws each event where it happened.
+    f.set_attr("events_origin_run_clock_s",
+               std::chrono::duration<double>(recorder_->events_origin() - run_clock_origin_).count());
+    f.write_ranks(ranks);
+    if (!s_.device.is_cuda()) f.set_attr("cpu_threads_per_cpu_max", cpu_threads_per_cpu_max);
+    f.set_attr("run_warnings", joined_warnings);
+    if (memory_limit_ > 0) f.set_attr("host_memory_limit_bytes", static_cast<std::int64_t>(memory_limit_));
+    f.set_attr("cpu_allocator", std::string(cpu_block_cache_enabled() ? "caching" : "system"));
+    f.flush();
   });
   record_clock_offsets("start");
   clock_ = device::make_phase_clock(s_.device);
@@ -348,14 +346,13 @@ void TrainSession::choose_overlap(std::int64_t step, double step_s) {
   }
   if (!overlap_choice_->observe(step, slowest)) return;
   const std::string reason = overlap_choice_->reason();
-  recorder_->with_file([&](io::RunFile& file) {
-      io::RunFile* f = &file;
-    f->set_attr("overlap", static_cast<std::int64_t>(overlap_choice_->chosen_overlap() ? 1 : 0));
-    f->set_attr("overlap_auto_on_s", overlap_choice_->median_on_s());
-    f->set_attr("overlap_auto_off_s", overlap_choice_->median_off_s());
-    f->set_attr("overlap_choice", reason);
-    log::info(reason);
+  recorder_->with_file([&](io::RunFile& f) {
+    f.set_attr("overlap", static_cast<std::int64_t>(overlap_choice_->chosen_overlap() ? 1 : 0));
+    f.set_attr("overlap_auto_on_s", overlap_choice_->median_on_s());
+    f.set_attr("overlap_auto_off_s", overlap_choice_->median_off_s());
+    f.set_attr("overlap_choice", reason);
   });
+  log::info(reason);
 }
 
 void TrainSession::record_clock_offsets(const char* when) {
@@ -369,23 +366,21 @@ void TrainSession::record_clock_offsets(const char* when) {
   // which the tests compare the estimates with.
   const auto origins = world_.gather_to_root(
       {std::chrono::duration<double>(run_clock_origin_.time_since_epoch()).count()});
-  if (!recorder_->writes_file()) return;
   const std::string w = when;
-  recorder_->with_file([&](io::RunFile& file) {
-  io::RunFile* f = &file;
-  f->write_rank_values("clock_offset_" + w + "_s", offsets.offset_s, "s",
-                       "this rank's run clock (start_time_s, end_time_s) minus rank 0's at the same instant, "
-                       "estimated at the " + w + " of the run (best of 8 ping-pongs with rank 0); rank 0's time "
-                       "of the estimate is the root attribute clock_sync_" + w + "_s");
-  f->write_rank_values("clock_offset_" + w + "_uncertainty_s", offsets.uncertainty_s, "s",
-                       "bound of clock_offset_" + w + "_s's error: half the round trip of the exchange it comes from");
-  f->set_attr("clock_sync_" + w + "_s", offsets.root_time_s);
-  if (w == "start") {
-    f->write_rank_values("clock_origin_monotonic_s", origins, "s",
-                         "origin of the rank's run clock on its host's monotonic clock (CLOCK_MONOTONIC): "
-                         "comparable between ranks of one host only");
-  }
-  f->flush();
+  recorder_->with_file([&](io::RunFile& f) {
+    f.write_rank_values("clock_offset_" + w + "_s", offsets.offset_s, "s",
+                        "this rank's run clock (start_time_s, end_time_s) minus rank 0's at the same instant, "
+                        "estimated at the " + w + " of the run (best of 8 ping-pongs with rank 0); rank 0's time "
+                        "of the estimate is the root attribute clock_sync_" + w + "_s");
+    f.write_rank_values("clock_offset_" + w + "_uncertainty_s", offsets.uncertainty_s, "s",
+                        "bound of clock_offset_" + w + "_s's error: half the round trip of the exchange it comes from");
+    f.set_attr("clock_sync_" + w + "_s", offsets.root_time_s);
+    if (w == "start") {
+      f.write_rank_values("clock_origin_monotonic_s", origins, "s",
+                          "origin of the rank's run clock on its host's monotonic clock (CLOCK_MONOTONIC): "
+                          "comparable between ranks of one host only");
+    }
+    f.flush();
   });
 }
 
@@ -485,10 +480,9 @@ int TrainSession::train() {
   }
   if (accuracy) accuracy->final_test(s_.test.get(), *recorder_);
   const RunSummary summary = recorder_->summary();
-  recorder_->with_file([&](io::RunFile& file) {
-      io::RunFile* f = &file;
-    write_summary_attrs(*f, summary);
-    f->set_attr("stopped_early", static_cast<std::int64_t>(!early_kind.empty()));
+  recorder_->with_file([&](io::RunFile& f) {
+    write_summary_attrs(f, summary);
+    f.set_attr("stopped_early", static_cast<std::int64_t>(!early_kind.empty()));
   });
   record_clock_offsets("end");
   const std::string checksum = final_checksum();  // also makes rank 0's buffers everyone's
@@ -625,12 +619,11 @@ int TrainSession::search_max_batch() {
       batch = fits + (fails - fits) / 2;
     }
   }
-  recorder_->with_file([&](io::RunFile& file) {
-      io::RunFile* f = &file;
-    f->set_attr("max_batch_per_rank", fits);
-    f->set_attr("max_batch_limit", cfg_.max_batch_limit);
-    f->set_attr("max_batch_limit_reached", static_cast<std::int64_t>(fits >= cfg_.max_batch_limit));
-    f->set_attr("max_batch_search", tried.dump());
+  recorder_->with_file([&](io::RunFile& f) {
+    f.set_attr("max_batch_per_rank", fits);
+    f.set_attr("max_batch_limit", cfg_.max_batch_limit);
+    f.set_attr("max_batch_limit_reached", static_cast<std::int64_t>(fits >= cfg_.max_batch_limit));
+    f.set_attr("max_batch_search", tried.dump());
   });
   const std::string result =
       fits == 0 ? "not even a batch of 1 sample per rank fits"

@@ -54,12 +54,7 @@ class NcclCommunicator::NcclWork final : public Work {
     cudaEventDestroy(end_);
   }
   void wait() override { CUDA_CHECK(cudaStreamWaitEvent(kTorchStream, end_, 0)); }
-  bool completed() override {
-    const cudaError_t rc = cudaEventQuery(end_);
-    if (rc == cudaErrorNotReady) return false;
-    CUDA_CHECK(rc);
-    return true;
-  }
+  bool completed() override { return cuda_event_completed(end_); }
   CollectiveTiming timing() override {
     CUDA_CHECK(cudaEventSynchronize(end_));
     float from_origin_ms = 0.f;

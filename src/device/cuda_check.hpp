@@ -13,3 +13,14 @@
                                        cudaGetErrorString(cuda_check_rc_));                  \
     }                                                                                        \
   } while (0)
+
+namespace scalebench {
+// Never blocks: whether `event` has completed (cudaEventQuery); any error but "not ready" throws
+// as CUDA_CHECK does. What a guarded host wait polls (runtime/guarded_wait.hpp).
+inline bool cuda_event_completed(cudaEvent_t event) {
+  const cudaError_t rc = cudaEventQuery(event);
+  if (rc == cudaErrorNotReady) return false;
+  CUDA_CHECK(rc);
+  return true;
+}
+}  // namespace scalebench

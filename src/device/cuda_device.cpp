@@ -38,11 +38,7 @@ class CudaPhaseClock final : public PhaseClock {
     last_mark_ = static_cast<int>(i);
   }
   bool completed() override {
-    if (last_mark_ < 0) return true;
-    const cudaError_t rc = cudaEventQuery(marks_[static_cast<std::size_t>(last_mark_)]);
-    if (rc == cudaErrorNotReady) return false;
-    CUDA_CHECK(rc);
-    return true;
+    return last_mark_ < 0 || cuda_event_completed(marks_[static_cast<std::size_t>(last_mark_)]);
   }
   PhaseTimes resolve() override {
     PhaseTimes times;
@@ -133,12 +129,7 @@ std::function<bool()> enqueue_fence(const torch::Device& device) {
   CUDA_CHECK(cudaEventCreateWithFlags(&raw, cudaEventDisableTiming));
   std::shared_ptr<CUevent_st> event(raw, [](cudaEvent_t e) { cudaEventDestroy(e); });
   CUDA_CHECK(cudaEventRecord(raw, kTorchStream));
-  return [event] {
-    const cudaError_t rc = cudaEventQuery(event.get());
-    if (rc == cudaErrorNotReady) return false;
-    CUDA_CHECK(rc);
-    return true;
-  };
+  return [event] { return cuda_event_completed(event.get()); };
 }
 
 std::string cuda_runtime_version() {
