@@ -74,6 +74,7 @@ class BadInput(unittest.TestCase):
         cases = [({"steps": "0"}, "--steps 0", "at least 1"),
                  ({"threads": "-1"}, "--threads -1", "0 (LibTorch's default) or more"),
                  ({"bucket_mb": "0"}, "--bucket-mb 0", "> 0"),
+                 ({"first_bucket_mb": "0"}, "--first-bucket-mb 0", "> 0 and <= 4096"),
                  ({"mpi_chunk_mb": "-1"}, "--mpi-chunk-mb -1", "0 (one call per bucket) to 4096"),
                  ({"lr": "-0.1"}, "--lr -0.1", "> 0"),
                  ({"momentum": "1.5"}, "--momentum 1.5", "0 <= momentum < 1"),
@@ -91,6 +92,8 @@ class BadInput(unittest.TestCase):
                             "--cpu-allocator arena", "caching or system")
         self.assert_refused(small(overlap="sometimes") + ["--output", self.out],
                             "--overlap sometimes", "auto, on or off")
+        self.assert_refused(small(bucket_order="arrival") + ["--output", self.out],
+                            "--bucket-order arrival", "observed, registration")
         self.assert_refused(small(overlap="on") + ["--no-overlap", "--output", self.out],
                             "--no-overlap", "--overlap")
 

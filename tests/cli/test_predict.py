@@ -608,6 +608,8 @@ class PredictFromFakeRuns(unittest.TestCase):
             ((run, "--allreduce", ar, "--intra", "1GB/s,1us", "--ranks", "2"), "give one"),
             ((run, "--nodes", "2", "--ranks-per-node", "2", "--intra", "1GB/s,1us"),
              "inter-node level"),
+            ((run, "--link", "1Gbit,1us", "--algorithm", "butterfly"), "--algorithm"),
+            ((run, "--link", "1Gbit,1us", "--backend", "gloo"), "--backend"),
         ]
         for args, needle in cases:
             with self.subTest(args=args):

@@ -128,7 +128,8 @@ class Harness(unittest.TestCase):
         self.assertEqual(leftovers(NAME), [])
 
     def test_bad_arguments_create_nothing(self):
-        for args in (["up", "2", "--link", "fast"], ["up", "0"], ["up", "2", "--subnet", "192.168.1"]):
+        for args in (["up", "2", "--link", "fast"], ["up", "0"], ["up", "2", "--subnet", "192.168.1"],
+                     ["up", "2", "--tcp-retries2", "0"], ["up", "2", "--tcp-retries2", "16"]):
             p = self.cluster(*args)
             self.assertEqual(p.returncode, 1, args)
             self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
