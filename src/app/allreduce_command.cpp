@@ -25,6 +25,7 @@
 #include "metrics/summary.hpp"  // median
 #include "runtime/build_info.hpp"
 #include "runtime/log.hpp"
+#include "runtime/mpi_progress.hpp"
 #include "runtime/versions.hpp"
 #include "runtime/watchdog.hpp"
 #include "train/run_recorder.hpp"  // utc_timestamp_iso
@@ -377,6 +378,7 @@ int run_allreduce(World& world, const AllreduceOptions& o) {
     file->set_attr("check", static_cast<std::int64_t>(o.check ? 1 : 0));
     file->set_attr("comm_timeout_s", o.comm_timeout_s);
     file->set_attr("mpi_chunk_mb", o.mpi_chunk_mb);
+    file->set_attr("mpi_progress", mpi_progress_description());
     for (const auto& [name, version] : library_versions()) file->set_attr("version_" + name, version);
     file->write_hostnames(hostnames);
   }

@@ -11,6 +11,7 @@
 #include "device/gpu_placement.hpp"
 #include "metrics/process_stats.hpp"
 #include "runtime/build_info.hpp"
+#include "runtime/mpi_progress.hpp"
 #include "runtime/node_share_mpi.hpp"
 #include "runtime/math_libraries.hpp"
 #include "runtime/versions.hpp"
@@ -315,6 +316,7 @@ void write_metadata(io::RunFile& f, const World& world, const RunConfig& cfg, co
   f.set_attr("bucket_mb", cfg.bucket_mb);
   f.set_attr("first_bucket_mb", cfg.first_bucket_mb);
   f.set_attr("mpi_chunk_mb", cfg.mpi_chunk_mb);
+  f.set_attr("mpi_progress", mpi_progress_description());
   f.set_attr("n_buckets", static_cast<std::int64_t>(plan.buckets.size()));
   f.set_attr("warmup_steps", s.run.warmup_steps);
   f.set_attr("steps", s.run.steps);

@@ -11,6 +11,7 @@
 
 #include "core/errors.hpp"
 #include "runtime/mpi_check.hpp"
+#include "runtime/mpi_progress.hpp"
 
 namespace scalebench {
 namespace {
@@ -32,6 +33,7 @@ World& World::init(int* argc, char*** argv) {
   if (g_world) return *g_world;
   static World world;
   int provided = 0;
+  choose_mpi_progress_before_init();  // read by MPI_Init: must come first
   // MULTIPLE lets rank 0's watchdog read the progress board while another thread is inside a
   // collective (runtime/progress_board.hpp); SERIALIZED is the least scalebench runs with.
   const int rc = MPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, &provided);

@@ -99,6 +99,9 @@ class TwoRankRunFile(unittest.TestCase):
         self.assertIn("--flush-every 3", a["command_line"])
         env = json.loads(a["environment"])
         self.assertEqual(env.get("OMPI_MCA_rmaps_base_oversubscribe"), "1")  # set by the test
+        if "OMPI_MCA_mpi_yield_when_idle" not in os.environ:  # scalebench's default, as recorded
+            self.assertTrue(a["mpi_progress"].startswith("yield (scalebench's default"), a["mpi_progress"])
+            self.assertEqual(env.get("OMPI_MCA_mpi_yield_when_idle"), "1")
         config = json.loads(a["config"])
         self.assertEqual(config["model"], "cifar10_cnn")
         self.assertLessEqual(a["start_time"], a["end_time"])  # ISO 8601 UTC sorts as text
@@ -174,6 +177,31 @@ class TwoRankRunFile(unittest.TestCase):
             self.assertEqual(e[name].shape, (n,))
         times = e["time_s"][:]
         self.assertTrue(np.all(times >= 0))
+
+
+@require_binary
+@unittest.skipIf(h5py is None, "h5py missing: run with Debian's /usr/bin/python3")
+class MpiProgressFromTheEnvironment(unittest.TestCase):
+    """A caller's own OMPI_MCA_mpi_yield_when_idle is kept, and the file says where it came from."""
+
+    def test_callers_setting_is_kept_and_recorded(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, "spin.h5")
+            saved = os.environ.get("OMPI_MCA_mpi_yield_when_idle")
+            os.environ["OMPI_MCA_mpi_yield_when_idle"] = "0"
+            try:
+                res = run_scalebench(["--model", "alexnet_r", "--device", "cpu", "--steps", "2", "--warmup-steps", "1",
+                                      "--batch-size", "4", "--quiet", "--output", out], ranks=2, timeout=120)
+            finally:
+                if saved is None:
+                    del os.environ["OMPI_MCA_mpi_yield_when_idle"]
+                else:
+                    os.environ["OMPI_MCA_mpi_yield_when_idle"] = saved
+            self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
+            with h5py.File(out, "r") as f:
+                self.assertEqual(f.attrs["mpi_progress"],
+                                 "spin (OMPI_MCA_mpi_yield_when_idle=0 from the environment)")
+                self.assertEqual(json.loads(f.attrs["environment"])["OMPI_MCA_mpi_yield_when_idle"], "0")
 
 
 @require_binary
