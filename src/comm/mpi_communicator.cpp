@@ -29,7 +29,8 @@ constexpr std::int64_t kMaxElementsPerCall = INT_MAX / 2;
 // Divides `count` elements at `data` by `divisor`, on this (the communicator's) thread. A plain
 // loop rather than Tensor::div_: div_ would start LibTorch's intra-op thread pool for every
 // slice, whose spinning workers then compete with the other ranks' MPI progress on the same cores
-// (measured: 2x slower allreduce at 2 ranks on 2 cores). x / n, as div_ computes it.
+// (measured: 2x slower allreduce at 2 ranks on 2 cores). x / n, as div_ computes it. CMakeLists
+// compiles this file so that GCC vectorizes the loop (at -O2 it stays one division per element).
 template <typename T>
 void divide(T* data, std::int64_t count, int divisor) {
   const T d = static_cast<T>(divisor);
