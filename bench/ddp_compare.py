@@ -23,6 +23,12 @@ each side's median over rounds [min, max], and the ratio scalebench/DDP taken wi
   bench/ddp_compare.py --json results.json       # also write every figure as JSON
   bench/ddp_compare.py --ddp-malloc jemalloc     # DDP with a caching malloc, like scalebench's
   bench/ddp_compare.py --sb-arg=--cpu-allocator=system   # scalebench with LibTorch's allocator
+  bench/ddp_compare.py --cluster-hosts 2 --models fcn_r,cifar10_cnn   # 2 emulated hosts, TCP between them
+
+--cluster-hosts N runs both sides on an emulated cluster of N hosts (scripts/cluster, needs root;
+brought up here and taken down again, also on failure), --ranks spread evenly over them: Open MPI
+reaches the other host over TCP on the cluster's bridge, gloo over TCP on each host's eth0 (its
+rendezvous at host h1's address). --link RATE shapes every host's link (tc syntax, e.g. 1gbit).
 
 scalebench caches large host blocks by default (--cpu-allocator caching); PyTorch uses malloc,
 which maps and unmaps every large tensor. --ddp-malloc jemalloc gives DDP the same advantage
@@ -56,6 +62,8 @@ JEMALLOC = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
 # Freed pages stay with the process (no purge after a decay time, large blocks in the normal
 # arenas): the same reuse scalebench's cache gives (runtime/memory_budget.hpp).
 JEMALLOC_CONF = "oversize_threshold:0,dirty_decay_ms:-1,muzzy_decay_ms:-1"
+CLUSTER = os.path.join(benchlib.ROOT, "scripts", "cluster")
+CLUSTER_NAME = "ddpcmp"
 
 
 # --- The architectures, as models/*.cpp build them ------------------------------------------------
@@ -275,6 +283,33 @@ def free_port():
         return s.getsockname()[1]
 
 
+def launcher(args, ranks):
+    """The mpirun that starts one side's ranks: on this host, or across the emulated cluster."""
+    if not args.cluster_hosts:
+        return benchlib.mpirun_prefix(ranks)
+    return [CLUSTER, "--name", CLUSTER_NAME, "mpirun", "-np", str(ranks),
+            "--ranks-per-node", str(ranks // args.cluster_hosts)]
+
+
+def cluster_up(args):
+    """Brings up the emulated cluster; returns host h1's address (gloo's rendezvous)."""
+    cmd = [CLUSTER, "--name", CLUSTER_NAME, "up", str(args.cluster_hosts), "--no-slurm"]
+    if args.link:
+        cmd += ["--link", args.link]
+    benchlib.run_job(cmd, timeout=300)
+    hostfile = benchlib.run_job([CLUSTER, "--name", CLUSTER_NAME, "hostfile"], timeout=60).stdout.strip()
+    with open(hostfile) as f:  # "ADDRESS slots=K" per host, h1 first, after comment lines
+        hosts = [line.split()[0] for line in f if line.strip() and not line.lstrip().startswith("#")]
+    if not hosts:
+        sys.exit(f"error: no host in the cluster's hostfile {hostfile}")
+    return hosts[0]
+
+
+def cluster_down():
+    import subprocess
+    subprocess.run([CLUSTER, "--name", CLUSTER_NAME, "down"], capture_output=True, timeout=300)
+
+
 def scalebench_params(binary):
     res = benchlib.run_job([binary, "models", "--json"], timeout=300)
     return {m["name"]: m["params_total"] for m in json.loads(res.stdout)}
@@ -284,7 +319,7 @@ def run_scalebench(args, binary, model, batch, steps, tmp):
     import h5py
     import numpy as np
     out = os.path.join(tmp, f"sb-{model}-{time.monotonic_ns()}.h5")
-    cmd = benchlib.mpirun_prefix(args.ranks) + [
+    cmd = launcher(args, args.ranks) + [
         binary, "train", "--model", model, "--device", "cpu", "--batch-size", str(batch),
         "--steps", str(steps), "--warmup-steps", str(args.warmup), "--threads", str(args.threads),
         "--optimizer", "sgd", "--lr", str(LR), "--momentum", str(MOMENTUM),
@@ -299,13 +334,16 @@ def run_scalebench(args, binary, model, batch, steps, tmp):
 def run_ddp(args, model, batch, steps, expect_params, tmp):
     import statistics
     out = os.path.join(tmp, f"ddp-{model}-{time.monotonic_ns()}.json")
-    env = dict(os.environ, MASTER_ADDR="127.0.0.1", MASTER_PORT=str(free_port()),
+    env = dict(os.environ, MASTER_ADDR=args.master_addr, MASTER_PORT=str(free_port()),
                OMP_NUM_THREADS=str(args.threads))
     exported = ["-x", "MASTER_ADDR", "-x", "MASTER_PORT", "-x", "OMP_NUM_THREADS"]
+    if args.cluster_hosts:  # gloo picks its interface from the hostname otherwise: use the link
+        env["GLOO_SOCKET_IFNAME"] = "eth0"
+        exported += ["-x", "GLOO_SOCKET_IFNAME"]
     if args.ddp_malloc == "jemalloc":
         env.update(LD_PRELOAD=JEMALLOC, MALLOC_CONF=JEMALLOC_CONF)
         exported += ["-x", "LD_PRELOAD", "-x", "MALLOC_CONF"]
-    cmd = benchlib.mpirun_prefix(args.ranks) + exported + [
+    cmd = launcher(args, args.ranks) + exported + [
         sys.executable, os.path.abspath(__file__), "--worker", "--model", model,
         "--batch-one", str(batch), "--steps-one", str(steps), "--threads", str(args.threads),
         "--expect-params", str(expect_params), "--worker-out", out]
@@ -342,6 +380,9 @@ def main():
                    help="DDP's malloc: the system's (glibc), or jemalloc keeping freed pages")
     p.add_argument("--sb-arg", action="append", metavar="ARG",
                    help="an extra scalebench train argument (repeat; --sb-arg=--x=y)")
+    p.add_argument("--cluster-hosts", type=int, default=0, metavar="N",
+                   help="run on an emulated cluster of N hosts (scripts/cluster; root), --ranks spread over them")
+    p.add_argument("--link", metavar="RATE", help="with --cluster-hosts: shape every host's link (e.g. 1gbit)")
     # Worker mode (started by the orchestrator under mpirun).
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--model", help=argparse.SUPPRESS)
@@ -355,6 +396,12 @@ def main():
         return worker(args)
 
     binary = benchlib.scalebench_binary(args.bin)
+    if args.cluster_hosts < 0 or (args.cluster_hosts and args.ranks % args.cluster_hosts):
+        sys.exit(f"error: --ranks {args.ranks} must be a multiple of --cluster-hosts {args.cluster_hosts}")
+    if args.link and not args.cluster_hosts:
+        sys.exit("error: --link needs --cluster-hosts")
+    if args.cluster_hosts and os.geteuid() != 0:
+        sys.exit("error: --cluster-hosts needs root (the emulated cluster's namespaces)")
     models = [m for m in args.models.split(",") if m]
     for m in models:
         if m not in MODELS:
@@ -370,10 +417,35 @@ def main():
         count = param_count(build_model(m)[0])
         if count != params[m]:
             sys.exit(f"error: {m}: the torch.nn replica has {count} parameters, scalebench {params[m]}")
-    print(f"# ddp_compare: {args.ranks} ranks, {args.threads} thread(s)/rank, {args.rounds} rounds, "
+    where = (f"emulated cluster of {args.cluster_hosts} hosts, link {args.link or 'unshaped'}"
+             if args.cluster_hosts else "one host")
+    print(f"# ddp_compare: {where}, {args.ranks} ranks, {args.threads} thread(s)/rank, {args.rounds} rounds, "
           f"SGD lr {LR} momentum {MOMENTUM}, bucket {BUCKET_MB} MiB, {args.warmup} warm-up step(s) left out, "
           f"DDP malloc {args.ddp_malloc}, scalebench extra args {args.sb_arg or []}",
           flush=True)
+    args.master_addr = "127.0.0.1"
+    try:
+        if args.cluster_hosts:
+            args.master_addr = cluster_up(args)
+        results = compare(args, binary, models, batch, steps, params)
+    finally:
+        if args.cluster_hosts:
+            cluster_down()
+    print(f"\n| model | params | batch/rank | scalebench step ms | DDP step ms | scalebench/DDP |")
+    print("| --- | ---: | ---: | --- | --- | --- |")
+    for m, r in results.items():
+        print(f"| {m} | {r['params']:,} | {r['batch_per_rank']} | {benchlib.fmt_range(r['scalebench_step_s'], 1e3, 1)} | "
+              f"{benchlib.fmt_range(r['ddp_step_s'], 1e3, 1)} | {benchlib.fmt_range(r['ratio'])} |")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"ranks": args.ranks, "threads": args.threads, "rounds": args.rounds,
+                       "cluster_hosts": args.cluster_hosts, "link": args.link,
+                       "ddp_malloc": args.ddp_malloc, "scalebench_args": args.sb_arg or [],
+                       "models": results}, f, indent=2)
+
+
+def compare(args, binary, models, batch, steps, params):
+    """Both sides in interleaved rounds, per model; returns the figures per model."""
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         for m in models:
@@ -393,16 +465,7 @@ def main():
                       f"ratio {ratio[-1]:.3f}", flush=True)
             results[m] = {"params": params[m], "batch_per_rank": batch[m], "steps": steps[m],
                           "scalebench_step_s": sb, "ddp_step_s": ddp, "ratio": ratio}
-    print(f"\n| model | params | batch/rank | scalebench step ms | DDP step ms | scalebench/DDP |")
-    print("| --- | ---: | ---: | --- | --- | --- |")
-    for m, r in results.items():
-        print(f"| {m} | {r['params']:,} | {r['batch_per_rank']} | {benchlib.fmt_range(r['scalebench_step_s'], 1e3, 1)} | "
-              f"{benchlib.fmt_range(r['ddp_step_s'], 1e3, 1)} | {benchlib.fmt_range(r['ratio'])} |")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"ranks": args.ranks, "threads": args.threads, "rounds": args.rounds,
-                       "ddp_malloc": args.ddp_malloc, "scalebench_args": args.sb_arg or [],
-                       "models": results}, f, indent=2)
+    return results
 
 
 if __name__ == "__main__":
