@@ -214,6 +214,57 @@ def simulate_exposed(ready: np.ndarray, durations: Sequence[float], backward: np
     return np.maximum(end - backward, 0.0)
 
 
+def simulate_shared(ready: np.ndarray, durations: Sequence[float], backward: np.ndarray,
+                    overlap: bool, rates: "CpuRates") -> Tuple[np.ndarray, np.ndarray]:
+    """simulate_exposed where compute and communication share CPU cores (processor sharing):
+    backward progresses at rates.compute_idle while no bucket is in flight and at
+    rates.compute_busy while one is; a bucket progresses at rates.comm_busy while backward
+    still computes and at rates.comm_alone after it. ready and backward are in profile time
+    (seconds of backward as measured), durations in the allreduce model's time (the
+    collective alone on the cores, as its sweep ran). Returns (backward's wall time, exposed
+    communication), each shaped as backward. With every rate 1 this is simulate_exposed."""
+    backward = np.asarray(backward, np.float64)
+    ready = np.asarray(ready, np.float64)
+    flat_b = backward.reshape(-1)
+    flat_r = ready.reshape(flat_b.size, -1)
+    wall = np.zeros(flat_b.size)
+    exposed = np.zeros(flat_b.size)
+    rc_i, rc_b, rm_b, rm_a = (rates.compute_idle, rates.compute_busy, rates.comm_busy,
+                              rates.comm_alone)
+    for i in range(flat_b.size):
+        work = flat_b[i]
+        t, x = 0.0, 0.0           # wall time, backward progress (profile seconds)
+        done = None               # when backward ended (wall)
+        end = 0.0                 # when the last bucket ended (wall)
+        for b, d in enumerate(durations):
+            launch = min(flat_r[i, b] if overlap else work, work)
+            if x < launch:        # no bucket in flight until this one is ready
+                t += (launch - x) / rc_i
+                x = launch
+            if x >= work and done is None:
+                done = t
+            left = float(d)       # this bucket's work (model seconds)
+            if x < work and left > 0:   # in flight while backward computes
+                dt_c, dt_m = (work - x) / rc_b, left / rm_b
+                if dt_m < dt_c:
+                    t += dt_m
+                    x += dt_m * rc_b
+                    left = 0.0
+                else:
+                    t += dt_c
+                    x = work
+                    done = t
+                    left -= dt_c * rm_b
+            if left > 0:          # backward has ended: the bucket has the cores to itself
+                t += left / rm_a
+            end = t
+        if done is None:
+            done = t + (work - x) / rc_i
+        wall[i] = done
+        exposed[i] = max(end - done, 0.0)
+    return wall.reshape(backward.shape), exposed.reshape(backward.shape)
+
+
 def _band(values: np.ndarray) -> Dict[str, float]:
     lo, hi = np.percentile(values, BAND)
     return {"median": float(np.median(values)), "p10": float(lo), "p90": float(hi)}
@@ -227,18 +278,83 @@ class Settings:
     device: str
     # the measured layout under the model: what its measured buffer sync and control hold
     base_topology: commmodel.Topology
+    # --shared-cores: the cores every rank of every node shares (an emulated cluster on one
+    # machine), instead of cores_per_node per node; None: nodes are separate machines
+    shared_cores: Optional[float] = None
+    # --comm-contention: share (processor sharing of the cores by compute and communication
+    # threads) or off (the communication thread needs no core: the model before 2026-12-03)
+    comm_contention: str = "share"
 
 
 def oversubscription(p: Profile, topo: commmodel.Topology, s: Settings) -> float:
     """Compute time factor at the target for CPU runs: the load (threads per core) of the
     target node over that of the measured one, each at least 1 (below 1 a thread has a core
-    of its own, and more cores make it no faster). 1 where the cores are not known."""
-    if s.device != "cpu" or s.cores_per_node is None:
+    of its own, and more cores make it no faster). 1 where the cores are not known.
+    With --shared-cores C, the ranks of every node of the point share C cores: the target's
+    load is world size x threads / C."""
+    if s.device != "cpu":
+        return 1.0
+    if s.shared_cores is not None:
+        target = topo.world_size * p.threads_per_rank / s.shared_cores
+        base = p.load if p.load is not None else (
+            p.world_size * p.threads_per_rank / s.shared_cores)
+        return max(target, 1.0) / max(base, 1.0)
+    if s.cores_per_node is None:
         return 1.0
     target = topo.ranks_per_node * p.threads_per_rank / s.cores_per_node
     base = p.load if p.load is not None else (
         p.ranks_per_node * p.threads_per_rank / s.cores_per_node)
     return max(target, 1.0) / max(base, 1.0)
+
+
+@dataclass
+class CpuRates:
+    """Progress per second of wall time, relative to what was measured, of compute (against
+    the profile) and of a bucket allreduce (against the allreduce model), while the other is
+    or is not running on the same cores (docs/prediction.md, "Compute and communication
+    sharing cores")."""
+    compute_idle: float
+    compute_busy: float
+    comm_busy: float
+    comm_alone: float
+
+    @property
+    def contended(self) -> bool:
+        return (self.compute_busy, self.comm_busy, self.comm_alone) != (
+            self.compute_idle, 1.0, 1.0)
+
+
+def cpu_rates(p: Profile, topo: commmodel.Topology, s: Settings) -> Optional[CpuRates]:
+    """Processor sharing of a node's cores (or --shared-cores) among the compute threads of
+    its ranks (ranks x threads) and, while a bucket is in flight, one communication thread
+    per rank (MPI's thread polls while the collective runs: it wants a core all along). Each
+    runnable thread gets min(1, cores / runnable threads) of a core. Compute is measured at
+    the profile's share, 1 / max(1, its load); the allreduce at the share its ranks had alone
+    on the cores (the sweep: the point's ranks, nothing else running). None where the cores
+    are not known or it is not a CPU run, or at one rank (no communication)."""
+    if s.device != "cpu" or s.comm_contention == "off":
+        return None
+    if s.shared_cores is not None:
+        cores, ranks = s.shared_cores, topo.world_size
+        base_ranks = p.world_size
+    elif s.cores_per_node is not None:
+        cores, ranks = s.cores_per_node, topo.ranks_per_node
+        base_ranks = p.ranks_per_node
+    else:
+        return None
+    if topo.world_size < 2:
+        return None
+    threads = p.threads_per_rank
+    base = p.load if p.load is not None else base_ranks * threads / cores
+
+    def share(k: float) -> float:
+        return min(1.0, cores / k) if k > 0 else 1.0
+
+    s0 = 1.0 / max(base, 1.0)
+    compute = ranks * threads
+    return CpuRates(compute_idle=share(compute) / s0,
+                    compute_busy=share(compute + ranks) / s0,
+                    comm_busy=share(compute + ranks) / share(ranks), comm_alone=1.0)
 
 
 def broadcast_s(topo: commmodel.Topology, nbytes: np.ndarray) -> np.ndarray:
@@ -253,7 +369,15 @@ def predict_point(p: Profile, topo: commmodel.Topology, s: Settings) -> Dict[str
     f = s.compute_scale * oversubscription(p, topo, s)
     ph = {n: (v * f if n in COMPUTE else v) for n, v in p.phases.items()}
     durations = [topo.bucket_s(int(b), p.chunk_bytes) for b in p.bucket_bytes]
-    exposed = simulate_exposed(p.ready * f, durations, ph["backward_s"], p.overlap)
+    rates = cpu_rates(p, topo, s)
+    if rates is not None and rates.contended and len(durations):
+        # backward's work in profile time (device scale only); the rates carry the cores
+        ph["backward_s"], exposed = simulate_shared(
+            p.ready * s.compute_scale, durations, p.phases["backward_s"] * s.compute_scale,
+            p.overlap, rates)
+    else:
+        rates = None
+        exposed = simulate_exposed(p.ready * f, durations, ph["backward_s"], p.overlap)
     measured_comm = p.measured_layout == (topo.nodes, topo.ranks_per_node)
     # Buffer broadcast and control agreement: the measured value plus what the model adds
     # from the measured layout to the target (exactly the measured value at the measured
@@ -275,6 +399,12 @@ def predict_point(p: Profile, topo: commmodel.Topology, s: Settings) -> Dict[str
         "buffer_sync_s": _band(buffer_sync.max(axis=1)),
         "control_s": _band(control.max(axis=1)),
         "compute_factor": f, "comm_measured": bool(measured_comm),
+        "forward_s": _band(ph["forward_s"].max(axis=1)),
+        "backward_s": _band(ph["backward_s"].max(axis=1)),
+        "optimizer_s": _band(ph["optimizer_s"].max(axis=1)),
+        "cpu_rates": None if rates is None else {
+            "compute_idle": rates.compute_idle, "compute_busy": rates.compute_busy,
+            "comm_busy": rates.comm_busy, "comm_alone": rates.comm_alone},
         "profile": p.source, "extrapolated": False,
     }
     out["throughput_samples_per_s"] = out["global_batch"] / out["wall_s"]["median"]
@@ -456,6 +586,8 @@ def _cores(args: argparse.Namespace, base: Profile, device: str, notes: List[str
            ) -> Optional[float]:
     if device != "cpu":
         return None
+    if getattr(args, "shared_cores", None) is not None:
+        return None
     if args.cores_per_node is not None:
         notes.append(f"cores per node: {args.cores_per_node:g} (--cores-per-node)")
         return float(args.cores_per_node)
@@ -567,8 +699,20 @@ def predict(args: argparse.Namespace) -> Dict[str, Any]:
                      f"uses a level not given: its buffer sync and control are taken as "
                      f"measured, and the model's cost at each point is added to them")
         base_topo = topology((1, 1))
+    shared = getattr(args, "shared_cores", None)
+    if shared is not None and args.cores_per_node is not None:
+        raise PredictError("--shared-cores and --cores-per-node are exclusive: give one")
+    if shared is not None and device == "cpu":
+        notes.append(f"assumption (--shared-cores {shared:g}): the nodes are not separate "
+                     f"machines; all ranks of all nodes of a point share {shared:g} CPU cores "
+                     f"(an emulated cluster on one host), so compute is scaled by world size x "
+                     f"threads / {shared:g}")
+    elif shared is not None:
+        notes.append(f"--shared-cores {shared:g}: ignored on a {device} run")
+        shared = None
     settings = Settings(compute_scale=scale, cores_per_node=_cores(args, base, device, notes),
-                        device=device, base_topology=base_topo)
+                        device=device, base_topology=base_topo, shared_cores=shared,
+                        comm_contention=getattr(args, "comm_contention", None) or "share")
 
     compare = [m for _, p, m in read if m.world_size != smallest]
     # weak scaling: the profile's own layout too, the baseline of speedup (in strong scaling
@@ -647,7 +791,10 @@ def predict(args: argparse.Namespace) -> Dict[str, Any]:
                        "scaling_mode": r.mode,
                        "role": "profile" if m.world_size == smallest else "measured"})
 
-    assumptions = _assumptions(base, levels, mode, args.shared_link, algorithm, backend)
+    cores_known = device == "cpu" and (settings.shared_cores is not None
+                                       or settings.cores_per_node is not None)
+    assumptions = _assumptions(base, levels, mode, args.shared_link, algorithm, backend,
+                               settings.comm_contention if cores_known else "off")
     return {
         "tool": "scalebench predict", "model": runs[0].model, "device": device,
         "mode": mode, "global_batch": global_batch, "algorithm": algorithm,
@@ -658,6 +805,7 @@ def predict(args: argparse.Namespace) -> Dict[str, Any]:
         "bucket_bytes_total": int(base.bucket_bytes.sum()),
         "levels": {k: v.as_dict() for k, v in levels.items()},
         "allreduce_fits": fits, "cores_per_node": settings.cores_per_node,
+        "shared_cores": settings.shared_cores,
         "compute_scale": scale, "inputs": inputs, "points": points,
         "comparisons": comparisons, "notes": notes + assumptions, "assumptions": assumptions,
     }
@@ -681,8 +829,8 @@ def _algorithm_note(algorithm: str, backend: str) -> str:
 
 
 def _assumptions(base: Profile, levels: Dict[str, commmodel.Level], mode: str,
-                 shared_link: bool, algorithm: str = "auto", backend: str = "mpi"
-                 ) -> List[str]:
+                 shared_link: bool, algorithm: str = "auto", backend: str = "mpi",
+                 contention: str = "off") -> List[str]:
     """The model's assumptions, as notes of every prediction (docs/prediction.md)."""
     out = [
         f"compute from {base.source}: each measured step of each recorded rank replayed; "
@@ -698,8 +846,15 @@ def _assumptions(base: Profile, levels: Dict[str, commmodel.Level], mode: str,
         "buffer broadcast modelled as a ring allreduce of its bytes (scatter + allgather), "
         "control as one allreduce's latency; each the measured value plus the model's "
         "difference between the point and the measured layout",
-        "communication does not slow compute (no contention for cores or memory bandwidth "
-        "between the allreduce thread and backward is modelled)",
+        ("CPU cores shared by compute and communication (--comm-contention share): while a "
+         "bucket is in flight, each rank's communication thread is one more runnable thread "
+         "beside its compute threads; every runnable thread gets min(1, cores / runnable "
+         "threads) of a core, so backward slows while a bucket is in flight and the bucket "
+         "runs at that share over the one its allreduce sweep had alone; memory bandwidth "
+         "and the scheduler's interleaving of a collective's ranks are not modelled"
+         if contention == "share" else
+         "communication does not slow compute (no contention for cores or memory bandwidth "
+         "between the allreduce thread and backward is modelled)"),
     ]
     if "inter" in levels:
         out.append("the p cross-node flows of a node share one link (bandwidth / p)"
@@ -845,6 +1000,8 @@ examples:
   results/predict runs/c-np1.h5 --allreduce runs/ar-np4.h5 --ranks 1..64 --out runs/pred
   results/predict run.h5 --link 100Gbit,5us --intra 450GB/s,2us --ranks-per-node 8 \\
       --nodes 1..512 --step-time 0.12 --out runs/pred-cluster
+  results/predict runs/emulated --allreduce runs/ar-4hosts.h5 --shared-cores 2 --out runs/pred
+                                                        # emulated hosts sharing 2 cores
 
 """
 
@@ -912,6 +1069,14 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
                    help="one rank's compute time per step on a device not measured")
     p.add_argument("--cores-per-node", type=_positive(float), metavar="C",
                    help="CPU cores of a target node (CPU runs: oversubscription)")
+    p.add_argument("--shared-cores", type=_positive(float), metavar="C",
+                   help="all ranks of all nodes share C CPU cores (an emulated cluster on one "
+                        "machine); exclusive with --cores-per-node")
+    p.add_argument("--comm-contention", choices=("share", "off"), default="share",
+                   help="CPU runs with the cores known: share (default): compute threads and, "
+                        "while a bucket is in flight, each rank's communication thread share "
+                        "the cores (processor sharing); off: communication takes no core "
+                        "from compute (the model before 2026-12-03)")
     p.add_argument("--mode", choices=("weak", "strong"))
     p.add_argument("--global-batch", type=int, metavar="B", help="strong scaling's batch")
     p.add_argument("--extrapolate", action="store_true",

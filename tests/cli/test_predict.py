@@ -366,6 +366,26 @@ class Schedule(unittest.TestCase):
         self.assertEqual(float(got), 0.0)
 
 
+    def test_shared_cores_schedule(self):
+        ready = np.array([0.1, 0.3, 0.5])
+        durations = [0.3, 0.25, 0.1]
+        same = predict.CpuRates(1.0, 1.0, 1.0, 1.0)
+        for overlap in (True, False):
+            wall, exposed = predict.simulate_shared(ready, durations, np.float64(0.5), overlap,
+                                                    same)
+            self.assertAlmostEqual(float(wall), 0.5, delta=1e-12)
+            self.assertAlmostEqual(float(exposed), float(predict.simulate_exposed(
+                ready, durations, np.float64(0.5), overlap)), delta=1e-12)
+        # one bucket ready at 0.1 of a 0.2 s backward, 0.3 s of work, both at half speed:
+        # backward's last 0.1 takes 0.2 (to 0.3), the bucket did 0.1 of its work meanwhile;
+        # its other 0.2 run alone at full speed: it ends at 0.5, 0.2 exposed
+        half = predict.CpuRates(1.0, 0.5, 0.5, 1.0)
+        wall, exposed = predict.simulate_shared(np.array([[0.1]]), [0.3], np.array([0.2]),
+                                                True, half)
+        self.assertAlmostEqual(float(wall[0]), 0.3, delta=1e-12)
+        self.assertAlmostEqual(float(exposed[0]), 0.2, delta=1e-12)
+
+
 @unittest.skipIf(h5py is None, "h5py missing: run with Debian's /usr/bin/python3")
 class Lists(unittest.TestCase):
     def test_lists_and_doubling_ranges(self):
@@ -526,8 +546,10 @@ class PredictFromFakeRuns(unittest.TestCase):
 
     def test_oversubscribed_cpu_scales_compute(self):
         run = fake_run(self.path("r1.h5"))  # 1 rank x 1 thread on 2 CPUs: load 0.5
+        # --comm-contention off: the oversubscription factor alone (the model before the
+        # communication thread shared the cores; test_compute_and_communication_share_cores)
         result, res = self.run_ok(run, "--intra", "2GB/s,20us", "--ranks", "2,4",
-                                  "--cores-per-node", "2")
+                                  "--cores-per-node", "2", "--comm-contention", "off")
         self.assertEqual(self.point(result, 2)["compute_factor"], 1.0)
         p4 = self.point(result, 4)
         self.assertEqual(p4["compute_factor"], 2.0)  # 4 threads on 2 cores
@@ -544,6 +566,63 @@ class PredictFromFakeRuns(unittest.TestCase):
         exposed = max(0.0, end - 2 * BWD)
         self.assertAlmostEqual(p4["step_s"]["median"],
                                DATA + 2 * (FWD + BWD + OPT) + exposed, delta=1e-12)
+
+    def test_compute_and_communication_share_cores(self):
+        run = fake_run(self.path("r1.h5"))  # 1 rank x 1 thread on 2 CPUs: load 0.5
+        result, _ = self.run_ok(run, "--intra", "2GB/s,20us", "--ranks", "2,4",
+                                "--cores-per-node", "2")
+        d = [ring(b, 2, 20e-6, 1 / 2e9) for b in BUCKETS]
+        p2 = self.point(result, 2)
+        # 2 compute + 2 communication threads on 2 cores while a bucket is in flight: each at
+        # half speed. Buckets 0 and 1 are in flight within backward (each ends before the
+        # next is ready): each takes 2 d of wall, in which backward advances d, so backward
+        # ends d0 + d1 late; bucket 2 is ready at the end of backward and runs alone (d2).
+        self.assertEqual(p2["cpu_rates"], {"compute_idle": 1.0, "compute_busy": 0.5,
+                                           "comm_busy": 0.5, "comm_alone": 1.0})
+        self.assertAlmostEqual(p2["backward_s"]["median"], BWD + d[0] + d[1], delta=1e-12)
+        self.assertAlmostEqual(p2["exposed_comm_s"]["median"], d[2], delta=1e-12)
+        self.assertAlmostEqual(p2["step_s"]["median"], STEP + d[0] + d[1] + d[2], delta=1e-12)
+        # 4 ranks on 2 cores: compute at half speed alone, a quarter beside communication;
+        # communication at 0.25 / 0.5 (its sweep's 4 threads on 2 cores)
+        self.assertEqual(self.point(result, 4)["cpu_rates"], {
+            "compute_idle": 0.5, "compute_busy": 0.25, "comm_busy": 0.5, "comm_alone": 1.0})
+        self.assertTrue(any("--comm-contention share" in n for n in result["assumptions"]))
+        # off: the bucket takes no core; only the last one shows
+        result, _ = self.run_ok(run, "--intra", "2GB/s,20us", "--ranks", "2",
+                                "--cores-per-node", "2", "--comm-contention", "off")
+        p2 = self.point(result, 2)
+        self.assertIsNone(p2["cpu_rates"])
+        self.assertAlmostEqual(p2["step_s"]["median"], STEP + d[2], delta=1e-12)
+        self.assertTrue(any("communication does not slow compute" in n
+                            for n in result["assumptions"]))
+        # cores not known: no contention either
+        result, _ = self.run_ok(run, "--intra", "2GB/s,20us", "--ranks", "2")
+        self.assertIsNone(self.point(result, 2)["cpu_rates"])
+
+    def test_shared_cores_count_every_rank_of_every_node(self):
+        run = fake_run(self.path("r1.h5"))
+        result, res = self.run_ok(run, "--link", "1Gbit,50us", "--ranks", "2,4",
+                                  "--shared-cores", "2")
+        p2, p4 = self.point(result, 2), self.point(result, 4)
+        self.assertEqual((p4["nodes"], p4["ranks_per_node"]), (4, 1))
+        self.assertEqual(p2["compute_factor"], 1.0)
+        self.assertEqual(p4["compute_factor"], 2.0)  # 4 nodes' ranks on the 2 shared cores
+        self.assertEqual(p4["cpu_rates"], {"compute_idle": 0.5, "compute_busy": 0.25,
+                                           "comm_busy": 0.5, "comm_alone": 1.0})
+        self.assertEqual(result["shared_cores"], 2)
+        self.assertIn("--shared-cores 2", res.stderr)
+        self.assertIn("all ranks of all nodes", res.stderr)
+        # the same nodes as separate machines of 2 cores: 1 rank and its thread per node
+        result, _ = self.run_ok(run, "--link", "1Gbit,50us", "--ranks", "4",
+                                "--cores-per-node", "2")
+        self.assertEqual(self.point(result, 4)["compute_factor"], 1.0)
+        self.assertIsNone(self.point(result, 4)["cpu_rates"])
+        refused = self.path("refused")
+        res = run_cli(run, "--link", "1Gbit,50us", "--ranks", "4", "--shared-cores", "2",
+                      "--cores-per-node", "2", "--out", refused)
+        self.assertEqual(res.returncode, 2)
+        self.assertIn("--shared-cores and --cores-per-node are exclusive", res.stderr)
+        self.assertFalse(os.path.exists(refused))
 
     def test_step_time_stands_in_for_another_device(self):
         run = fake_run(self.path("r1.h5"))
