@@ -72,6 +72,53 @@ def run_job(cmd, timeout, env=None):
     return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
 
 
+CLUSTER = os.path.join(ROOT, "scripts", "cluster")
+
+
+class EmulatedCluster:
+    """The emulated cluster of scripts/cluster (needs root) for the length of a `with` block:
+    `hosts` hosts h1..hN, each link shaped to `link` (tc syntax; None or "unshaped": not shaped),
+    no Slurm. A leftover cluster of the same name is taken down first, and the cluster is taken
+    down again on leaving the block, also on failure or Ctrl-C."""
+
+    def __init__(self, name, hosts, link=None):
+        self.name, self.hosts = name, hosts
+        self.link = None if link in (None, "unshaped") else link
+
+    def run(self, *args, timeout=900):
+        """`scripts/cluster --name NAME ARGS...` as one job (run_job); returns CompletedProcess."""
+        return run_job([CLUSTER, "--name", self.name] + [str(a) for a in args], timeout=timeout)
+
+    def mpirun_prefix(self, ranks, ranks_per_node):
+        """The command line that starts `ranks` ranks over the hosts, `ranks_per_node` each."""
+        return [CLUSTER, "--name", self.name, "mpirun", "-np", str(ranks), "--ranks-per-node", str(ranks_per_node)]
+
+    def host_address(self, k=1):
+        """Host hK's address on the cluster's bridge, from the cluster's own hostfile."""
+        path = self.run("hostfile", timeout=60).stdout.strip()
+        with open(path) as f:  # "ADDRESS slots=K" per host, h1 first, after comment lines
+            hosts = [line.split()[0] for line in f if line.strip() and not line.lstrip().startswith("#")]
+        if len(hosts) < k:
+            raise RuntimeError(f"cluster {self.name}: no host h{k} in its hostfile {path}")
+        return hosts[k - 1]
+
+    def down(self):
+        subprocess.run([CLUSTER, "--name", self.name, "down"], capture_output=True, timeout=300)
+
+    def __enter__(self):
+        self.down()
+        try:
+            self.run("up", self.hosts, "--no-slurm", *(["--link", self.link] if self.link else []), timeout=300)
+        except BaseException:
+            self.down()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        self.down()
+        return False
+
+
 def median_range(values):
     """(median, min, max) of a non-empty list."""
     return statistics.median(values), min(values), max(values)

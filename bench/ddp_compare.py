@@ -62,7 +62,6 @@ JEMALLOC = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
 # Freed pages stay with the process (no purge after a decay time, large blocks in the normal
 # arenas): the same reuse scalebench's cache gives (runtime/memory_budget.hpp).
 JEMALLOC_CONF = "oversize_threshold:0,dirty_decay_ms:-1,muzzy_decay_ms:-1"
-CLUSTER = os.path.join(benchlib.ROOT, "scripts", "cluster")
 CLUSTER_NAME = "ddpcmp"
 
 
@@ -285,29 +284,9 @@ def free_port():
 
 def launcher(args, ranks):
     """The mpirun that starts one side's ranks: on this host, or across the emulated cluster."""
-    if not args.cluster_hosts:
+    if not args.cluster:
         return benchlib.mpirun_prefix(ranks)
-    return [CLUSTER, "--name", CLUSTER_NAME, "mpirun", "-np", str(ranks),
-            "--ranks-per-node", str(ranks // args.cluster_hosts)]
-
-
-def cluster_up(args):
-    """Brings up the emulated cluster; returns host h1's address (gloo's rendezvous)."""
-    cmd = [CLUSTER, "--name", CLUSTER_NAME, "up", str(args.cluster_hosts), "--no-slurm"]
-    if args.link:
-        cmd += ["--link", args.link]
-    benchlib.run_job(cmd, timeout=300)
-    hostfile = benchlib.run_job([CLUSTER, "--name", CLUSTER_NAME, "hostfile"], timeout=60).stdout.strip()
-    with open(hostfile) as f:  # "ADDRESS slots=K" per host, h1 first, after comment lines
-        hosts = [line.split()[0] for line in f if line.strip() and not line.lstrip().startswith("#")]
-    if not hosts:
-        sys.exit(f"error: no host in the cluster's hostfile {hostfile}")
-    return hosts[0]
-
-
-def cluster_down():
-    import subprocess
-    subprocess.run([CLUSTER, "--name", CLUSTER_NAME, "down"], capture_output=True, timeout=300)
+    return args.cluster.mpirun_prefix(ranks, ranks // args.cluster_hosts)
 
 
 def scalebench_params(binary):
@@ -423,14 +402,13 @@ def main():
           f"SGD lr {LR} momentum {MOMENTUM}, bucket {BUCKET_MB} MiB, {args.warmup} warm-up step(s) left out, "
           f"DDP malloc {args.ddp_malloc}, scalebench extra args {args.sb_arg or []}",
           flush=True)
-    args.master_addr = "127.0.0.1"
-    try:
-        if args.cluster_hosts:
-            args.master_addr = cluster_up(args)
+    args.cluster, args.master_addr = None, "127.0.0.1"
+    if args.cluster_hosts:
+        with benchlib.EmulatedCluster(CLUSTER_NAME, args.cluster_hosts, args.link) as args.cluster:
+            args.master_addr = args.cluster.host_address(1)  # rank 0 runs on h1: gloo's rendezvous
+            results = compare(args, binary, models, batch, steps, params)
+    else:
         results = compare(args, binary, models, batch, steps, params)
-    finally:
-        if args.cluster_hosts:
-            cluster_down()
     print(f"\n| model | params | batch/rank | scalebench step ms | DDP step ms | scalebench/DDP |")
     print("| --- | ---: | ---: | --- | --- | --- |")
     for m, r in results.items():

@@ -42,17 +42,6 @@ def cluster(*args, timeout=900, check=True):
     return benchlib.run_job(cmd, timeout=timeout) if check else subprocess.run(cmd, capture_output=True)
 
 
-def up(link):
-    args = ["up", "4", "--no-slurm"]
-    if link != "unshaped":
-        args += ["--link", link]
-    cluster(*args, timeout=300)
-
-
-def down():
-    subprocess.run([CLUSTER, "--name", NAME, "down"], capture_output=True, timeout=300)
-
-
 def train(binary, model, hosts, rpn, batch, steps, warmup, out):
     cluster("mpirun", "-np", str(hosts * rpn), "--ranks-per-node", str(rpn), binary, "train",
             "--model", model, "--device", "cpu", "--threads", "1", "--batch-size", str(batch),
@@ -113,9 +102,7 @@ def main():
     collectives = {}  # (link, hosts, rpn) -> rows
     try:
         for link in args.links.split(","):
-            down()
-            up(link)
-            try:
+            with benchlib.EmulatedCluster(NAME, 4, link):
                 for r in range(args.rounds):
                     for model in models:
                         for hosts, rpn in LAYOUTS:
@@ -129,8 +116,6 @@ def main():
                     if os.path.exists(path):
                         os.remove(path)
                     collectives[(link, hosts, rpn)] = allreduce(binary, hosts, rpn, path, args.max_bytes)
-            finally:
-                down()
     finally:
         if not args.keep and not args.out:
             shutil.rmtree(out, ignore_errors=True)

@@ -48,7 +48,6 @@ import benchlib  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PREDICT = os.path.join(os.path.dirname(HERE), "results", "predict")
-CLUSTER = os.path.join(benchlib.ROOT, "scripts", "cluster")
 DEFAULT_MODELS = "cifar10_cnn:32,fcn_r:64,resnet56:16"
 PHASES = ("forward_s", "backward_s", "optimizer_s")
 
@@ -97,43 +96,23 @@ class Host:
         benchlib.run_allreduce(self.binary, n, out, 1024, top, iters=iters, warmup=warmup, factor=4)
 
 
-class Cluster:
-    """Runs on an emulated cluster, n hosts x 1 rank (scripts/cluster's Open MPI settings)."""
+class Cluster(benchlib.EmulatedCluster):
+    """Runs on an emulated cluster, n hosts x 1 rank (scripts/cluster's Open MPI settings); a
+    context manager: brought up on entry, taken down on exit."""
 
     def __init__(self, binary, name, hosts, link):
-        self.binary, self.name, self.hosts, self.link = binary, name, hosts, link
+        super().__init__(name, hosts, link)
+        self.binary = binary
         self.label = f"cluster-{link}"
 
-    def _cluster(self, *args, timeout=900):
-        return benchlib.run_job([CLUSTER, "--name", self.name] + list(args), timeout=timeout)
-
-    def __enter__(self):
-        self.down()
-        args = ["up", str(self.hosts), "--no-slurm"]
-        if self.link != "unshaped":
-            args += ["--link", self.link]
-        try:
-            self._cluster(*args, timeout=300)
-        except BaseException:
-            self.down()
-            raise
-        return self
-
-    def __exit__(self, *exc):
-        self.down()
-        return False
-
-    def down(self):
-        subprocess.run([CLUSTER, "--name", self.name, "down"], capture_output=True, timeout=300)
-
     def train(self, n, model, out, batch, steps, warmup):
-        self._cluster("mpirun", "-np", str(n), "--ranks-per-node", "1", self.binary, "train",
+        self.run("mpirun", "-np", str(n), "--ranks-per-node", "1", self.binary, "train",
                       "--model", model, "--device", "cpu", "--threads", "1", "--batch-size", str(batch),
                       "--steps", str(steps), "--warmup-steps", str(warmup), "--overlap", "on",
                       "--quiet", "--output", out)
 
     def allreduce(self, n, out, top, iters, warmup):
-        self._cluster("mpirun", "-np", str(n), "--ranks-per-node", "1", self.binary, "allreduce",
+        self.run("mpirun", "-np", str(n), "--ranks-per-node", "1", self.binary, "allreduce",
                       "--device", "cpu", "-b", "1K", "-e", str(top), "-f", "4", "-n", str(iters),
                       "-w", str(warmup), "--scope", "all", "-o", out)
 
