@@ -220,7 +220,7 @@ double timed_allreduce(const World& world, Communicator* comm, Watchdog& watchdo
   if (!comm) return std::numeric_limits<double>::quiet_NaN();
   Watchdog::Guard guard(&watchdog, -1, bytes_what(bytes).c_str());
   comm->mark_step_start(std::chrono::steady_clock::now());
-  const auto work = comm->allreduce_mean_async(buffer);
+  const auto work = comm->allreduce_mean_async(buffer, MeanInputs::kRaw);
   work->wait();
   return work->timing().duration_s;
 }

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "core/errors.hpp"
+#include "ddp/reducer.hpp"
 #include "device/device.hpp"
 #include "device/gpu_placement.hpp"
 #include "metrics/process_stats.hpp"
@@ -317,6 +318,7 @@ void write_metadata(io::RunFile& f, const World& world, const RunConfig& cfg, co
   f.set_attr("first_bucket_mb", cfg.first_bucket_mb);
   f.set_attr("mpi_chunk_mb", cfg.mpi_chunk_mb);
   f.set_attr("mpi_progress", mpi_progress_description());
+  f.set_attr("gradient_mean", gradient_mean_description(comm));
   f.set_attr("n_buckets", static_cast<std::int64_t>(plan.buckets.size()));
   f.set_attr("warmup_steps", s.run.warmup_steps);
   f.set_attr("steps", s.run.steps);

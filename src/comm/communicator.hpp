@@ -12,6 +12,10 @@
 
 namespace scalebench {
 
+// What allreduce_mean_async gets: each rank's own values, or those already multiplied by
+// Communicator::mean_prescale(), to be summed only.
+enum class MeanInputs { kRaw, kPrescaled };
+
 // When an allreduce ran, relative to the last Communicator::mark_step_start().
 struct CollectiveTiming {
   double start_s = 0.0;
@@ -41,8 +45,17 @@ class Communicator {
   virtual int size() const = 0;
 
   // Starts an in-place allreduce that leaves the mean over ranks in `tensor` (contiguous). Every
-  // rank must start the same collectives in the same order.
-  virtual std::shared_ptr<Work> allreduce_mean_async(torch::Tensor tensor) = 0;
+  // rank must start the same collectives in the same order. kPrescaled: the caller has already
+  // multiplied its data by mean_prescale() (every rank alike), so the backend only sums.
+  virtual std::shared_ptr<Work> allreduce_mean_async(torch::Tensor tensor, MeanInputs inputs) = 0;
+  // A factor other than 1 where the caller may fold the mean's division into a copy it makes anyway
+  // (the reducer's copy of each gradient into its bucket) and pass kPrescaled: the backend then only
+  // sums, and a pass over every byte on the communicator's thread goes. The MPI backend offers
+  // 1/size() where size() is a power of two: scaling by a power of two is exact, so the prescaled
+  // sum has the same bits as the sum divided after (but where a scaled value would be subnormal,
+  // below 2^-126 x size in float32, or where the unscaled sum would overflow). 1: the backend
+  // divides itself (MPI, other sizes: on its thread, slice by slice) or averages (NCCL: ncclAvg).
+  virtual double mean_prescale() const { return 1.0; }
   // Blocking broadcast of a contiguous tensor from `root`.
   virtual void broadcast(torch::Tensor tensor, int root) = 0;
   // Origin for CollectiveTiming::start_s of the collectives that follow. `host_origin` is the

@@ -21,11 +21,12 @@ class HangOnCue final : public Communicator {
   std::string backend() const override { return inner_->backend(); }
   int rank() const override { return inner_->rank(); }
   int size() const override { return inner_->size(); }
-  std::shared_ptr<Work> allreduce_mean_async(torch::Tensor tensor) override {
-    std::shared_ptr<Work> work = inner_->allreduce_mean_async(std::move(tensor));
+  std::shared_ptr<Work> allreduce_mean_async(torch::Tensor tensor, MeanInputs inputs) override {
+    std::shared_ptr<Work> work = inner_->allreduce_mean_async(std::move(tensor), inputs);
     if (!cue_()) return work;
     return std::make_shared<NeverCompletes>(std::move(work));
   }
+  double mean_prescale() const override { return inner_->mean_prescale(); }
   void broadcast(torch::Tensor tensor, int root) override { inner_->broadcast(std::move(tensor), root); }
   void mark_step_start(std::chrono::steady_clock::time_point host_origin) override {
     inner_->mark_step_start(host_origin);

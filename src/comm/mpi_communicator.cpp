@@ -4,6 +4,7 @@
 #include <climits>
 #include <exception>
 #include <stdexcept>
+#include <string>
 
 #include "runtime/mpi_check.hpp"
 
@@ -123,11 +124,22 @@ MpiCommunicator::~MpiCommunicator() {
 
 void MpiCommunicator::mark_step_start(Clock::time_point host_origin) { step_origin_ = host_origin; }
 
-std::shared_ptr<Work> MpiCommunicator::allreduce_mean_async(torch::Tensor tensor) {
+double MpiCommunicator::mean_prescale() const {
+  const bool power_of_two = size_ > 1 && (size_ & (size_ - 1)) == 0;
+  return power_of_two ? 1.0 / size_ : 1.0;
+}
+
+std::shared_ptr<Work> MpiCommunicator::allreduce_mean_async(torch::Tensor tensor, MeanInputs inputs) {
   if (!tensor.is_contiguous()) throw std::invalid_argument("allreduce needs a contiguous tensor");
+  if (inputs == MeanInputs::kPrescaled && size_ > 1 && mean_prescale() == 1.0) {
+    throw std::invalid_argument("prescaled inputs for an MPI mean over " + std::to_string(size_) +
+                                " ranks: only a power-of-two world is prescaled exactly");
+  }
+  // Prescaled inputs (the reducer's gradients) need only the sum; a world of one, nothing.
+  const int divisor = inputs == MeanInputs::kPrescaled ? 1 : size_;
   auto work = std::make_shared<MpiWork>();
   const auto origin = step_origin_;
-  auto job = [this, work, tensor, origin]() mutable {
+  auto job = [this, work, tensor, origin, divisor]() mutable {
     CollectiveTiming timing;
     std::exception_ptr error;
     try {
@@ -140,7 +152,7 @@ std::shared_ptr<Work> MpiCommunicator::allreduce_mean_async(torch::Tensor tensor
       // The sum of one rank is its mean: no division (bench_overhead's 1-rank data-parallel
       // path, docs/performance.md). The duration is the time inside MPI, as for NCCL's events.
       owner_.check("MPI_Allreduce of a gradient bucket");
-      timing.duration_s = allreduce_mean_in_place(host, comm_, elements_per_chunk, size_);
+      timing.duration_s = allreduce_mean_in_place(host, comm_, elements_per_chunk, divisor);
       timing.start_s = std::chrono::duration<double>(start - origin).count();
       if (tensor.is_cuda()) tensor.copy_(host);
     } catch (...) {

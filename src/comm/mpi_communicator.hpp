@@ -32,7 +32,8 @@ class MpiCommunicator final : public Communicator {
   std::string backend() const override { return "mpi"; }
   int rank() const override { return rank_; }
   int size() const override { return size_; }
-  std::shared_ptr<Work> allreduce_mean_async(torch::Tensor tensor) override;
+  std::shared_ptr<Work> allreduce_mean_async(torch::Tensor tensor, MeanInputs inputs) override;
+  double mean_prescale() const override;
   void broadcast(torch::Tensor tensor, int root) override;
   void mark_step_start(std::chrono::steady_clock::time_point host_origin) override;
   // The communicator's own duplicate of the one it was made with (tests check they differ).

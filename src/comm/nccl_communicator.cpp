@@ -96,7 +96,7 @@ void NcclCommunicator::mark_step_start(std::chrono::steady_clock::time_point /*h
   CUDA_CHECK(cudaEventRecord(step_origin_, kTorchStream));
 }
 
-std::shared_ptr<Work> NcclCommunicator::allreduce_mean_async(torch::Tensor tensor) {
+std::shared_ptr<Work> NcclCommunicator::allreduce_mean_async(torch::Tensor tensor, MeanInputs inputs) {
   require_cuda_contiguous(tensor, "allreduce");
   CUDA_CHECK(cudaSetDevice(device_));  // hooks may run on autograd's device threads
   cudaEvent_t ready = nullptr;
@@ -110,7 +110,8 @@ std::shared_ptr<Work> NcclCommunicator::allreduce_mean_async(torch::Tensor tenso
   CUDA_CHECK(cudaEventDestroy(ready));
   CUDA_CHECK(cudaEventRecord(start, stream_));
   NCCL_CHECK(ncclAllReduce(tensor.data_ptr(), tensor.data_ptr(), static_cast<size_t>(tensor.numel()),
-                           nccl_datatype_of(tensor), ncclAvg, comm_, stream_));
+                           nccl_datatype_of(tensor), inputs == MeanInputs::kPrescaled ? ncclSum : ncclAvg,
+                           comm_, stream_));
   CUDA_CHECK(cudaEventRecord(end, stream_));
   return std::make_shared<NcclWork>(step_origin_, start, end);
 }

@@ -23,7 +23,7 @@ class NcclCommunicator final : public Communicator {
   std::string backend() const override { return "nccl"; }
   int rank() const override { return rank_; }
   int size() const override { return size_; }
-  std::shared_ptr<Work> allreduce_mean_async(torch::Tensor tensor) override;
+  std::shared_ptr<Work> allreduce_mean_async(torch::Tensor tensor, MeanInputs inputs) override;
   void broadcast(torch::Tensor tensor, int root) override;
   void mark_step_start(std::chrono::steady_clock::time_point host_origin) override;
   void abort() noexcept override;

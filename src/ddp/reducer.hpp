@@ -5,7 +5,10 @@
 // bucket buffer the moment autograd produces it. When a bucket is complete (and all buckets before
 // it have been launched, so that every rank launches the same collectives in the same order), its
 // allreduce starts at once and overlaps the rest of backward. After backward, finish() launches what
-// is left, waits, and points every parameter's .grad at its averaged slot (no copy back). With
+// is left, waits, and points every parameter's .grad at its averaged slot (no copy back). Where the
+// backend offers it (Communicator::mean_prescale(): MPI on a power-of-two world), the hook's copy
+// also multiplies by 1/N, so the backend only sums: the same bits, one pass over the buckets less
+// on the communicator's thread (docs/performance.md, "Averaging folded into the bucket copy"). With
 // overlap off, every allreduce starts only after backward: the baseline that shows what overlap
 // hides. Frozen parameters (requires_grad false) take no part.
 #include <torch/torch.h>
@@ -14,6 +17,7 @@
 #include <memory>
 #include <functional>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include "comm/communicator.hpp"
@@ -46,6 +50,8 @@ class Reducer {
   Reducer& operator=(const Reducer&) = delete;
 
   const BucketPlan& plan() const { return plan_; }
+  // What the hooks multiply each gradient by as they copy it into its bucket (1: a plain copy).
+  double gradient_prescale() const { return prescale_; }
 
   // Runs `forward_and_backward` (one pass the caller makes, before any step) with the hooks only
   // noting the order in which gradients arrive: no bucket is filled, no collective started.
@@ -78,6 +84,8 @@ class Reducer {
   std::vector<torch::Tensor> params_;
   Communicator& comm_;
   ReducerOptions options_;
+  double prescale_ = 1.0;  // comm_.mean_prescale(), fixed for the communicator's life
+  torch::Tensor prescale_tensor_;  // the same, a 0-dim CPU tensor of the gradients' dtype
   BucketPlan plan_;
   std::vector<torch::Tensor> flat_;  // one buffer per bucket
   std::vector<unsigned> hooks_;      // each parameter's gradient hook, removed with the Reducer
@@ -95,6 +103,9 @@ class Reducer {
   bool observing_ = false;                  // observe_gradient_order() is running
   std::vector<std::size_t> observed_order_;
 };
+
+// How a run over `comm` averages gradients, for the run file's `gradient_mean` attribute.
+std::string gradient_mean_description(const Communicator& comm);
 
 // The module's floating-point buffers (BatchNorm running statistics): what rank 0 broadcasts before
 // every forward, before evaluation and before the final checksum, as DDP does. Integer counters

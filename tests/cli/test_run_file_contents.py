@@ -102,6 +102,9 @@ class TwoRankRunFile(unittest.TestCase):
         if "OMPI_MCA_mpi_yield_when_idle" not in os.environ:  # scalebench's default, as recorded
             self.assertTrue(a["mpi_progress"].startswith("yield (scalebench's default"), a["mpi_progress"])
             self.assertEqual(env.get("OMPI_MCA_mpi_yield_when_idle"), "1")
+        # 2 ranks, a power of two: the hooks prescale by 1/2 and MPI only sums
+        self.assertTrue(a["gradient_mean"].startswith("prescaled: each gradient multiplied by 1/2"),
+                        a["gradient_mean"])
         config = json.loads(a["config"])
         self.assertEqual(config["model"], "cifar10_cnn")
         self.assertLessEqual(a["start_time"], a["end_time"])  # ISO 8601 UTC sorts as text

@@ -146,13 +146,64 @@ TEST(MpiAllreduce, SlicedMeanIsExactForEverySlicing) {
       const std::int64_t count = 10007;  // prime: no slicing divides it
       auto index = torch::arange(count, torch::TensorOptions().dtype(torch::kInt64));
       torch::Tensor t = (index.remainder(13) + world.rank()).to(dtype).reshape({1, count});
-      comm.allreduce_mean_async(t)->wait();
+      comm.allreduce_mean_async(t, MeanInputs::kRaw)->wait();
       torch::Tensor expected = (index.remainder(13).to(torch::kFloat64) + (n - 1) / 2.0).reshape({1, count});
       EXPECT_TRUE(torch::equal(t.to(torch::kFloat64), expected))
           << "dtype " << dtype << " chunk " << chunk << ": max error "
           << (t.to(torch::kFloat64) - expected).abs().max().item<double>();
     }
   }
+}
+
+// The reducer folds the mean's division into its copy of each gradient into the bucket where the
+// world is a power of two (Communicator::mean_prescale): prescaled-then-summed must be bit for bit
+// the sum divided after, on values that are not small integers (every float32 exponent in use
+// by gradients, random mantissas), with the slicing and algorithm training uses.
+TEST(MpiAllreduce, PrescaledSumHasTheBitsOfTheDividedSum) {
+  const World& world = World::get();
+  MpiCommunicator comm(MPI_COMM_WORLD);
+  if (world.size() == 1) {
+    EXPECT_EQ(comm.mean_prescale(), 1.0);
+    GTEST_SKIP() << "a world of one divides nothing";
+  }
+  ASSERT_EQ(comm.mean_prescale(), 1.0 / world.size()) << "2 and 4 ranks are powers of two";
+  torch::manual_seed(100 + world.rank());
+  const std::int64_t count = (3 << 20) + 7;  // 12 MiB: several of the default 4 MiB slices
+  // Magnitudes from 1e-30 to 1e+3, signs mixed: what gradients hold, far from subnormal.
+  torch::Tensor raw = torch::randn({count}) * torch::pow(10.0, torch::randint(-30, 4, {count}).to(torch::kFloat32));
+  torch::Tensor prescaled = raw * comm.mean_prescale();
+  comm.allreduce_mean_async(raw, MeanInputs::kRaw)->wait();
+  comm.allreduce_mean_async(prescaled, MeanInputs::kPrescaled)->wait();
+  EXPECT_TRUE(torch::equal(raw, prescaled))
+      << (raw != prescaled).sum().item<std::int64_t>() << " of " << count << " elements differ";
+}
+
+TEST(MpiAllreduce, PrescaledInputsRefusedWhereTheScaleIsNotExact) {
+  const World& world = World::get();
+  if (world.size() != 4) GTEST_SKIP() << "needs 4 ranks to form a group of 3";
+  MPI_Comm three = MPI_COMM_NULL;
+  ASSERT_EQ(MPI_Comm_split(MPI_COMM_WORLD, world.rank() < 3 ? 0 : 1, world.rank(), &three), MPI_SUCCESS);
+  {
+    MpiCommunicator comm(three);
+    if (world.rank() < 3) {
+      EXPECT_EQ(comm.mean_prescale(), 1.0) << "1/3 is not exact";
+      torch::Tensor t = torch::ones({8});
+      EXPECT_THROW(comm.allreduce_mean_async(t, MeanInputs::kPrescaled), std::invalid_argument);
+      comm.allreduce_mean_async(t, MeanInputs::kRaw)->wait();  // the divided mean still works
+      EXPECT_TRUE(torch::equal(t, torch::ones({8})));
+    }
+  }
+  MPI_Comm_free(&three);
+}
+
+// The reducer takes the prescaled path exactly where the backend offers it.
+TEST(DataParallel, ReducerPrescalesGradientsOnPowerOfTwoWorlds) {
+  const World& world = World::get();
+  MpiCommunicator comm(MPI_COMM_WORLD);
+  Replica r = make_replica(comm, ReplicaSpec{});
+  EXPECT_EQ(r.reducer->gradient_prescale(), world.size() == 1 ? 1.0 : 1.0 / world.size());
+  const std::string how = gradient_mean_description(comm);
+  EXPECT_EQ(how.rfind(world.size() == 1 ? "none" : "prescaled", 0), 0u) << how;
 }
 
 // A fixed global batch of `inputs`, split contiguously over the ranks as the real-data sampler

@@ -79,7 +79,7 @@ TEST(World, ScopedCommunicatorsAverageWithinTheirGroup) {
     const int expected_size = g == CommGroup::kWorld ? w.size() : g == CommGroup::kNode ? w.local_size() : w.nodes();
     EXPECT_EQ(comm->size(), expected_size) << comm_group_name(g);
     torch::Tensor t = torch::full({5}, static_cast<double>(comm->rank()), torch::kFloat64);
-    comm->allreduce_mean_async(t)->wait();
+    comm->allreduce_mean_async(t, MeanInputs::kRaw)->wait();
     const double mean = (comm->size() - 1) / 2.0;
     EXPECT_TRUE(torch::allclose(t, torch::full({5}, mean, torch::kFloat64), 0, 0)) << comm_group_name(g);
   }
@@ -100,7 +100,7 @@ TEST(World, TheDataPlaneHasItsOwnCommunicator) {
   MPI_Request recv;
   ASSERT_EQ(MPI_Irecv(&got, 1, MPI_INT, from, 0, w.comm(), &recv), MPI_SUCCESS);
   torch::Tensor t = torch::full({3}, static_cast<double>(w.rank()), torch::kFloat64);
-  comm.allreduce_mean_async(t)->wait();
+  comm.allreduce_mean_async(t, MeanInputs::kRaw)->wait();
   EXPECT_TRUE(torch::allclose(t, torch::full({3}, (w.size() - 1) / 2.0, torch::kFloat64), 0, 0));
   ASSERT_EQ(MPI_Send(&token, 1, MPI_INT, peer, 0, w.comm()), MPI_SUCCESS);
   ASSERT_EQ(MPI_Wait(&recv, MPI_STATUS_IGNORE), MPI_SUCCESS);
