@@ -14,6 +14,7 @@
 #include <memory>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "app/run_setup.hpp"
 #include "comm/communicator.hpp"
@@ -24,6 +25,7 @@
 #include "io/allreduce_file.hpp"
 #include "metrics/summary.hpp"  // median
 #include "runtime/build_info.hpp"
+#include "runtime/compute_load.hpp"
 #include "runtime/log.hpp"
 #include "runtime/mpi_progress.hpp"
 #include "runtime/versions.hpp"
@@ -57,6 +59,13 @@ CLI::App* add_allreduce_subcommand(CLI::App& app, AllreduceOptions& o) {
                 "Verify every element of one extra allreduce per size against the known mean");
   cmd->add_option("-o,--output", o.output, "Result file (HDF5); none when not given");
   cmd->add_option("--mpi-chunk-mb", o.mpi_chunk_mb, "MPI backend: reduce each bucket in slices of this many MiB (0: one call per bucket)")->capture_default_str();
+  cmd->add_flag("--beside-compute", o.beside_compute,
+                "Sweep every scope again (scope <scope>+compute) while each rank also multiplies "
+                "matrices on a thread of its own: what a gradient bucket gets while backward "
+                "computes on the same CPU cores (CPU only; results/predict uses it)");
+  cmd->add_option("--compute-threads", o.compute_threads,
+                  "With --beside-compute: intra-op threads of the compute load (as training's --threads)")
+      ->capture_default_str();
   cmd->add_option("--comm-timeout", o.comm_timeout_s,
                   "Seconds one allreduce may take before the job is ended as stuck")
       ->capture_default_str();
@@ -143,6 +152,14 @@ Plan make_plan(const World& world, const AllreduceOptions& o) {
   // Like nccl-tests, a size that is not a whole number of elements is rounded down to one.
   for (const auto s : geometric_sizes(min_bytes, max_bytes, static_cast<std::uint64_t>(o.step_factor))) {
     p.sizes.push_back(s / element * element);
+  }
+
+  if (o.compute_threads < 1 || o.compute_threads > 1024) {
+    throw UsageError("--compute-threads " + std::to_string(o.compute_threads) + ": allowed: 1 to 1024");
+  }
+  if (o.beside_compute && p.device.is_cuda()) {
+    throw UsageError("--beside-compute measures collectives beside compute on shared CPU cores: "
+                     "allowed with --device cpu only (this run uses cuda)");
   }
 
   if (o.device != "cpu" && o.device != "cuda" && o.device != "auto") {
@@ -290,17 +307,44 @@ void print_header(const World& world, const AllreduceOptions& o, const Plan& p, 
   std::fflush(stdout);
 }
 
-void print_row(const io::AllreduceSizeResult& r, const char* type_name) {
+void print_row(const io::AllreduceSizeResult& r, const char* type_name, bool with_rate) {
   char wrong[32];
   if (r.wrong < 0) {
     std::snprintf(wrong, sizeof(wrong), "N/A");
   } else {
     std::snprintf(wrong, sizeof(wrong), "%lld", static_cast<long long>(r.wrong));
   }
-  std::printf("  %10llu %12llu %8s %6s %10.2f %9.3f %9.3f %7s\n",
+  char rate[32] = "";
+  if (with_rate) std::snprintf(rate, sizeof(rate), " %8.3f", r.compute_rate);
+  std::printf("  %10llu %12llu %8s %6s %10.2f %9.3f %9.3f %7s%s\n",
               static_cast<unsigned long long>(r.bytes), static_cast<unsigned long long>(r.count),
-              type_name, "avg", r.time_s * 1e6, r.algbw_gbps, r.busbw_gbps, wrong);
+              type_name, "avg", r.time_s * 1e6, r.algbw_gbps, r.busbw_gbps, wrong, rate);
   std::fflush(stdout);
+}
+
+// The compute load's share of a core with no collective running (every rank's load on at once,
+// so the loads' own sharing of the cores is in it): the reference its shares beside a collective
+// are divided by. Sleeps for the window: this thread takes no core meanwhile.
+double share_alone(const ComputeLoad& load) {
+  constexpr auto kSettle = std::chrono::milliseconds(50);
+  constexpr auto kWindow = std::chrono::milliseconds(400);
+  std::this_thread::sleep_for(kSettle);
+  const double cpu_start = load.cpu_seconds();
+  const auto wall_start = std::chrono::steady_clock::now();
+  std::this_thread::sleep_for(kWindow);
+  load.check();
+  const double cpu = load.cpu_seconds() - cpu_start;
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
+  return cpu / wall;
+}
+
+// Median of the values that are not NaN (ranks outside a scope send NaN); NaN if none is.
+double median_of_known(const std::vector<double>& values) {
+  std::vector<double> known;
+  for (const double v : values) {
+    if (!std::isnan(v)) known.push_back(v);
+  }
+  return known.empty() ? std::numeric_limits<double>::quiet_NaN() : median(known);
 }
 
 }  // namespace
@@ -379,6 +423,8 @@ int run_allreduce(World& world, const AllreduceOptions& o) {
     file->set_attr("comm_timeout_s", o.comm_timeout_s);
     file->set_attr("mpi_chunk_mb", o.mpi_chunk_mb);
     file->set_attr("mpi_progress", mpi_progress_description());
+    file->set_attr("beside_compute", static_cast<std::int64_t>(o.beside_compute ? 1 : 0));
+    if (o.beside_compute) file->set_attr("compute_threads", o.compute_threads);
     for (const auto& [name, version] : library_versions()) file->set_attr("version_" + name, version);
     file->write_hostnames(hostnames);
   }
@@ -390,12 +436,39 @@ int run_allreduce(World& world, const AllreduceOptions& o) {
   std::vector<std::pair<std::string, double>> busbw_means;  // per scope
   double busbw_total = 0;
   std::size_t rows = 0;
+  // With --beside-compute every scope is swept twice: alone, then beside a compute load on
+  // every rank (also on ranks outside the scope: in training every rank computes).
+  struct Pass {
+    Scope* scope;
+    bool beside_compute;
+  };
+  std::vector<Pass> passes;
   for (Scope& sc : scopes) {
+    passes.push_back({&sc, false});
+    if (o.beside_compute) passes.push_back({&sc, true});
+  }
+  for (const Pass& pass : passes) {
+    Scope& sc = *pass.scope;
     Communicator* comm = sc.comm.get();
     const double bus_factor = 2.0 * (sc.group_size - 1) / sc.group_size;
-    const char* scope_name = comm_group_name(sc.group);
+    const std::string scope_name = std::string(comm_group_name(sc.group)) + (pass.beside_compute ? "+compute" : "");
+    std::unique_ptr<ComputeLoad> load;
+    double alone_share = std::numeric_limits<double>::quiet_NaN();
+    if (pass.beside_compute) {
+      torch::set_num_threads(static_cast<int>(o.compute_threads));
+      load = std::make_unique<ComputeLoad>();
+      world.barrier();  // every rank's load runs before any measures its share alone
+      alone_share = share_alone(*load);
+      world.barrier();
+      if (file) file->set_attr("compute_load", load->description());
+    }
     if (world.is_root()) {
-      std::printf("# scope %s: %s\n", scope_name, scope_description(sc).c_str());
+      std::printf("# scope %s: %s\n", scope_name.c_str(), scope_description(sc).c_str());
+      if (load) {
+        std::printf("# beside %s; last column: its share of a core during the size's iterations over "
+                    "its share alone (%.3f on rank 0), median over ranks\n",
+                    load->description().c_str(), alone_share);
+      }
       std::fflush(stdout);
     }
     double busbw_sum = 0;
@@ -409,11 +482,21 @@ int run_allreduce(World& world, const AllreduceOptions& o) {
         timed_allreduce(world, comm, watchdog, buffer, static_cast<std::int64_t>(bytes));
       }
       std::vector<double> times;
+      const double load_cpu_start = load ? load->cpu_seconds() : 0.0;
+      const auto load_wall_start = std::chrono::steady_clock::now();
       for (std::int64_t i = 0; i < o.iters; ++i) {
         times.push_back(timed_allreduce(world, comm, watchdog, buffer, static_cast<std::int64_t>(bytes)));
       }
+      double rate = std::numeric_limits<double>::quiet_NaN();
+      if (load) {
+        load->check();
+        const double wall =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - load_wall_start).count();
+        if (comm && wall > 0) rate = (load->cpu_seconds() - load_cpu_start) / wall / alone_share;
+      }
       io::AllreduceSizeResult r;
       r.scope = scope_name;
+      if (load) r.compute_rate = median_of_known(world.gather_to_root({rate}));
       r.group_size = sc.group_size;
       r.groups = sc.groups;
       r.bytes = bytes;
@@ -446,7 +529,7 @@ int run_allreduce(World& world, const AllreduceOptions& o) {
         for (std::size_t rank = 0; rank < static_cast<std::size_t>(n); ++rank) {
           for (std::size_t i = 0; i < iters; ++i) r.times_s[i * n + rank] = gathered[rank * iters + i];
         }
-        print_row(r, plan.type_name);
+        print_row(r, plan.type_name, load != nullptr);
         if (file) file->append_size(r);
       }
       busbw_sum += r.busbw_gbps;
@@ -457,7 +540,7 @@ int run_allreduce(World& world, const AllreduceOptions& o) {
           file->close();
         }
         if (world.is_root()) {
-          log::error("allreduce (scope " + std::string(scope_name) + ") gave " + std::to_string(r.wrong) +
+          log::error("allreduce (scope " + scope_name + ") gave " + std::to_string(r.wrong) +
                      " wrong element(s) at " + std::to_string(bytes) + " bytes (largest error " +
                      std::to_string(r.max_error) + ")" +
                      (file ? "; recorded sizes are in " + partial : std::string()));
@@ -466,8 +549,10 @@ int run_allreduce(World& world, const AllreduceOptions& o) {
       }
     }
     busbw_means.emplace_back(scope_name, busbw_sum / static_cast<double>(plan.sizes.size()));
-    busbw_total += busbw_sum;
-    rows += plan.sizes.size();
+    if (!load) {  // the average nccl-tests prints: collectives alone
+      busbw_total += busbw_sum;
+      rows += plan.sizes.size();
+    }
   }
   if (world.is_root()) {
     std::printf("# Out of bounds values : %s\n", o.check ? "0 OK" : "not checked");

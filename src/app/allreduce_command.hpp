@@ -31,6 +31,10 @@ struct AllreduceOptions {
   std::string output;  // HDF5 file; none when empty
   double comm_timeout_s = 300.0;
   double mpi_chunk_mb = kDefaultMpiChunkMb;  // as training's, so that both measure the same calls
+  // Sweep every scope a second time (scope "<scope>+compute") with a ComputeLoad running on every
+  // rank, on `compute_threads` intra-op threads: what a bucket gets while backward computes.
+  bool beside_compute = false;
+  std::int64_t compute_threads = 1;
   std::string command_line;
 };
 

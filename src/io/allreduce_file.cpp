@@ -46,6 +46,10 @@ AllreduceFile AllreduceFile::create(const std::string& path, int world_size) {
                       "elements that differ from the known mean, summed over ranks; -1: not checked");
   out.max_error_ = column(sizes, "max_error", h5::Type::kFloat64, "1",
                           "largest |result - expected mean| on any rank; -1: not checked");
+  out.compute_rate_ = column(sizes, "compute_rate", h5::Type::kFloat64, "1",
+                             "<scope>+compute rows (--beside-compute): the compute load's share of a "
+                             "core while the size's timed iterations ran over its share alone (no "
+                             "collective, every rank loaded), median over ranks; NaN on other rows");
   f.create_group("iterations");
   f.create_group("ranks");
   return out;
@@ -90,6 +94,7 @@ void AllreduceFile::append_size(const AllreduceSizeResult& r) {
   busbw_.append(1, std::vector<double>{r.busbw_gbps});
   wrong_.append(1, std::vector<std::int64_t>{r.wrong});
   max_error_.append(1, std::vector<double>{r.max_error});
+  compute_rate_.append(1, std::vector<double>{r.compute_rate});
   h5::Group all_scopes = f.open_group("iterations");
   h5::Group iterations = all_scopes.exists(r.scope) ? all_scopes.open_group(r.scope)
                                                     : all_scopes.create_group(r.scope);
@@ -118,6 +123,7 @@ void AllreduceFile::close() {
   busbw_ = {};
   wrong_ = {};
   max_error_ = {};
+  compute_rate_ = {};
   file_.close();
 }
 

@@ -4,6 +4,7 @@
 // table per scope and message size, appended as each completes, and its per-iteration, per-rank
 // times as /iterations/<scope>/<bytes>.
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -31,6 +32,9 @@ struct AllreduceSizeResult {
   double busbw_gbps = 0;      // algbw * 2 (n - 1) / n, n = group_size
   std::int64_t wrong = -1;    // elements off the known mean, summed over ranks; -1: not checked
   double max_error = -1;      // largest |result - expected| on any rank; -1: not checked
+  // "<scope>+compute" rows: the compute load's share of a core while this size's timed iterations
+  // ran over its share alone, median over ranks; NaN on plain rows.
+  double compute_rate = std::numeric_limits<double>::quiet_NaN();
   // iters * world_size seconds, iteration-major: times[i * world_size + r] is rank r's i-th; NaN
   // for a rank that took no part (inter: every rank but each node's first).
   std::vector<double> times_s;
@@ -67,7 +71,7 @@ class AllreduceFile {
   std::string path_;
   int world_size_;
   h5::File file_;  // declared first: destroyed after the datasets that keep it open
-  h5::Dataset scope_, group_size_, groups_, bytes_, count_, time_s_, algbw_, busbw_, wrong_, max_error_;
+  h5::Dataset scope_, group_size_, groups_, bytes_, count_, time_s_, algbw_, busbw_, wrong_, max_error_, compute_rate_;
 };
 
 }  // namespace scalebench::io

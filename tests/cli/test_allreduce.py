@@ -117,6 +117,9 @@ class Sweep:
                 self.assertTrue(np.all(per_rank > 0))
                 # The slowest rank of each iteration, then the median over iterations.
                 self.assertAlmostEqual(float(np.median(per_rank.max(axis=1))), float(t), delta=1e-15)
+            # Without --beside-compute: no load, and the column says so on every row.
+            self.assertEqual(int(attr(f, "beside_compute")), 0)
+            self.assertTrue(np.all(np.isnan(sizes["compute_rate"][()])))
 
 
 @require_binary
@@ -207,6 +210,72 @@ class Scopes(unittest.TestCase):
             self.assertEqual(len(errors), 1, res.stderr)
             self.assertIn("--scope intra,bogus", errors[0])
             self.assertIn("allowed: auto", errors[0])
+            self.assertEqual(os.listdir(tmp), [])
+
+
+def rate_rows(stdout):
+    """Rows of a '+compute' section: the 8 fields of table_rows and the compute rate."""
+    rows = []
+    for line in stdout.splitlines():
+        fields = line.split()
+        if not line.startswith("#") and len(fields) == 9 and fields[0].isdigit():
+            rows.append(fields)
+    return rows
+
+
+@require_binary
+class BesideCompute(unittest.TestCase):
+    """--beside-compute: every scope swept again beside a compute load on each rank (the figure
+    results/predict uses for a bucket in flight during backward)."""
+    SIZES = [1024, 32768, 1048576]  # -b 1K -e 1M -f 32
+
+    def test_second_sweep_rows_rates_and_file(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "bc.h5")
+            res = run_scalebench(["allreduce", "-b", "1K", "-e", "1M", "-f", "32", "-n", "3", "-w", "1",
+                                  "--device", "cpu", "--beside-compute", "-o", path],
+                                 ranks=2, timeout=300)
+            self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
+            self.assertIn("# scope all+compute:", res.stdout)
+            self.assertIn("# beside float32 matrix products", res.stdout)
+            plain = table_rows(res.stdout)
+            beside = rate_rows(res.stdout)
+            self.assertEqual([int(r[0]) for r in plain], self.SIZES, res.stdout)
+            self.assertEqual([int(r[0]) for r in beside], self.SIZES, res.stdout)
+            self.assertEqual({r[7] for r in beside}, {"0"}, "exact beside the load too")
+            # The nccl-tests average is over the collectives alone; each scope is listed.
+            self.assertIn("#   scope all+compute", res.stdout)
+            if h5py is None:
+                return
+            with h5py.File(path, "r") as f:
+                self.assertEqual(int(attr(f, "beside_compute")), 1)
+                self.assertEqual(int(attr(f, "compute_threads")), 1)
+                self.assertTrue(attr(f, "compute_load").startswith("float32 matrix products 256 x 256"),
+                                attr(f, "compute_load"))
+                sizes = f["sizes"]
+                scopes = list(sizes["scope"].asstr()[()])
+                self.assertEqual(scopes, ["all"] * 3 + ["all+compute"] * 3)
+                self.assertEqual(list(sizes["bytes"][()]), self.SIZES * 2)
+                rate = sizes["compute_rate"][()]
+                self.assertTrue(np.all(np.isnan(rate[:3])), rate)
+                # A share of a core over the share alone: positive, and not far above 1 (the load
+                # cannot get more than a core; alone it had nearly one on 2 ranks x 2 cores).
+                self.assertTrue(np.all((rate[3:] > 0) & (rate[3:] < 3)), rate)
+                for size in self.SIZES:
+                    per_rank = f["iterations/all+compute"][str(size)][()]
+                    self.assertEqual(per_rank.shape, (3, 2))
+                    self.assertTrue(np.all(per_rank > 0))
+
+    def test_bad_compute_threads_refused(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            res = run_scalebench(["allreduce", "--device", "cpu", "-b", "8", "-e", "1K", "--beside-compute",
+                                  "--compute-threads", "0", "-o", os.path.join(tmp, "x.h5")],
+                                 ranks=2, timeout=120)
+            self.assertEqual(res.returncode, 2, res.stdout + res.stderr)
+            errors = [l for l in res.stderr.splitlines() if l.startswith("scalebench: error")]
+            self.assertEqual(len(errors), 1, res.stderr)
+            self.assertIn("--compute-threads 0", errors[0])
+            self.assertIn("allowed: 1 to 1024", errors[0])
             self.assertEqual(os.listdir(tmp), [])
 
 
