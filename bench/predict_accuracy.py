@@ -26,6 +26,16 @@ model the median and worst absolute error. The predictions get the machine's cor
 but the communication thread's share of the cores, which --predict-args=--comm-contention=off takes
 out again (the model before 2026-12-03).
 
+Every `scalebench allreduce` run here is given --beside-compute --compute-threads 1 by default (the
+sweep again, scope all+compute, while every rank multiplies matrices on a thread of its own, 1
+thread as the training runs): results/predict's default --comm-contention auto then takes a
+bucket's rate beside backward from those rows ("measured"; docs/prediction.md, "Compute and
+communication sharing cores"). It about doubles the sweep's time. --no-beside-compute leaves the
+flag out (the files then have no such rows and auto falls back to "share", processor sharing, as
+it does for files kept before the flag existed); --predict-args=--comm-contention=share compares
+the two on the same files. The per-phase lines name the mode each prediction used
+("contention measured|share|off").
+
   bench/predict_accuracy.py                              # one host, 1 -> 2 ranks; 3 repeats
   bench/predict_accuracy.py --ranks 2,4 --keep runs/pa-host
   bench/predict_accuracy.py --setting cluster --hosts 2,4 --links unshaped,1gbit --keep runs/pa-cl
@@ -92,8 +102,12 @@ class Host:
     def train(self, n, model, out, batch, steps, warmup):
         benchlib.run_train(self.binary, n, model, out, batch, steps, warmup, 1, ("--overlap", "on"))
 
-    def allreduce(self, n, out, top, iters, warmup):
-        benchlib.run_allreduce(self.binary, n, out, 1024, top, iters=iters, warmup=warmup, factor=4)
+    def allreduce(self, n, out, top, iters, warmup, extra=()):
+        # benchlib.run_allreduce's command, with the --beside-compute flags (extra)
+        cmd = benchlib.mpirun_prefix(n) + [
+            self.binary, "allreduce", "--device", "cpu", "-b", "1024", "-e", str(top), "-f", "4",
+            "-n", str(iters), "-w", str(warmup), "-o", out] + list(extra)
+        benchlib.run_job(cmd, timeout=900)
 
 
 class Cluster(benchlib.EmulatedCluster):
@@ -111,16 +125,20 @@ class Cluster(benchlib.EmulatedCluster):
                       "--steps", str(steps), "--warmup-steps", str(warmup), "--overlap", "on",
                       "--quiet", "--output", out)
 
-    def allreduce(self, n, out, top, iters, warmup):
+    def allreduce(self, n, out, top, iters, warmup, extra=()):
         self.run("mpirun", "-np", str(n), "--ranks-per-node", "1", self.binary, "allreduce",
                       "--device", "cpu", "-b", "1K", "-e", str(top), "-f", "4", "-n", str(iters),
-                      "-w", str(warmup), "--scope", "all", "-o", out)
+                      "-w", str(warmup), "--scope", "all", "-o", out, *extra)
 
 
-def measure(runner, setting_dir, models, scales, repeats, steps, warmup, iters, ar_warmup):
+BESIDE_COMPUTE = ("--beside-compute", "--compute-threads", "1")  # 1 thread per rank, as train
+
+
+def measure(runner, setting_dir, models, scales, repeats, steps, warmup, iters, ar_warmup,
+            beside_compute=True):
     """Run files DIR/MODEL-rK/npN.h5, allreduce files DIR/ar-rK-npN.h5 (one per repeat and scale,
     shared by the models: it measures the machine, not a model; its sizes reach the largest
-    bucket of any model)."""
+    bucket of any model), with --beside-compute unless beside_compute is False."""
     os.makedirs(setting_dir, exist_ok=True)
     top = 1024
     for r in range(repeats):
@@ -138,8 +156,9 @@ def measure(runner, setting_dir, models, scales, repeats, steps, warmup, iters, 
             path = os.path.join(setting_dir, f"ar-r{r}-np{n}.h5")
             if os.path.exists(path):
                 os.remove(path)
-            runner.allreduce(n, path, top, iters, ar_warmup)
-            print(f"  {runner.label} repeat {r + 1}: allreduce at {n} (1K..{top} B) measured", flush=True)
+            runner.allreduce(n, path, top, iters, ar_warmup, BESIDE_COMPUTE if beside_compute else ())
+            print(f"  {runner.label} repeat {r + 1}: allreduce at {n} (1K..{top} B"
+                  f"{', also beside compute' if beside_compute else ''}) measured", flush=True)
 
 
 # --- predicting -------------------------------------------------------------------------------
@@ -170,7 +189,9 @@ def predict_one(setting_dir, model, r, n, cores_option, cores, extra=()):
            "modelled": {"comm_busy_s": pt["comm_busy_s"],
                         "exposed_comm_s": pt["exposed_comm_s"]["median"],
                         **{k: pt[k]["median"] for k in PHASES if k in pt}},
-           "compute_factor": pt.get("compute_factor")}
+           "compute_factor": pt.get("compute_factor"),
+           # the contention model results/predict used at the point (measured, share, off)
+           "comm_contention": pt.get("comm_contention")}
     return row
 
 
@@ -193,7 +214,8 @@ def predict_all(setting_dir, meta, extra=()):
                       + "; ".join(f"{k[:-2]} {fmt_ms(pr[k])}->{fmt_ms(ms[k])} (model {fmt_ms(md.get(k))})"
                                   for k in PHASES)
                       + f"; comm busy {fmt_ms(ms['comm_busy_s'])} (model {fmt_ms(md['comm_busy_s'])}), "
-                      f"exposed {fmt_ms(ms['exposed_comm_s'])} (model {fmt_ms(md['exposed_comm_s'])})",
+                      f"exposed {fmt_ms(ms['exposed_comm_s'])} (model {fmt_ms(md['exposed_comm_s'])}); "
+                      f"contention {row['comm_contention'] or '-'}",
                       flush=True)
             errors = [abs(x["error"]) for x in rows]
             results[f"{model}@{n}"] = {"model": model, "batch_per_rank": batch, "ranks": n, "repeats": rows,
@@ -232,8 +254,12 @@ def main():
     p.add_argument("--bin", help="scalebench binary (default $SCALEBENCH_BIN or build/scalebench)")
     p.add_argument("--keep", metavar="DIR", help="keep the run and allreduce files in DIR")
     p.add_argument("--predict-only", metavar="DIR", help="predict again from a --keep DIR; measure nothing")
+    p.add_argument("--beside-compute", action=argparse.BooleanOptionalAction, default=True,
+                   help="give the allreduce sweeps --beside-compute --compute-threads 1 (default; "
+                        "--no-beside-compute: leave it out, the predictions then use processor sharing)")
     p.add_argument("--predict-args", default="", help="more results/predict options, e.g. "
-                   "--predict-args=--no-comm-contention (the model without the comm/compute core sharing)")
+                   "--predict-args=--comm-contention=off (the model without the comm/compute core "
+                   "sharing) or =share (processor sharing even where the files have beside-compute rows)")
     p.add_argument("--json", help="write every figure to this file")
     args = p.parse_args()
     benchlib.ensure_modules("numpy", "h5py", "matplotlib")
@@ -264,15 +290,15 @@ def main():
             for runner, cores_option in runners:
                 meta = {"label": runner.label, "models": models, "scales": scales, "repeats": args.repeats,
                         "steps": args.steps, "warmup": args.warmup, "cores_option": cores_option,
-                        "cores": cores}
+                        "cores": cores, "beside_compute": bool(args.beside_compute)}
                 d = os.path.join(root, runner.label)
                 if isinstance(runner, Cluster):
                     with runner:
                         measure(runner, d, models, scales, args.repeats, args.steps, args.warmup,
-                                args.ar_iters, args.ar_warmup)
+                                args.ar_iters, args.ar_warmup, args.beside_compute)
                 else:
                     measure(runner, d, models, scales, args.repeats, args.steps, args.warmup,
-                            args.ar_iters, args.ar_warmup)
+                            args.ar_iters, args.ar_warmup, args.beside_compute)
                 metas.append(meta)
                 with open(os.path.join(root, "meta.json"), "w") as f:
                     json.dump(metas, f, indent=2)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import h5py
@@ -58,6 +58,13 @@ class Level:
     # (fitted_as) instead of choosing again
     fitted: bool = False
     fitted_as: str = "ring"
+    # From the file's `<scope>+compute` rows (`scalebench allreduce --beside-compute`): the
+    # level as it runs while every rank computes beside it on the same cores (a level of its
+    # own, fitted as this one is), None where the file has no such rows. On that beside level,
+    # compute_rates: (bytes, the compute load's rate beside the collective over its rate
+    # alone) per measured size, in ascending size.
+    beside: Optional["Level"] = None
+    compute_rates: Tuple[Tuple[float, float], ...] = ()
 
     def at(self, nbytes: float) -> Tuple[float, float]:
         """(alpha, beta) for a message of `nbytes` bytes per rank."""
@@ -69,15 +76,31 @@ class Level:
         best = min(self.segments, key=lambda seg: abs(math.log(seg[0]) - x))
         return best[1], best[2]
 
+    def compute_rate(self, nbytes: float) -> float:
+        """The compute load's rate beside a message of `nbytes` bytes (a beside level's
+        compute_rates): piecewise linear in log(bytes) between the measured sizes, the
+        nearest end's value outside them; NaN where none was measured."""
+        if not self.compute_rates:
+            return math.nan
+        xs = [math.log(b) for b, _ in self.compute_rates]
+        ys = [r for _, r in self.compute_rates]
+        if nbytes <= 0:
+            return ys[0]
+        return float(np.interp(math.log(nbytes), xs, ys))
+
     @property
     def bandwidth_bytes_per_s(self) -> float:
         return 1.0 / self.beta if self.beta > 0 else math.inf
 
     def as_dict(self) -> Dict[str, Any]:
-        return {"alpha_s": self.alpha, "beta_s_per_byte": self.beta,
-                "bandwidth_bytes_per_s": (None if math.isinf(self.bandwidth_bytes_per_s)
-                                          else self.bandwidth_bytes_per_s),
-                "source": self.source}
+        out = {"alpha_s": self.alpha, "beta_s_per_byte": self.beta,
+               "bandwidth_bytes_per_s": (None if math.isinf(self.bandwidth_bytes_per_s)
+                                         else self.bandwidth_bytes_per_s),
+               "source": self.source}
+        if self.beside is not None:
+            out["beside_compute"] = dict(self.beside.as_dict(), compute_rate=[
+                {"bytes": b, "rate": r} for b, r in self.beside.compute_rates])
+        return out
 
 
 def ring_allreduce_s(nbytes: float, n: int, alpha: float, beta: float) -> float:
@@ -295,16 +318,63 @@ class Topology:
         """
         size = nbytes if size_of is None else size_of
         pick = nbytes if choose_by is None else choose_by
-        phases = self._phases(nbytes, size)
         t = 0.0
+        for _, _, part in self._call_parts(nbytes, size, pick):
+            t += part
+        return t
+
+    def _call_parts(self, nbytes: float, size: float, pick: float
+                    ) -> List[Tuple[str, Level, float]]:
+        """(level name, level, seconds) of one allreduce call per level it crosses
+        (allreduce_call_s is their sum)."""
+        phases = self._phases(nbytes, size)
+        out = []
         for name, lv, b, n, alpha, beta, across in phases:
             if name == "intra" and len(phases) == 2:
                 algo = "ring"  # reduce-scatter + allgather halves of a ring
             else:
                 share = pick / self.ranks_per_node if across and name == "inter" else pick
                 algo = self._algorithm(lv, share, n, alpha, beta, across)
-            t += allreduce_s(algo, self.backend, b, n, alpha, beta)
-        return t
+            out.append((name, lv, allreduce_s(algo, self.backend, b, n, alpha, beta)))
+        return out
+
+    def beside_topology(self) -> Optional["Topology"]:
+        """This topology with every level it uses replaced by that level's beside-compute fit
+        (Level.beside): what its allreduces cost while every rank computes beside them on the
+        same cores. None where a level it uses has none (or no compute rate)."""
+        swap = {}
+        for name in self.needed_levels():
+            lv = getattr(self, name)
+            if lv is None or lv.beside is None or not lv.beside.compute_rates:
+                return None
+            swap[name] = lv.beside
+        return replace(self, **swap)
+
+    def bucket_parts(self, nbytes: int, chunk_bytes: int, element_bytes: int = 4
+                     ) -> List[Tuple[str, Level, float, float]]:
+        """(level name, level, the size its parameters are looked up for, seconds) of each
+        level a bucket's allreduce crosses: bucket_s split by level (its slices summed per
+        level; their sum is bucket_s up to rounding). The size is the bucket's S within the
+        node, S/p across nodes, as allreduce_call_s looks them up."""
+        if self.world_size <= 1 or nbytes <= 0:
+            return []
+        k = slice_count(nbytes, chunk_bytes, element_bytes)
+        whole = float(nbytes)
+        if k <= 1:
+            calls = [(1.0, whole)]
+        else:
+            per_call = (MAX_ELEMENTS_PER_CALL if chunk_bytes <= 0
+                        else min(max(int(chunk_bytes) // element_bytes, 1),
+                                 MAX_ELEMENTS_PER_CALL))
+            full = float(per_call * element_bytes)
+            calls = [(float(k - 1), full), (1.0, whole - (k - 1) * full)]
+        out: Dict[str, List[Any]] = {}
+        for count, b in calls:
+            for name, lv, t in self._call_parts(b, whole, b):
+                entry = out.setdefault(name, [lv, whole if name == "intra"
+                                              else whole / self.ranks_per_node, 0.0])
+                entry[2] += count * t
+        return [(name, lv, size, t) for name, (lv, size, t) in out.items()]
 
     def bucket_s(self, nbytes: int, chunk_bytes: int, element_bytes: int = 4) -> float:
         """A bucket's allreduce: the sum over the MPI backend's slices, each one call (k - 1
@@ -385,21 +455,48 @@ class Fit:
     local_median_rel_residual: float = math.nan
     local_max_rel_residual: float = math.nan
     backend: str = "mpi"       # the file's backend attribute: which library's algorithms
+    # The fit of the file's `<scope>+compute` rows (`scalebench allreduce --beside-compute`:
+    # the same sweep while every rank runs a compute load beside it), fitted as this one is;
+    # None where the file has no such rows (files written before them, or without the flag).
+    beside: Optional["Fit"] = None
+    # On a beside fit: (bytes, the load's rate beside the collective over its rate alone,
+    # /sizes/compute_rate) per measured size with a finite positive rate, ascending
+    compute_rate: List[Tuple[int, float]] = field(default_factory=list)
+    # On a beside fit: the file's compute_threads and compute_load attributes (None if absent)
+    compute_threads: Optional[int] = None
+    compute_load: Optional[str] = None
 
     def level(self, algorithm: str = "ring", backend: str = "mpi") -> Level:
         """The level: each per-size fit (a, b) turned into (alpha, beta) with the coefficients
         of `algorithm` ("ring" by default, or "tree": the backend's log-latency algorithm)
         among the file's group size, so that at that size the level gives back the measured
-        times whichever algorithm is assumed; they differ in how they scale with n."""
+        times whichever algorithm is assumed; they differ in how they scale with n. With
+        `<scope>+compute` rows, Level.beside is their level, inverted alike, and holds their
+        compute rates."""
         ca, cb = coefficients(algorithm, backend, self.group_size)
         how = "" if algorithm == "ring" else f", inverted as {algorithm_label(algorithm, backend)}"
+        beside = (self.beside.level(algorithm, backend)
+                  if self.beside is not None and self.beside.compute_rate else None)
         return Level(self.a_s / ca, self.b_s_per_byte / cb,
                      f"fit of {self.path} scope {self.scope} ({self.group_size} ranks), per "
                      f"size range{how}",
                      tuple((float(size), a / ca, b / cb) for size, a, b in self.local),
-                     fitted=True, fitted_as=algorithm)
+                     fitted=True, fitted_as=algorithm, beside=beside,
+                     compute_rates=tuple((float(b), float(r)) for b, r in self.compute_rate))
 
     def as_dict(self) -> Dict[str, Any]:
+        out = self._plain_dict()
+        if self.beside is not None:
+            b = self.beside._plain_dict()
+            b.update(compute_rate=[{"bytes": x, "rate": r} for x, r in self.beside.compute_rate],
+                     compute_threads=self.beside.compute_threads,
+                     compute_load=self.beside.compute_load)
+            out["beside_compute"] = b
+        else:
+            out["beside_compute"] = None
+        return out
+
+    def _plain_dict(self) -> Dict[str, Any]:
         return {"path": self.path, "scope": self.scope, "group_size": self.group_size,
                 "nodes": self.nodes, "ranks_per_node": self.ranks_per_node,
                 "call_latency_s": self.a_s, "call_time_per_byte_s": self.b_s_per_byte,
@@ -464,10 +561,24 @@ def _attr(f: h5py.File, name: str, default: Any = None) -> Any:
     return v
 
 
+BESIDE_COMPUTE = "+compute"  # the scope suffix of `scalebench allreduce --beside-compute` rows
+
+
+def is_beside_compute_scope(scope: str) -> bool:
+    """Whether a /sizes/scope value names rows measured beside a compute load (`all+compute`,
+    `intra+compute`, `inter+compute`): not the collective alone, so never a plain figure."""
+    return str(scope).endswith(BESIDE_COMPUTE)
+
+
 def fit_allreduce_file(path: str) -> List[Fit]:
     """One Fit per scope of a completed `scalebench allreduce` file (docs/hdf5-layout.md,
-    "Allreduce files"), scopes of one rank left out. ValueError (one line) for a file that is
-    not one, did not complete, or has fewer than two sizes in a scope."""
+    "Allreduce files"), scopes of one rank left out. Rows of scope `S+compute` (`--beside-
+    compute`: the sweep while every rank computes beside it) are not a scope of their own:
+    they are fitted the same way into the `S` fit's `beside`, with their /sizes/compute_rate
+    (NaN, or no column, in files without them). `S+compute` rows without `S` rows come back as
+    a Fit of scope `S+compute`, which no level takes (levels_from notes it). ValueError (one
+    line) for a file that is not one, did not complete, or has fewer than two sizes in a
+    scope."""
     try:
         f = h5py.File(path, "r")
     except OSError as e:
@@ -486,17 +597,21 @@ def fit_allreduce_file(path: str) -> List[Fit]:
         group = np.asarray(sizes["group_size"][()], np.int64)
         nbytes = np.asarray(sizes["bytes"][()], np.int64)
         time_s = np.asarray(sizes["time_s"][()], np.float64)
+        rate = (np.asarray(sizes["compute_rate"][()], np.float64) if "compute_rate" in sizes
+                else np.full(nbytes.shape, np.nan))
         backend = str(_attr(f, "backend", "mpi"))
         chunk = chunk_bytes_of(_attr(f, "mpi_chunk_mb", 0.0), backend)
         elem = DTYPE_BYTES.get(str(_attr(f, "dtype", "float32")), 4)
         nodes = int(_attr(f, "nodes", 1))
         rpn = int(_attr(f, "ranks_per_node", 1))
-    fits = []
-    for name in dict.fromkeys(scope.tolist()):
+        threads = _attr(f, "compute_threads")
+        load = _attr(f, "compute_load")
+
+    def fit_scope(name: str) -> Optional[Fit]:
         rows = (scope == name) & (nbytes > 0) & np.isfinite(time_s) & (time_s > 0)
         n = int(group[scope == name].max())
         if n <= 1:
-            continue
+            return None
         if len(np.unique(nbytes[rows])) < 2:
             raise ValueError(f"{path}: scope {name} has fewer than two message sizes with a "
                              f"positive time: latency and bandwidth cannot both be fitted")
@@ -504,15 +619,37 @@ def fit_allreduce_file(path: str) -> List[Fit]:
         a, b, notes = fit_call(k, nbytes[rows], time_s[rows])
         resid = np.abs((a * k + b * nbytes[rows] - time_s[rows]) / time_s[rows])
         local, local_resid = local_fits(k, nbytes[rows], time_s[rows])
-        fits.append(Fit(path=path, scope=name, group_size=n, nodes=nodes, ranks_per_node=rpn,
-                        a_s=a, b_s_per_byte=b, alpha=a / (2.0 * (n - 1)),
-                        beta=b * n / (2.0 * (n - 1)), sizes=int(rows.sum()),
-                        min_bytes=int(nbytes[rows].min()), max_bytes=int(nbytes[rows].max()),
-                        median_rel_residual=float(np.median(resid)),
-                        max_rel_residual=float(resid.max()), chunk_bytes=chunk, notes=notes,
-                        local=local, local_median_rel_residual=float(np.median(local_resid)),
-                        local_max_rel_residual=float(local_resid.max()),
-                        backend=backend if backend in BACKENDS else "mpi"))
+        fit = Fit(path=path, scope=name, group_size=n, nodes=nodes, ranks_per_node=rpn,
+                  a_s=a, b_s_per_byte=b, alpha=a / (2.0 * (n - 1)),
+                  beta=b * n / (2.0 * (n - 1)), sizes=int(rows.sum()),
+                  min_bytes=int(nbytes[rows].min()), max_bytes=int(nbytes[rows].max()),
+                  median_rel_residual=float(np.median(resid)),
+                  max_rel_residual=float(resid.max()), chunk_bytes=chunk, notes=notes,
+                  local=local, local_median_rel_residual=float(np.median(local_resid)),
+                  local_max_rel_residual=float(local_resid.max()),
+                  backend=backend if backend in BACKENDS else "mpi")
+        if is_beside_compute_scope(name):
+            known = rows & np.isfinite(rate) & (rate > 0)
+            fit.compute_rate = [(int(x), float(np.mean(rate[known & (nbytes == x)])))
+                                for x in np.unique(nbytes[known])]
+            if not fit.compute_rate:
+                fit.notes.append("no finite compute_rate in its rows: the rows are not used "
+                                 "(the compute load's rate beside the collective is unknown)")
+            fit.compute_threads = int(threads) if isinstance(threads, (int, float)) else None
+            fit.compute_load = str(load) if load is not None else None
+        return fit
+
+    names = list(dict.fromkeys(scope.tolist()))
+    fits = []
+    for name in names:
+        if is_beside_compute_scope(name) and name[:-len(BESIDE_COMPUTE)] in names:
+            continue  # fitted into its plain scope's fit below
+        fit = fit_scope(name)
+        if fit is None:
+            continue
+        if name + BESIDE_COMPUTE in names:
+            fit.beside = fit_scope(name + BESIDE_COMPUTE)
+        fits.append(fit)
     if not fits:
         raise ValueError(f"{path}: no scope with more than one rank to fit")
     return fits
@@ -540,6 +677,11 @@ def levels_from(fits: Sequence[Fit]) -> Tuple[Dict[str, Fit], List[str]]:
     notes: List[str] = []
     for fit in fits:
         level = level_of_fit(fit)
+        if level is None and is_beside_compute_scope(fit.scope):
+            notes.append(f"{fit.path}: scope {fit.scope} has no rows of scope "
+                         f"{fit.scope[:-len(BESIDE_COMPUTE)]} (the collective alone) to go "
+                         f"with: not used")
+            continue
         if level is None:
             notes.append(f"{fit.path}: scope all across {fit.nodes} nodes of several ranks "
                          f"mixes both levels; not used (the intra and inter scopes are)")

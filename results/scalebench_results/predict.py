@@ -216,27 +216,32 @@ def simulate_exposed(ready: np.ndarray, durations: Sequence[float], backward: np
 
 def simulate_shared(ready: np.ndarray, durations: Sequence[float], backward: np.ndarray,
                     overlap: bool, rates: "CpuRates") -> Tuple[np.ndarray, np.ndarray]:
-    """simulate_exposed where compute and communication share CPU cores (processor sharing):
-    backward progresses at rates.compute_idle while no bucket is in flight and at
-    rates.compute_busy while one is; a bucket progresses at rates.comm_busy while backward
-    still computes and at rates.comm_alone after it. ready and backward are in profile time
-    (seconds of backward as measured), durations in the allreduce model's time (the
-    collective alone on the cores, as its sweep ran). Returns (backward's wall time, exposed
-    communication), each shaped as backward. With every rate 1 this is simulate_exposed."""
+    """simulate_exposed where compute and communication share CPU cores: backward progresses
+    at rates.compute_idle while no bucket is in flight and at rates.compute_busy while one is;
+    a bucket progresses at rates.comm_busy while backward still computes and at
+    rates.comm_alone after it. compute_busy and comm_busy are one rate for every bucket or one
+    per bucket (a sequence as long as durations: --comm-contention measured, where they
+    depend on the bucket's size). ready and backward are in profile time (seconds of backward
+    as measured), durations in the allreduce model's time (the collective alone on the cores,
+    as its sweep ran). Returns (backward's wall time, exposed communication), each shaped as
+    backward. With every rate 1 this is simulate_exposed."""
     backward = np.asarray(backward, np.float64)
     ready = np.asarray(ready, np.float64)
     flat_b = backward.reshape(-1)
     flat_r = ready.reshape(flat_b.size, -1)
     wall = np.zeros(flat_b.size)
     exposed = np.zeros(flat_b.size)
-    rc_i, rc_b, rm_b, rm_a = (rates.compute_idle, rates.compute_busy, rates.comm_busy,
-                              rates.comm_alone)
+    nb = len(durations)
+    rc_i, rm_a = rates.compute_idle, rates.comm_alone
+    rc_bs = [float(x) for x in np.broadcast_to(np.asarray(rates.compute_busy, np.float64), (nb,))]
+    rm_bs = [float(x) for x in np.broadcast_to(np.asarray(rates.comm_busy, np.float64), (nb,))]
     for i in range(flat_b.size):
         work = flat_b[i]
         t, x = 0.0, 0.0           # wall time, backward progress (profile seconds)
         done = None               # when backward ended (wall)
         end = 0.0                 # when the last bucket ended (wall)
         for b, d in enumerate(durations):
+            rc_b, rm_b = rc_bs[b], rm_bs[b]
             launch = min(flat_r[i, b] if overlap else work, work)
             if x < launch:        # no bucket in flight until this one is ready
                 t += (launch - x) / rc_i
@@ -281,9 +286,11 @@ class Settings:
     # --shared-cores: the cores every rank of every node shares (an emulated cluster on one
     # machine), instead of cores_per_node per node; None: nodes are separate machines
     shared_cores: Optional[float] = None
-    # --comm-contention: share (processor sharing of the cores by compute and communication
+    # --comm-contention: auto (measured where every level a point uses has beside-compute
+    # rows, else share), measured (a bucket's rate beside backward from `scalebench allreduce
+    # --beside-compute`), share (processor sharing of the cores by compute and communication
     # threads) or off (the communication thread needs no core: the model before 2026-12-03)
-    comm_contention: str = "share"
+    comm_contention: str = "auto"
 
 
 def oversubscription(p: Profile, topo: commmodel.Topology, s: Settings) -> float:
@@ -307,43 +314,117 @@ def oversubscription(p: Profile, topo: commmodel.Topology, s: Settings) -> float
     return max(target, 1.0) / max(base, 1.0)
 
 
+CONTENTION_MODES = ("auto", "measured", "share", "off")
+
+
 @dataclass
 class CpuRates:
     """Progress per second of wall time, relative to what was measured, of compute (against
     the profile) and of a bucket allreduce (against the allreduce model), while the other is
     or is not running on the same cores (docs/prediction.md, "Compute and communication
-    sharing cores")."""
+    sharing cores"). compute_busy and comm_busy: one rate for every bucket (share) or a
+    sequence, one per bucket in plan order (measured)."""
     compute_idle: float
-    compute_busy: float
-    comm_busy: float
+    compute_busy: Any
+    comm_busy: Any
     comm_alone: float
+    mode: str = "share"
+    # measured: per bucket, the compute load's rate beside it (compute_busy / compute_idle)
+    # and its time from the beside-compute fit (model seconds), and where those came from
+    compute_rate: Optional[List[float]] = None
+    beside_s: Optional[List[float]] = None
+    sources: Optional[List[str]] = None
 
     @property
     def contended(self) -> bool:
-        return (self.compute_busy, self.comm_busy, self.comm_alone) != (
-            self.compute_idle, 1.0, 1.0)
+        return not (np.all(np.asarray(self.compute_busy) == self.compute_idle)
+                    and np.all(np.asarray(self.comm_busy) == 1.0) and self.comm_alone == 1.0)
+
+    def as_dict(self) -> Dict[str, Any]:
+        if self.mode != "measured":
+            return {"compute_idle": self.compute_idle, "compute_busy": float(self.compute_busy),
+                    "comm_busy": float(self.comm_busy), "comm_alone": self.comm_alone}
+        return {"compute_idle": self.compute_idle,
+                "compute_busy": [float(x) for x in self.compute_busy],
+                "comm_busy": [float(x) for x in self.comm_busy], "comm_alone": self.comm_alone,
+                "compute_rate": list(self.compute_rate or []),
+                "beside_s": list(self.beside_s or []), "sources": list(self.sources or [])}
+
+
+def _cores_of(p: Profile, topo: commmodel.Topology, s: Settings
+              ) -> Optional[Tuple[float, int, int]]:
+    """(cores, ranks sharing them at the point, ranks sharing them in the profile run), or
+    None where the cores are not known (no --cores-per-node, no --shared-cores)."""
+    if s.shared_cores is not None:
+        return s.shared_cores, topo.world_size, p.world_size
+    if s.cores_per_node is not None:
+        return s.cores_per_node, topo.ranks_per_node, p.ranks_per_node
+    return None
+
+
+def contention_mode(p: Profile, topo: commmodel.Topology, s: Settings) -> str:
+    """The contention model a point gets: "measured", "share" or "off" (none: asked off, not
+    a CPU run, one rank, or share without the cores known). auto: measured where every level
+    the point's buckets use has a beside-compute fit (commmodel.Topology.beside_topology),
+    else share. measured without such a fit: PredictError (one line naming the level)."""
+    if s.device != "cpu" or s.comm_contention == "off" or topo.world_size < 2:
+        return "off"
+    if s.comm_contention in ("auto", "measured"):
+        if topo.beside_topology() is not None:
+            return "measured"
+        if s.comm_contention == "measured":
+            lacking = [lv for lv in topo.needed_levels()
+                       if getattr(topo, lv) is None or getattr(topo, lv).beside is None
+                       or not getattr(topo, lv).beside.compute_rates]
+            raise PredictError(
+                f"--comm-contention measured: {topo.world_size} ranks on {topo.nodes} node(s) "
+                f"of {topo.ranks_per_node} use the {' and '.join(lacking)} level(s) without "
+                f"beside-compute rows (give an --allreduce file of `scalebench allreduce "
+                f"--beside-compute`, or --comm-contention auto|share)")
+    return "share" if _cores_of(p, topo, s) is not None else "off"
 
 
 def cpu_rates(p: Profile, topo: commmodel.Topology, s: Settings) -> Optional[CpuRates]:
-    """Processor sharing of a node's cores (or --shared-cores) among the compute threads of
-    its ranks (ranks x threads) and, while a bucket is in flight, one communication thread
+    """The rates of contention_mode's model at a point; None where it is "off".
+
+    share: processor sharing of a node's cores (or --shared-cores) among the compute threads
+    of its ranks (ranks x threads) and, while a bucket is in flight, one communication thread
     per rank (MPI's thread polls while the collective runs: it wants a core all along). Each
     runnable thread gets min(1, cores / runnable threads) of a core. Compute is measured at
     the profile's share, 1 / max(1, its load); the allreduce at the share its ranks had alone
-    on the cores (the sweep: the point's ranks, nothing else running). None where the cores
-    are not known or it is not a CPU run, or at one rank (no communication)."""
-    if s.device != "cpu" or s.comm_contention == "off":
+    on the cores (the sweep: the point's ranks, nothing else running).
+
+    measured: per bucket b, from the levels' beside-compute fits (the sweep run while every
+    rank computes beside it): comm_busy[b] = plain(b) / beside(b), each the bucket's time
+    through the same topology (slices, hierarchical levels summed); compute_busy[b] =
+    compute_idle x compute_rate(b), the load's measured rate beside the collective (with two
+    levels, each level's rate weighted by its part of the bucket's beside time);
+    compute_idle = 1 / oversubscription (1 where the cores are not known); comm_alone = 1."""
+    mode = contention_mode(p, topo, s)
+    if mode == "off":
         return None
-    if s.shared_cores is not None:
-        cores, ranks = s.shared_cores, topo.world_size
-        base_ranks = p.world_size
-    elif s.cores_per_node is not None:
-        cores, ranks = s.cores_per_node, topo.ranks_per_node
-        base_ranks = p.ranks_per_node
-    else:
-        return None
-    if topo.world_size < 2:
-        return None
+    if mode == "measured":
+        beside_topo = topo.beside_topology()
+        assert beside_topo is not None
+        idle = 1.0 / oversubscription(p, topo, s)
+        comm, compute, rate, beside = [], [], [], []
+        for nbytes in p.bucket_bytes:
+            plain = topo.bucket_s(int(nbytes), p.chunk_bytes)
+            parts = beside_topo.bucket_parts(int(nbytes), p.chunk_bytes)
+            t_beside = beside_topo.bucket_s(int(nbytes), p.chunk_bytes)
+            weight = sum(t for _, _, _, t in parts)
+            r = (sum(t * lv.compute_rate(size) for _, lv, size, t in parts) / weight
+                 if weight > 0 else float(np.mean([lv.compute_rate(size)
+                                                   for _, lv, size, _ in parts])))
+            comm.append(plain / t_beside if t_beside > 0 else 1.0)
+            compute.append(idle * r)
+            rate.append(r)
+            beside.append(t_beside)
+        return CpuRates(compute_idle=idle, compute_busy=compute, comm_busy=comm,
+                        comm_alone=1.0, mode="measured", compute_rate=rate, beside_s=beside,
+                        sources=[getattr(beside_topo, lv).source
+                                 for lv in beside_topo.needed_levels()])
+    cores, ranks, base_ranks = _cores_of(p, topo, s)
     threads = p.threads_per_rank
     base = p.load if p.load is not None else base_ranks * threads / cores
 
@@ -369,7 +450,11 @@ def predict_point(p: Profile, topo: commmodel.Topology, s: Settings) -> Dict[str
     f = s.compute_scale * oversubscription(p, topo, s)
     ph = {n: (v * f if n in COMPUTE else v) for n, v in p.phases.items()}
     durations = [topo.bucket_s(int(b), p.chunk_bytes) for b in p.bucket_bytes]
+    mode = contention_mode(p, topo, s)
     rates = cpu_rates(p, topo, s)
+    beside_topo = topo.beside_topology() if mode == "measured" else None
+    beside_sources = (None if beside_topo is None else
+                      [getattr(beside_topo, lv).source for lv in beside_topo.needed_levels()])
     if rates is not None and rates.contended and len(durations):
         # backward's work in profile time (device scale only); the rates carry the cores
         ph["backward_s"], exposed = simulate_shared(
@@ -402,9 +487,10 @@ def predict_point(p: Profile, topo: commmodel.Topology, s: Settings) -> Dict[str
         "forward_s": _band(ph["forward_s"].max(axis=1)),
         "backward_s": _band(ph["backward_s"].max(axis=1)),
         "optimizer_s": _band(ph["optimizer_s"].max(axis=1)),
-        "cpu_rates": None if rates is None else {
-            "compute_idle": rates.compute_idle, "compute_busy": rates.compute_busy,
-            "comm_busy": rates.comm_busy, "comm_alone": rates.comm_alone},
+        "comm_contention": mode,
+        # measured: the beside-compute fits its buckets' rates came from
+        "comm_contention_sources": beside_sources,
+        "cpu_rates": None if rates is None else rates.as_dict(),
         "profile": p.source, "extrapolated": False,
     }
     out["throughput_samples_per_s"] = out["global_batch"] / out["wall_s"]["median"]
@@ -514,6 +600,9 @@ def _levels(args: argparse.Namespace, notes: List[str]
             levels[name] = fit.level(inverted_as, fit.backend)
             for n in fit.notes:
                 notes.append(f"{path} scope {fit.scope}: {n}")
+            if fit.beside is not None:
+                for n in fit.beside.notes:
+                    notes.append(f"{path} scope {fit.beside.scope}: {n}")
     for name, spec, option in (("inter", args.link, "--link"), ("intra", args.intra, "--intra")):
         if spec is None:
             continue
@@ -712,7 +801,7 @@ def predict(args: argparse.Namespace) -> Dict[str, Any]:
         shared = None
     settings = Settings(compute_scale=scale, cores_per_node=_cores(args, base, device, notes),
                         device=device, base_topology=base_topo, shared_cores=shared,
-                        comm_contention=getattr(args, "comm_contention", None) or "share")
+                        comm_contention=getattr(args, "comm_contention", None) or "auto")
 
     compare = [m for _, p, m in read if m.world_size != smallest]
     # weak scaling: the profile's own layout too, the baseline of speedup (in strong scaling
@@ -791,10 +880,10 @@ def predict(args: argparse.Namespace) -> Dict[str, Any]:
                        "scaling_mode": r.mode,
                        "role": "profile" if m.world_size == smallest else "measured"})
 
-    cores_known = device == "cpu" and (settings.shared_cores is not None
-                                       or settings.cores_per_node is not None)
+    notes.extend(_contention_notes(points, settings, fits, base))
+    used = {pt["comm_contention"] for pt in points if pt["world_size"] > 1} or {"off"}
     assumptions = _assumptions(base, levels, mode, args.shared_link, algorithm, backend,
-                               settings.comm_contention if cores_known else "off")
+                               used)
     return {
         "tool": "scalebench predict", "model": runs[0].model, "device": device,
         "mode": mode, "global_batch": global_batch, "algorithm": algorithm,
@@ -804,11 +893,63 @@ def predict(args: argparse.Namespace) -> Dict[str, Any]:
         "buckets": int(len(base.bucket_bytes)),
         "bucket_bytes_total": int(base.bucket_bytes.sum()),
         "levels": {k: v.as_dict() for k, v in levels.items()},
-        "allreduce_fits": fits, "cores_per_node": settings.cores_per_node,
+        "allreduce_fits": fits, "comm_contention": settings.comm_contention,
+        "cores_per_node": settings.cores_per_node,
         "shared_cores": settings.shared_cores,
         "compute_scale": scale, "inputs": inputs, "points": points,
         "comparisons": comparisons, "notes": notes + assumptions, "assumptions": assumptions,
     }
+
+
+def _ranks_list(points: Sequence[Dict[str, Any]]) -> str:
+    return ", ".join(f"{p['world_size']}" + (f" ({p['nodes']} nodes of {p['ranks_per_node']})"
+                                             if p["nodes"] > 1 else "") for p in points)
+
+
+def _contention_notes(points: Sequence[Dict[str, Any]], s: Settings,
+                      fits: Sequence[Dict[str, Any]], base: Profile) -> List[str]:
+    """One note naming the contention model each point got (and, for measured, its source
+    files and what the cores are still used for); one on a sweep whose load ran another
+    thread count than the profile."""
+    if s.device != "cpu":
+        return []
+    multi = [p for p in points if p["world_size"] > 1]
+    measured = [p for p in multi if p["comm_contention"] == "measured"]
+    share = [p for p in multi if p["comm_contention"] == "share"]
+    off = [p for p in multi if p["comm_contention"] == "off"]
+    parts = []
+    if measured:
+        sources = sorted({src for p in measured for src in p["comm_contention_sources"]})
+        cores = ("--shared-cores" if s.shared_cores is not None else "--cores-per-node"
+                 if s.cores_per_node is not None else None)
+        parts.append(
+            f"measured at {_ranks_list(measured)} ranks (from {'; '.join(sources)}): a bucket "
+            f"in flight while backward computes progresses at plain / beside-compute time of "
+            f"its size, backward beside it at compute_idle x the rows' compute_rate, after "
+            f"backward the bucket at the plain sweep's rate; this needs no --cores-per-node or "
+            f"--shared-cores (the measurement holds the sharing of the cores), but compute "
+            f"with no bucket in flight (compute_idle = 1 / oversubscription) still uses them"
+            + (f" ({cores} given)" if cores else " (not given: not modelled, compute_idle 1)"))
+    if share:
+        why = (" (a level they use has no beside-compute rows: `scalebench allreduce "
+               "--beside-compute` gives them)" if s.comm_contention == "auto" else "")
+        parts.append(f"share (processor sharing) at {_ranks_list(share)} ranks{why}")
+    if off and s.comm_contention != "off":
+        parts.append(f"none at {_ranks_list(off)} ranks (the cores are not known: give "
+                     f"--cores-per-node or --shared-cores, or beside-compute rows)")
+    out = []
+    if parts and (measured or s.comm_contention != "share"):
+        out.append(f"comm contention (--comm-contention {s.comm_contention}): "
+                   + "; ".join(parts))
+    for f in fits:
+        b = f.get("beside_compute")
+        if b and b.get("compute_threads") and b["compute_threads"] != base.threads_per_rank \
+                and f.get("level"):
+            out.append(f"{f['path']} scope {b['scope']}: its compute load ran "
+                       f"{b['compute_threads']} thread(s) per rank, the profile "
+                       f"{base.threads_per_rank}: the beside-compute rates are of another load "
+                       f"(rerun the sweep with --compute-threads {base.threads_per_rank})")
+    return out
 
 
 def _algorithm_note(algorithm: str, backend: str) -> str:
@@ -830,7 +971,7 @@ def _algorithm_note(algorithm: str, backend: str) -> str:
 
 def _assumptions(base: Profile, levels: Dict[str, commmodel.Level], mode: str,
                  shared_link: bool, algorithm: str = "auto", backend: str = "mpi",
-                 contention: str = "off") -> List[str]:
+                 contention: Any = "off") -> List[str]:
     """The model's assumptions, as notes of every prediction (docs/prediction.md)."""
     out = [
         f"compute from {base.source}: each measured step of each recorded rank replayed; "
@@ -846,16 +987,25 @@ def _assumptions(base: Profile, levels: Dict[str, commmodel.Level], mode: str,
         "buffer broadcast modelled as a ring allreduce of its bytes (scatter + allgather), "
         "control as one allreduce's latency; each the measured value plus the model's "
         "difference between the point and the measured layout",
-        ("CPU cores shared by compute and communication (--comm-contention share): while a "
-         "bucket is in flight, each rank's communication thread is one more runnable thread "
-         "beside its compute threads; every runnable thread gets min(1, cores / runnable "
-         "threads) of a core, so backward slows while a bucket is in flight and the bucket "
-         "runs at that share over the one its allreduce sweep had alone; memory bandwidth "
-         "and the scheduler's interleaving of a collective's ranks are not modelled"
-         if contention == "share" else
-         "communication does not slow compute (no contention for cores or memory bandwidth "
-         "between the allreduce thread and backward is modelled)"),
     ]
+    used = {contention} if isinstance(contention, str) else set(contention)
+    if "measured" in used:
+        out.append("CPU cores shared by compute and communication, measured (--comm-contention "
+                   "measured): a bucket in flight while backward computes runs at the time its "
+                   "size took in the allreduce sweep beside a compute load on every rank "
+                   "(scope S+compute), backward beside it at the load's measured rate there; "
+                   "after backward the bucket runs at the sweep's time alone")
+    if "share" in used:
+        out.append("CPU cores shared by compute and communication (--comm-contention share): "
+                   "while a bucket is in flight, each rank's communication thread is one more "
+                   "runnable thread beside its compute threads; every runnable thread gets "
+                   "min(1, cores / runnable threads) of a core, so backward slows while a "
+                   "bucket is in flight and the bucket runs at that share over the one its "
+                   "allreduce sweep had alone; memory bandwidth and the scheduler's "
+                   "interleaving of a collective's ranks are not modelled")
+    if used <= {"off"}:
+        out.append("communication does not slow compute (no contention for cores or memory "
+                   "bandwidth between the allreduce thread and backward is modelled)")
     if "inter" in levels:
         out.append("the p cross-node flows of a node share one link (bandwidth / p)"
                    if shared_link else
@@ -1072,11 +1222,16 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     p.add_argument("--shared-cores", type=_positive(float), metavar="C",
                    help="all ranks of all nodes share C CPU cores (an emulated cluster on one "
                         "machine); exclusive with --cores-per-node")
-    p.add_argument("--comm-contention", choices=("share", "off"), default="share",
-                   help="CPU runs with the cores known: share (default): compute threads and, "
-                        "while a bucket is in flight, each rank's communication thread share "
-                        "the cores (processor sharing); off: communication takes no core "
-                        "from compute (the model before 2026-12-03)")
+    p.add_argument("--comm-contention", choices=CONTENTION_MODES, default="auto",
+                   help="CPU runs: auto (default): measured where every level a point uses "
+                        "has beside-compute rows (`scalebench allreduce --beside-compute`), "
+                        "else share; measured: a bucket in flight while backward computes "
+                        "runs at its size's time beside compute in the sweep, backward beside "
+                        "it at the load's measured rate; share (with the cores known): "
+                        "compute threads and, while a bucket is in flight, each rank's "
+                        "communication thread share the cores (processor sharing); off: "
+                        "communication takes no core from compute (the model before "
+                        "2026-12-03)")
     p.add_argument("--mode", choices=("weak", "strong"))
     p.add_argument("--global-batch", type=int, metavar="B", help="strong scaling's batch")
     p.add_argument("--extrapolate", action="store_true",

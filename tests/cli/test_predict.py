@@ -14,6 +14,14 @@ From hand cases and fake files (fake_runs.write_run, and write_allreduce below):
   from one allreduce file and the hierarchical cost across nodes; CPU oversubscription; a
   device not measured (--step-time); strong scaling
   interpolated between per-rank batches, and extrapolation only with --extrapolate (marked);
+- rows beside compute (`scalebench allreduce --beside-compute`, scope `S+compute` with
+  /sizes/compute_rate): fitted as the plain rows (exactly, with their quality), into the plain
+  scope's fit without changing it; compute_rate piecewise linear in log(bytes), clamped; rows
+  without rates or without plain rows not used; per-bucket rates of simulate_shared (alike:
+  the scalar case; by hand); --comm-contention measured's per-bucket rates (plain / beside
+  time, compute_idle x compute_rate), without the cores too; auto falls back to share without
+  such rows (the same figures), measured refused then; a beside fit 10x slower than plain
+  lengthens backward beyond share's;
 - refusals: exit 2, one line `predict: error: ...`, no output directory;
 - the tree (NCCL double binary tree) and recursive doubling (Open MPI) costs and the choice per
   message size (Open MPI below 10000 B, NCCL's crossover across nodes) on hand-computed values;
@@ -60,11 +68,16 @@ OUTPUTS = ("prediction.csv", "prediction.json", "prediction.png", "prediction.sv
 
 
 def write_allreduce(path, rows, nodes=1, ranks_per_node=None, mpi_chunk_mb=0.0,
-                    status="completed", dtype="float32"):
+                    status="completed", dtype="float32", compute_threads=1):
     """A fake `scalebench allreduce -o` file (docs/hdf5-layout.md, "Allreduce files"): rows
-    of (scope, group_size, bytes, time_s); the root attributes predict reads."""
+    of (scope, group_size, bytes, time_s) or, for `S+compute` rows (`--beside-compute`),
+    (scope, group_size, bytes, time_s, compute_rate); the root attributes predict reads. With
+    any 5-element row the file has /sizes/compute_rate (NaN on the others) and the
+    beside_compute attributes, as `scalebench allreduce --beside-compute` writes them;
+    without, neither (files written before that flag)."""
     s = h5py.string_dtype("utf-8")
     world = max(r[1] for r in rows)
+    beside = any(len(r) == 5 for r in rows)
     with h5py.File(path, "w") as f:
         for k, v in {"format": "scalebench-allreduce", "schema_version": np.int64(2),
                      "status": status, "backend": "mpi", "device": "cpu", "dtype": dtype,
@@ -72,12 +85,45 @@ def write_allreduce(path, rows, nodes=1, ranks_per_node=None, mpi_chunk_mb=0.0,
                      "ranks_per_node": np.int64(ranks_per_node or world),
                      "mpi_chunk_mb": np.float64(mpi_chunk_mb)}.items():
             f.attrs[k] = v
+        if beside:
+            f.attrs["beside_compute"] = np.int64(1)
+            f.attrs["compute_threads"] = np.int64(compute_threads)
+            f.attrs["compute_load"] = "float32 matmul 256x256 (fake)"
         g = f.create_group("sizes")
         g.create_dataset("scope", data=np.array([r[0] for r in rows], dtype=object), dtype=s)
         g.create_dataset("group_size", data=np.array([r[1] for r in rows], np.int64))
         g.create_dataset("bytes", data=np.array([r[2] for r in rows], np.int64))
         g.create_dataset("time_s", data=np.array([r[3] for r in rows], np.float64))
+        if beside:
+            g.create_dataset("compute_rate", data=np.array(
+                [r[4] if len(r) == 5 else np.nan for r in rows], np.float64))
     return path
+
+
+# A sweep of 1 KiB .. 16 MiB (x4) at 2 ranks, its rows beside compute, and the rates there.
+SWEEP = [1024 * 4 ** i for i in range(8)]
+SWEEP_RATES = [0.95, 0.9, 0.85, 0.8, 0.7, 0.6, 0.55, 0.5]
+
+
+def beside_rows(n, alpha, beta, alpha_c, beta_c, rates=SWEEP_RATES, scope="all"):
+    """Rows of scope `scope` (the collective alone: ring(alpha, beta)) and `scope+compute`
+    (beside compute: ring(alpha_c, beta_c), with the load's rate beside it)."""
+    return ([(scope, n, b, ring(b, n, alpha, beta)) for b in SWEEP]
+            + [(scope + "+compute", n, b, ring(b, n, alpha_c, beta_c), r)
+               for b, r in zip(SWEEP, rates)])
+
+
+def rate_by_hand(nbytes, sizes=SWEEP, rates=SWEEP_RATES):
+    """compute_rate(bytes) written out here: linear in log(bytes) between measured sizes,
+    the end values outside."""
+    x = math.log(nbytes)
+    if x <= math.log(sizes[0]):
+        return rates[0]
+    for (s0, r0), (s1, r1) in zip(zip(sizes, rates), zip(sizes[1:], rates[1:])):
+        if x <= math.log(s1):
+            w = (x - math.log(s0)) / (math.log(s1) - math.log(s0))
+            return r0 + w * (r1 - r0)
+    return rates[-1]
 
 
 def ring(nbytes, n, alpha, beta):
@@ -159,6 +205,24 @@ class CommunicationModel(unittest.TestCase):
                                2 * (n - 1) / n * (s / p) * 8e-11 * (p - 1), delta=1e-15)
         self.assertEqual(topo.needed_levels(), ["intra", "inter"])
         self.assertEqual(commmodel.Topology(1, 1, None, None).bucket_s(1000, 0), 0.0)
+
+    def test_bucket_split_by_level_sums_to_the_bucket(self):
+        intra = commmodel.Level(2e-6, 1e-11, "intra")
+        inter = commmodel.Level(5e-6, 8e-11, "inter")
+        topo = commmodel.Topology(8, 4, intra, inter)
+        s, chunk = 10 * MIB, 4 * MIB
+        parts = topo.bucket_parts(s, chunk)
+        self.assertEqual([(name, size) for name, _, size, _ in parts],
+                         [("intra", s), ("inter", s / 4)])
+        self.assertAlmostEqual(sum(t for *_, t in parts) / topo.bucket_s(s, chunk), 1,
+                               delta=1e-12)
+        # each level's part by hand: 3 slices (4, 4, 2 MiB), each a ring's halves in the node
+        # and a ring of a quarter of the slice across the 8 nodes
+        intra_t = 3 * 2 * 3 * 2e-6 + 2 * 3 / 4 * s * 1e-11
+        inter_t = 3 * 2 * 7 * 5e-6 + 2 * 7 / 8 * (s / 4) * 8e-11
+        self.assertAlmostEqual(parts[0][3] / intra_t, 1, delta=1e-12)
+        self.assertAlmostEqual(parts[1][3] / inter_t, 1, delta=1e-12)
+        self.assertEqual(commmodel.Topology(1, 1, None, None).bucket_parts(1000, 0), [])
 
     def test_link_specs(self):
         self.assertEqual(commmodel.parse_link("100Gbit,5us"), (5e-6, 8 / 100e9))
@@ -339,6 +403,79 @@ class Fit(unittest.TestCase):
         self.assertLess(abs(fit.beta / 2e-10 - 1), 0.1)
         self.assertEqual(commmodel.level_of_fit(fit), "inter")
 
+    def test_beside_compute_rows_fitted_as_the_plain_ones(self):
+        n, alpha, beta = 2, 5e-6, 2e-10
+        rows = beside_rows(n, alpha, beta, 3 * alpha, 10 * beta)
+        path = write_allreduce(os.path.join(self.tmp.name, "beside.h5"), rows)
+        plain_only = write_allreduce(os.path.join(self.tmp.name, "plain.h5"),
+                                     [r for r in rows if r[0] == "all"])
+        (fit,) = commmodel.fit_allreduce_file(path)  # one fit: +compute is not a scope
+        (ref,) = commmodel.fit_allreduce_file(plain_only)
+        self.assertIsNone(ref.beside)
+        # the plain rows' fit is untouched by the rows beside compute
+        self.assertEqual(fit.scope, "all")
+        for k in ("a_s", "b_s_per_byte", "alpha", "beta", "local", "median_rel_residual",
+                  "max_rel_residual", "sizes"):
+            self.assertEqual(getattr(fit, k), getattr(ref, k), k)
+        b = fit.beside
+        self.assertEqual((b.scope, b.group_size, b.sizes), ("all+compute", 2, len(SWEEP)))
+        self.assertLess(abs(b.alpha / (3 * alpha) - 1), 1e-9)
+        self.assertLess(abs(b.beta / (10 * beta) - 1), 1e-9)
+        self.assertLess(b.max_rel_residual, 1e-9)
+        self.assertLess(b.local_max_rel_residual, 1e-6)
+        self.assertEqual(b.compute_rate, list(zip(SWEEP, SWEEP_RATES)))
+        self.assertEqual((b.compute_threads, b.compute_load),
+                         (1, "float32 matmul 256x256 (fake)"))
+        d = fit.as_dict()["beside_compute"]
+        self.assertEqual(d["scope"], "all+compute")
+        self.assertEqual(len(d["per_size"]), len(SWEEP))
+        self.assertIn("median_rel_residual", d)
+        self.assertEqual(d["compute_rate"][0], {"bytes": 1024, "rate": 0.95})
+        self.assertIsNone(ref.as_dict()["beside_compute"])
+        # the levels: the beside level costs a bucket at its own fit, through the same path
+        lv = fit.level()
+        self.assertIsNotNone(lv.beside)
+        topo = commmodel.Topology(1, 2, lv, None)
+        beside = topo.beside_topology()
+        for size in (1024, 3 * MIB, 64 * MIB):
+            self.assertLess(abs(beside.bucket_s(size, 0)
+                                / ring(size, n, 3 * alpha, 10 * beta) - 1), 1e-6, size)
+            self.assertLess(abs(topo.bucket_s(size, 0) / ring(size, n, alpha, beta) - 1), 1e-6)
+        self.assertIsNone(commmodel.Topology(1, 2, ref.level(), None).beside_topology())
+        # compute_rate: piecewise linear in log(bytes), clamped at the ends
+        rb = lv.beside
+        for size in SWEEP:
+            self.assertAlmostEqual(rb.compute_rate(size), SWEEP_RATES[SWEEP[:].index(size)],
+                                   delta=1e-12)
+        for size in (2048, 3 * MIB, 10 * MIB):
+            self.assertAlmostEqual(rb.compute_rate(size), rate_by_hand(size), delta=1e-12)
+        self.assertAlmostEqual(rb.compute_rate(2048), (0.95 + 0.9) / 2, delta=1e-12)
+        self.assertEqual(rb.compute_rate(8), 0.95)
+        self.assertEqual(rb.compute_rate(1 << 30), 0.5)
+        self.assertEqual(rb.compute_rate(0), 0.95)
+
+    def test_beside_rows_without_rates_or_without_plain_rows(self):
+        n, alpha, beta = 2, 5e-6, 2e-10
+        rows = beside_rows(n, alpha, beta, 2 * alpha, 2 * beta,
+                           rates=[float("nan")] * len(SWEEP))
+        path = write_allreduce(os.path.join(self.tmp.name, "nan.h5"), rows)
+        (fit,) = commmodel.fit_allreduce_file(path)
+        self.assertEqual(fit.beside.compute_rate, [])
+        self.assertTrue(any("no finite compute_rate" in n for n in fit.beside.notes))
+        self.assertIsNone(fit.level().beside)  # not used: measured mode cannot take it
+        # +compute rows whose scope has no plain rows: no level takes them, with a note
+        orphan = write_allreduce(os.path.join(self.tmp.name, "orphan.h5"),
+                                 [r for r in beside_rows(n, alpha, beta, alpha, beta)
+                                  if r[0] == "all+compute"]
+                                 + [("inter", n, b, ring(b, n, alpha, beta)) for b in SWEEP],
+                                 nodes=2, ranks_per_node=1)
+        fits = commmodel.fit_allreduce_file(orphan)
+        self.assertEqual(sorted(f.scope for f in fits), ["all+compute", "inter"])
+        levels, notes = commmodel.levels_from(fits)
+        self.assertEqual(sorted(levels), ["inter"])
+        self.assertTrue(any("scope all+compute has no rows of scope all" in n for n in notes),
+                        notes)
+
     def test_unusable_files(self):
         path = write_allreduce(os.path.join(self.tmp.name, "one.h5"), [("all", 2, 8, 1e-5)])
         with self.assertRaisesRegex(ValueError, "fewer than two message sizes"):
@@ -384,6 +521,34 @@ class Schedule(unittest.TestCase):
                                                 True, half)
         self.assertAlmostEqual(float(wall[0]), 0.3, delta=1e-12)
         self.assertAlmostEqual(float(exposed[0]), 0.2, delta=1e-12)
+
+    def test_per_bucket_rates(self):
+        ready = np.array([[0.1, 0.3, 0.5], [0.0, 0.2, 0.45]])
+        durations = [0.3, 0.25, 0.1]
+        backward = np.array([0.5, 0.6])
+        # one rate per bucket, all alike: the scalar case exactly
+        for overlap in (True, False):
+            scalar = predict.simulate_shared(ready, durations, backward, overlap,
+                                             predict.CpuRates(0.8, 0.4, 0.3, 1.0))
+            arrays = predict.simulate_shared(ready, durations, backward, overlap,
+                                             predict.CpuRates(0.8, [0.4] * 3, [0.3] * 3, 1.0,
+                                                              mode="measured"))
+            for a, b in zip(scalar, arrays):
+                np.testing.assert_array_equal(a, b)
+        # by hand, rates per bucket: backward 0.2; b0 ready at 0, 0.05 of work at 0.25 while
+        # backward runs at 0.5: it ends at 0.2 (backward at 0.1); b1 ready at 0.1, 0.3 of work
+        # at 0.5 while backward's last 0.1 runs at 0.25 (0.4 s, to 0.6): 0.2 of b1 done, its
+        # last 0.1 alone at 1: it ends at 0.7, 0.1 exposed
+        rates = predict.CpuRates(1.0, [0.5, 0.25], [0.25, 0.5], 1.0, mode="measured")
+        wall, exposed = predict.simulate_shared(np.array([[0.0, 0.1]]), [0.05, 0.3],
+                                                np.array([0.2]), True, rates)
+        self.assertAlmostEqual(float(wall[0]), 0.6, delta=1e-12)
+        self.assertAlmostEqual(float(exposed[0]), 0.1, delta=1e-12)
+        # the same with b0's rates for both buckets (a scalar) gives another answer
+        wall, exposed = predict.simulate_shared(np.array([[0.0, 0.1]]), [0.05, 0.3],
+                                                np.array([0.2]), True,
+                                                predict.CpuRates(1.0, 0.5, 0.25, 1.0))
+        self.assertNotAlmostEqual(float(wall[0]), 0.6, delta=1e-3)
 
 
 @unittest.skipIf(h5py is None, "h5py missing: run with Debian's /usr/bin/python3")
@@ -598,6 +763,172 @@ class PredictFromFakeRuns(unittest.TestCase):
         # cores not known: no contention either
         result, _ = self.run_ok(run, "--intra", "2GB/s,20us", "--ranks", "2")
         self.assertIsNone(self.point(result, 2)["cpu_rates"])
+
+    def test_measured_contention_per_bucket(self):
+        run = fake_run(self.path("r1.h5"))  # 1 rank x 1 thread on 2 CPUs: load 0.5
+        n, alpha, beta, alpha_c, beta_c = 2, 20e-6, 1 / 2e9, 50e-6, 4 / 2e9
+        ar = write_allreduce(self.path("ar.h5"), beside_rows(n, alpha, beta, alpha_c, beta_c))
+        plain = [ring(b, n, alpha, beta) for b in BUCKETS]
+        beside = [ring(b, n, alpha_c, beta_c) for b in BUCKETS]
+        rates = [rate_by_hand(b) for b in BUCKETS]
+        for cores in (("--cores-per-node", "2"), ()):  # measured needs no cores
+            result, res = self.run_ok(run, "--allreduce", ar, "--ranks", "2", *cores)
+            p2 = self.point(result, 2)
+            self.assertEqual(p2["comm_contention"], "measured")
+            self.assertEqual(result["comm_contention"], "auto")
+            r = p2["cpu_rates"]
+            self.assertEqual(r["compute_idle"], 1.0)  # 2 threads on 2 cores: no oversubscription
+            self.assertEqual(r["comm_alone"], 1.0)
+            for got, want in ((r["comm_busy"], [a / b for a, b in zip(plain, beside)]),
+                              (r["compute_busy"], rates), (r["compute_rate"], rates),
+                              (r["beside_s"], beside)):
+                self.assertEqual(len(got), len(BUCKETS))
+                for g, w in zip(got, want):
+                    self.assertAlmostEqual(g / w, 1, delta=1e-6)
+            self.assertTrue(all(0 < x < 1 for x in r["comm_busy"]))
+            self.assertEqual(len(r["sources"]), 1)
+            self.assertIn(f"{ar} scope all+compute", r["sources"][0])
+            self.assertEqual(p2["comm_contention_sources"], r["sources"])
+            # backward and the exposed tail: the schedule with these rates per bucket
+            wall, exposed = predict.simulate_shared(
+                np.array([READY_IN_BWD]), plain, np.array([BWD]), True,
+                predict.CpuRates(1.0, rates, [a / b for a, b in zip(plain, beside)], 1.0))
+            self.assertAlmostEqual(p2["backward_s"]["median"], float(wall[0]), delta=1e-9)
+            self.assertAlmostEqual(p2["exposed_comm_s"]["median"], float(exposed[0]),
+                                   delta=1e-9)
+            self.assertGreater(p2["backward_s"]["median"], BWD + 1e-4)
+            self.assertAlmostEqual(p2["step_s"]["median"],
+                                   STEP - BWD + float(wall[0]) + float(exposed[0]), delta=1e-9)
+            note = [x for x in result["notes"] if x.startswith("comm contention")]
+            self.assertEqual(len(note), 1, result["notes"])
+            self.assertIn("measured at 2 ranks", note[0])
+            self.assertIn(ar, note[0])
+            self.assertIn("needs no --cores-per-node or --shared-cores", note[0])
+            self.assertIn("(--cores-per-node given)" if cores else "(not given", note[0])
+            self.assertIn("comm contention", res.stderr)
+            self.assertTrue(any("--comm-contention measured" in x
+                                for x in result["assumptions"]))
+            self.assertEqual(self.point(result, 1)["comm_contention"], "off")
+        # 4 ranks on the 2 cores: compute_idle from --cores-per-node as before (1/2), the
+        # compute beside a bucket at half of that times its rate
+        result, _ = self.run_ok(run, "--allreduce", ar, "--ranks", "4", "--cores-per-node", "2")
+        r4 = self.point(result, 4)["cpu_rates"]
+        self.assertEqual(r4["compute_idle"], 0.5)
+        for g, w in zip(r4["compute_busy"], rates):
+            self.assertAlmostEqual(g, 0.5 * w, delta=1e-9)
+        # a load of another thread count than the profile's: said so
+        ar2 = write_allreduce(self.path("ar2.h5"), beside_rows(n, alpha, beta, alpha_c, beta_c),
+                              compute_threads=2)
+        result, _ = self.run_ok(run, "--allreduce", ar2, "--ranks", "2")
+        self.assertTrue(any("compute load ran 2 thread(s) per rank, the profile 1" in x
+                            for x in result["notes"]), result["notes"])
+
+    def test_measured_contention_across_nodes_sums_both_levels(self):
+        run = fake_run(self.path("r1.h5"))
+        ai, bi, ae, be = 2e-6, 1e-10, 20e-6, 1e-9
+        rows = (beside_rows(2, ai, bi, 2 * ai, 3 * bi, rates=[0.8] * len(SWEEP), scope="intra")
+                + beside_rows(2, ae, be, 5 * ae, 4 * be, rates=[0.4] * len(SWEEP),
+                              scope="inter")
+                + [("all", 4, 8, 1e-4), ("all", 4, MIB, 1e-2),
+                   ("all+compute", 4, 8, 2e-4, 0.5), ("all+compute", 4, MIB, 2e-2, 0.5)])
+        ar = write_allreduce(self.path("ar.h5"), rows, nodes=2, ranks_per_node=2)
+        result, res = self.run_ok(run, "--allreduce", ar, "--nodes", "4",
+                                  "--ranks-per-node", "2")
+        self.assertIn("mixes both levels", res.stderr)
+        p8 = self.point(result, 8)
+        self.assertEqual(p8["comm_contention"], "measured")
+        self.assertEqual(len(p8["comm_contention_sources"]), 2)
+        p, n = 2, 4
+
+        def hier(b, a_i, b_i, a_e, b_e):  # the in-node and the cross-node parts
+            return (2 * (p - 1) * a_i + 2 * (p - 1) / p * b * b_i,
+                    2 * (n - 1) * a_e + 2 * (n - 1) / n * (b / p) * b_e)
+
+        r = p8["cpu_rates"]
+        for k, b in enumerate(BUCKETS):
+            plain = sum(hier(b, ai, bi, ae, be))
+            ti, te = hier(b, 2 * ai, 3 * bi, 5 * ae, 4 * be)
+            self.assertAlmostEqual(r["beside_s"][k] / (ti + te), 1, delta=1e-6)
+            self.assertAlmostEqual(r["comm_busy"][k] / (plain / (ti + te)), 1, delta=1e-6)
+            self.assertAlmostEqual(r["compute_rate"][k], (0.8 * ti + 0.4 * te) / (ti + te),
+                                   delta=1e-6)
+        # without the inter level's beside rows: share where the cores are known (auto)
+        ar2 = write_allreduce(self.path("ar2.h5"), [r_ for r_ in rows
+                                                    if r_[0] != "inter+compute"],
+                              nodes=2, ranks_per_node=2)
+        result, _ = self.run_ok(run, "--allreduce", ar2, "--nodes", "4", "--ranks-per-node",
+                                "2", "--shared-cores", "2")
+        self.assertEqual(self.point(result, 8)["comm_contention"], "share")
+
+    def test_auto_falls_back_to_share_without_beside_rows(self):
+        run = fake_run(self.path("r1.h5"))
+        n, alpha, beta = 2, 20e-6, 1 / 2e9
+        ar = write_allreduce(self.path("ar.h5"), [("all", n, b, ring(b, n, alpha, beta))
+                                                  for b in SWEEP])
+        auto, res = self.run_ok(run, "--allreduce", ar, "--ranks", "2", "--cores-per-node", "2")
+        p2 = self.point(auto, 2)
+        self.assertEqual(p2["comm_contention"], "share")
+        self.assertIsNone(p2["comm_contention_sources"])
+        self.assertEqual(p2["cpu_rates"], {"compute_idle": 1.0, "compute_busy": 0.5,
+                                           "comm_busy": 0.5, "comm_alone": 1.0})
+        self.assertIn("share (processor sharing) at 2 ranks (a level they use has no "
+                      "beside-compute rows", res.stderr)
+        share, _ = self.run_ok(run, "--allreduce", ar, "--ranks", "2", "--cores-per-node", "2",
+                               "--comm-contention", "share")
+        for k in ("step_s", "backward_s", "exposed_comm_s", "wall_s", "cpu_rates"):
+            self.assertEqual(p2[k], self.point(share, 2)[k], k)
+        # a level from a link spec has no beside rows either
+        spec, _ = self.run_ok(run, "--intra", "2GB/s,20us", "--ranks", "2",
+                              "--cores-per-node", "2")
+        self.assertEqual(self.point(spec, 2)["comm_contention"], "share")
+        # auto without the cores and without beside rows: no contention, and said so
+        none, res = self.run_ok(run, "--allreduce", ar, "--ranks", "2")
+        self.assertEqual(self.point(none, 2)["comm_contention"], "off")
+        self.assertIsNone(self.point(none, 2)["cpu_rates"])
+        self.assertIn("none at 2 ranks (the cores are not known", res.stderr)
+        # measured asked for without beside rows: refused, one line, nothing written
+        refused = self.path("refused")
+        res = run_cli(run, "--allreduce", ar, "--ranks", "2", "--comm-contention", "measured",
+                      "--out", refused)
+        self.assertEqual(res.returncode, 2)
+        self.assertEqual(len(res.stderr.strip().splitlines()), 1, res.stderr)
+        self.assertIn("--comm-contention measured", res.stderr)
+        self.assertIn("intra level(s) without beside-compute rows", res.stderr)
+        self.assertFalse(os.path.exists(refused))
+        # share and off ignore beside rows
+        ar_c = write_allreduce(self.path("ar-c.h5"), beside_rows(n, alpha, beta, alpha, beta))
+        forced, _ = self.run_ok(run, "--allreduce", ar_c, "--ranks", "2", "--cores-per-node",
+                                "2", "--comm-contention", "share")
+        self.assertEqual(self.point(forced, 2)["comm_contention"], "share")
+        self.assertEqual(self.point(forced, 2)["step_s"], p2["step_s"])
+        off, _ = self.run_ok(run, "--allreduce", ar_c, "--ranks", "2", "--comm-contention",
+                             "off")
+        self.assertEqual(self.point(off, 2)["comm_contention"], "off")
+        self.assertIsNone(self.point(off, 2)["cpu_rates"])
+
+    def test_beside_ten_times_slower_lengthens_backward_beyond_share(self):
+        run = fake_run(self.path("r1.h5"))
+        n, alpha, beta = 2, 20e-6, 1 / 2e9
+        ar = write_allreduce(self.path("ar.h5"), beside_rows(
+            n, alpha, beta, 10 * alpha, 10 * beta, rates=[0.5] * len(SWEEP)))
+        measured, _ = self.run_ok(run, "--allreduce", ar, "--ranks", "2",
+                                  "--cores-per-node", "2")
+        share, _ = self.run_ok(run, "--allreduce", ar, "--ranks", "2", "--cores-per-node", "2",
+                               "--comm-contention", "share")
+        pm, ps = self.point(measured, 2), self.point(share, 2)
+        self.assertEqual((pm["comm_contention"], ps["comm_contention"]), ("measured", "share"))
+        for x in pm["cpu_rates"]["comm_busy"]:
+            self.assertAlmostEqual(x, 0.1, delta=1e-6)
+        self.assertEqual(pm["cpu_rates"]["compute_busy"], [0.5] * len(BUCKETS))
+        # share: buckets 0 and 1 in flight within backward at half speed, backward late by
+        # d0 + d1; measured: at a tenth, so backward (at half speed beside them) is late by
+        # 5 (d0 + d1) (each ends before the next is ready: 10 d < 0.1 s)
+        d = [ring(b, n, alpha, beta) for b in BUCKETS]
+        self.assertAlmostEqual(ps["backward_s"]["median"], BWD + d[0] + d[1], delta=1e-9)
+        self.assertAlmostEqual(pm["backward_s"]["median"], BWD + 5 * (d[0] + d[1]), delta=1e-9)
+        self.assertGreater(pm["backward_s"]["median"], ps["backward_s"]["median"] + 0.01)
+        self.assertGreater(pm["step_s"]["median"], ps["step_s"]["median"] + 0.01)
+        self.assertGreaterEqual(pm["exposed_comm_s"]["median"], ps["exposed_comm_s"]["median"])
 
     def test_shared_cores_count_every_rank_of_every_node(self):
         run = fake_run(self.path("r1.h5"))
