@@ -450,11 +450,9 @@ def predict_point(p: Profile, topo: commmodel.Topology, s: Settings) -> Dict[str
     f = s.compute_scale * oversubscription(p, topo, s)
     ph = {n: (v * f if n in COMPUTE else v) for n, v in p.phases.items()}
     durations = [topo.bucket_s(int(b), p.chunk_bytes) for b in p.bucket_bytes]
-    mode = contention_mode(p, topo, s)
-    rates = cpu_rates(p, topo, s)
-    beside_topo = topo.beside_topology() if mode == "measured" else None
-    beside_sources = (None if beside_topo is None else
-                      [getattr(beside_topo, lv).source for lv in beside_topo.needed_levels()])
+    rates = cpu_rates(p, topo, s)  # None exactly where contention_mode is "off"
+    mode = rates.mode if rates is not None else "off"
+    beside_sources = rates.sources if mode == "measured" else None
     if rates is not None and rates.contended and len(durations):
         # backward's work in profile time (device scale only); the rates carry the cores
         ph["backward_s"], exposed = simulate_shared(

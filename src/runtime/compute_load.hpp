@@ -29,9 +29,8 @@ class ComputeLoad {
   // Its intra-op helper threads, if any, are not counted: with more than one thread per rank the
   // figure is the share of the thread that drives them.
   double cpu_seconds() const;
-  // Matrix products completed so far.
-  std::uint64_t products() const { return products_.load(std::memory_order_relaxed); }
-  // Rethrows what stopped the loop early (e.g. out of memory), if anything did.
+  // Rethrows what stopped the loop early (e.g. out of memory), if anything did; cpu_seconds()
+  // calls it first, since the clock of a thread that has ended cannot be read.
   void check() const;
   std::string description() const;
 
@@ -40,7 +39,6 @@ class ComputeLoad {
 
   std::int64_t side_;
   std::atomic<bool> stop_{false};
-  std::atomic<std::uint64_t> products_{0};
   std::exception_ptr error_;  // written by the thread before it sets failed_
   std::atomic<bool> failed_{false};
   std::thread thread_;
